@@ -1,0 +1,10 @@
+"""Retrieval-augmented question answering with verifiable, character-exact citations.
+
+Modules, from the bottom up: ``records`` (plain data), ``config``, ``textnorm`` and
+``sentences`` (offset-preserving text handling), ``documents`` (ingestion), ``chunking``,
+``embedding``, ``vectors`` (the ANN backend), ``lexical`` (BM25), ``store`` (the index
+directory), ``retrieval``, ``answering``, ``citations``, ``service`` (the engine), and on
+top ``api`` (HTTP), ``cli`` and ``evaluation``.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,168 @@
+"""The ``rag`` command: index, ask, serve, eval, calibrate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from rag.config import ConfigError, Settings, load_settings
+from rag.indexing import Progress as ProgressCallback
+from rag.records import Answer
+from rag.service import BadRequest, QAService
+
+console = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def progress_bar() -> Iterator[ProgressCallback]:
+    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, object] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
+
+        yield update
+
+
+def open_service(settings: Settings, force_rebuild: bool = False) -> QAService:
+    with progress_bar() as update:
+        return QAService.open(settings, progress=update, force_rebuild=force_rebuild)
+
+
+@click.group()
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="TOML settings (default config/rag.toml)"
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what the service does.")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """Answer questions over the documents in seeds/, with exact cited spans."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        ctx.obj = load_settings(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Rebuild even if the index is current.")
+@click.pass_obj
+def index(settings: Settings, force: bool) -> None:
+    """Build the index (or rebuild it when stale)."""
+    service = open_service(settings, force_rebuild=force)
+    manifest = service.data.manifest
+    state = f"rebuilt ({service.rebuilt})" if service.rebuilt else "up to date"
+    out.print(
+        f"index {manifest.version} {state}: {len(service.data.documents)} documents, "
+        f"{manifest.chunks} chunks, {manifest.sentences} sentences, {manifest.index_kind} index"
+    )
+    for skip in service.skipped:
+        console.print(f"[yellow]skipped[/] {skip.reason}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "--top-k", type=int, default=None, help="Passages to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@click.pass_obj
+def ask(settings: Settings, question: str, top_k: int | None, as_json: bool) -> None:
+    """Answer QUESTION from the sources, with highlighted citations."""
+    service = open_service(settings)
+    try:
+        answer = service.ask(question, top_k)
+    except BadRequest as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        import msgspec
+
+        out.print_json(msgspec.json.encode(answer).decode())
+    else:
+        print_answer(service, answer)
+
+
+def print_answer(service: QAService, answer: Answer) -> None:
+    style = "bold yellow" if answer.abstained else "bold green"
+    out.print(Text(answer.answer, style=style))
+    out.print(f"[dim]confidence {answer.confidence:.2f}, {answer.timings_ms['total']:.1f} ms[/]")
+    shown = answer.citations or []
+    for n, c in enumerate(shown, 1):
+        doc = service.document(c.doc_id)
+        left, right = max(0, c.start - 120), min(len(doc.text), c.end + 120)
+        line = Text(f"[{n}] {c.doc_id}[{c.start}:{c.end}]  ", style="cyan")
+        line.append(" ".join(doc.text[left : c.start].split()[-15:]) + " ", style="dim")
+        line.append(c.quote, style="black on yellow")
+        line.append(" " + " ".join(doc.text[c.end : right].split()[:15]), style="dim")
+        out.print(line)
+    if answer.abstained:
+        out.print("[dim]nearest passages:[/]")
+        for p in answer.passages[:3]:
+            out.print(f"  [cyan]{p.doc_id}[{p.start}:{p.end}][/] {p.text[:160]}…")
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: [server] host.")
+@click.option("--port", type=int, default=None, help="Default: [server] port.")
+@click.option("--workers", type=int, default=None, help="Server processes. Default: [server] workers.")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API (building the index first if needed)."""
+    import uvicorn
+
+    open_service(settings)  # build once here, so workers only ever load
+    uvicorn.run(
+        "rag.api:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=workers or settings.server.workers,
+        log_level="warning",
+    )
+
+
+@main.command(name="eval")
+@click.option("--set", "gold_path", type=click.Path(exists=True, path_type=Path), default=Path("eval/dev.jsonl"))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the figures here.")
+@click.pass_obj
+def evaluate(settings: Settings, gold_path: Path, json_path: Path | None) -> None:
+    """Run a gold question set through the pipeline and print the metrics."""
+    from rag.evaluation import evaluate as run
+    from rag.evaluation import load_gold, render
+
+    service = open_service(settings)
+    report = run(service, load_gold(gold_path))
+    out.print(render(report, title=str(gold_path)))
+    if json_path:
+        json_path.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
+
+
+@main.command()
+@click.option("--set", "gold_path", type=click.Path(exists=True, path_type=Path), default=Path("eval/own.jsonl"))
+@click.pass_obj
+def calibrate(settings: Settings, gold_path: Path) -> None:
+    """Fit the abstention rule on a gold set; print the weights and the trade-off curve."""
+    from rag.evaluation import fit_abstention, load_gold
+
+    service = open_service(settings)
+    fitted, curve = fit_abstention(service, load_gold(gold_path))
+    out.print(curve)
+    out.print("[bold]paste into config/rag.toml:[/]")
+    out.print(fitted)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Ingestion: every ``.txt`` / ``.md`` file of the seeds folder becomes a ``Document``.
+
+The text is decoded from bytes as strict UTF-8 and kept exactly (no newline translation,
+no stripping), because every citation offset refers to it. Files that are empty, binary,
+not UTF-8 or too large are skipped with a reason naming the file; the rest still index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import msgspec
+
+from rag.records import Document
+
+SUFFIXES = (".txt", ".md")
+MAX_BYTES = 20 * 1024 * 1024
+_DOC_ID_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+class SkippedFile(msgspec.Struct, frozen=True):
+    path: str
+    reason: str
+
+
+class DocumentError(ValueError):
+    """A file cannot be a document; the message says why."""
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def doc_id_for(path: Path) -> str:
+    """A stable, URL-safe id from the file name: lower case, runs of other characters to ``-``."""
+    return _DOC_ID_UNSAFE.sub("-", path.stem.lower()).strip("-.") or "document"
+
+
+def title_of(text: str, fallback: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:200]
+    return fallback
+
+
+def decode_document(data: bytes, name: str) -> str:
+    """Strict UTF-8 text of a seed file, or ``DocumentError`` saying what is wrong with it."""
+    if len(data) > MAX_BYTES:
+        raise DocumentError(f"{name}: larger than {MAX_BYTES} bytes")
+    if b"\x00" in data:
+        raise DocumentError(f"{name}: binary content (NUL bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DocumentError(f"{name}: not valid UTF-8 ({error.reason} at byte {error.start})") from error
+    if not text.strip():
+        raise DocumentError(f"{name}: empty")
+    return text
+
+
+def make_document(doc_id: str, text: str, path: str) -> Document:
+    return Document(doc_id=doc_id, title=title_of(text, doc_id), path=path, sha256=sha256_text(text), text=text)
+
+
+def load_documents(folder: Path) -> tuple[list[Document], list[SkippedFile]]:
+    """All documents of ``folder`` in file-name order, and the files that were skipped."""
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES):
+        doc_id = doc_id_for(path)
+        try:
+            if doc_id in seen:
+                raise DocumentError(f"{path.name}: same document id {doc_id!r} as {seen[doc_id].name}")
+            text = decode_document(path.read_bytes(), path.name)
+        except DocumentError as error:
+            skipped.append(SkippedFile(path=str(path), reason=str(error)))
+            continue
+        seen[doc_id] = path
+        documents.append(make_document(doc_id, text, str(path)))
+    return documents, skipped

@@ -1,0 +1,97 @@
+"""Building an index from documents: chunk, embed chunks and sentences, store.
+
+Sentences are embedded at build time as well as chunks, so answer extraction at query time
+needs only the question's vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import msgspec
+import numpy as np
+
+from rag.chunking import Chunker, tiktoken_counter
+from rag.config import Settings
+from rag.embedding import Embedder, Vectors
+from rag.records import Chunk, Clause, Document, Sentence
+from rag.sentences import clause_spans
+from rag.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
+from rag.vectors import FaissIndex, index_kind
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
+    chunking = settings.chunking
+    return Chunker(
+        count_tokens=tiktoken_counter(chunking.encoding),
+        max_tokens=chunking.max_tokens,
+        overlap_tokens=chunking.overlap_tokens,
+        word_pieces=embedder.count_word_pieces,
+        max_word_pieces=settings.embedding.max_word_pieces,
+    )
+
+
+def fingerprint_for(settings: Settings, embedder: Embedder, documents: Sequence[Document]) -> Fingerprint:
+    index = settings.index
+    return Fingerprint(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dim=embedder.dim,
+        chunking={
+            "encoding": settings.chunking.encoding,
+            "max_tokens": settings.chunking.max_tokens,
+            "overlap_tokens": settings.chunking.overlap_tokens,
+            "max_word_pieces": settings.embedding.max_word_pieces,
+        },
+        index={"exact_below": index.exact_below, "hnsw_m": index.hnsw_m},
+        documents={d.doc_id: d.sha256 for d in documents},
+    )
+
+
+def split_all(chunker: Chunker, documents: Sequence[Document]) -> ChunkTable:
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    for doc in documents:
+        doc_sentences, doc_chunks = chunker.split(doc, len(sentences), len(chunks))
+        sentences += doc_sentences
+        chunks += doc_chunks
+    texts = {d.doc_id: d.text for d in documents}
+    clauses = [
+        Clause(clause_id=0, sentence_id=s.sentence_id, doc_id=s.doc_id, start=a, end=b, text=texts[s.doc_id][a:b])
+        for s in sentences
+        for a, b in clause_spans(texts[s.doc_id], s.start, s.end)
+    ]
+    clauses = [msgspec.structs.replace(c, clause_id=i) for i, c in enumerate(clauses)]
+    return ChunkTable(sentences=sentences, clauses=clauses, chunks=chunks)
+
+
+def embed_in_batches(
+    embedder: Embedder, texts: Sequence[str], stage: str, progress: Progress | None, batch: int = 256
+) -> Vectors:
+    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
+    for offset in range(0, len(texts), batch):
+        parts.append(embedder.embed(texts[offset : offset + batch]))
+        if progress:
+            progress(stage, min(offset + batch, len(texts)), len(texts))
+    return np.vstack(parts)
+
+
+def build_index(
+    store: IndexStore,
+    settings: Settings,
+    embedder: Embedder,
+    documents: Sequence[Document],
+    progress: Progress | None = None,
+) -> Manifest:
+    """Chunk and embed ``documents`` and atomically replace the index in ``store``."""
+    table = split_all(make_chunker(settings, embedder), documents)
+    chunk_vectors = embed_in_batches(embedder, [c.text for c in table.chunks], "chunks", progress)
+    sentence_vectors = embed_in_batches(embedder, [s.text for s in table.sentences], "sentences", progress)
+    clause_vectors = embed_in_batches(embedder, [c.text for c in table.clauses], "clauses", progress)
+    kind = index_kind(len(table.chunks), settings.index.exact_below)
+    vectors = FaissIndex.create(embedder.dim, kind, settings.index.hnsw_m, settings.index.hnsw_ef_search)
+    vectors.add(chunk_vectors, np.array([c.chunk_id for c in table.chunks], dtype=np.int64))
+    fingerprint = fingerprint_for(settings, embedder, documents)
+    return store.save(fingerprint, list(documents), table, vectors, sentence_vectors, clause_vectors)

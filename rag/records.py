@@ -1,0 +1,119 @@
+"""Plain data records shared by every layer. No behaviour lives here beyond derived fields.
+
+All offsets are Python ``str`` indices (Unicode code points) into a document's raw text,
+``end`` exclusive, so ``document.text[start:end] == quote`` is the invariant everywhere.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Document(msgspec.Struct, frozen=True):
+    doc_id: str
+    title: str
+    path: str
+    sha256: str
+    text: str
+
+
+class DocumentInfo(msgspec.Struct, frozen=True):
+    """A document's metadata without its text, for listings."""
+
+    doc_id: str
+    title: str
+    path: str
+    sha256: str
+    chars: int
+
+
+class Span(msgspec.Struct, frozen=True):
+    """A ``[start, end)`` stretch of one document's raw text."""
+
+    doc_id: str
+    start: int
+    end: int
+
+
+class Sentence(msgspec.Struct, frozen=True):
+    """A sentence of a document; ``chunk_ids`` are the chunks that contain it."""
+
+    sentence_id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+class Clause(msgspec.Struct, frozen=True):
+    """A clause of a sentence (split at semicolons, colons, dashes): the finest answer unit."""
+
+    clause_id: int
+    sentence_id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+class Chunk(msgspec.Struct, frozen=True):
+    """A retrieval unit: a run of whole sentences (or a piece of an over-long one)."""
+
+    chunk_id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    tokens: int
+    sentence_ids: tuple[int, ...] = ()
+
+
+class Passage(msgspec.Struct, frozen=True):
+    """A retrieved chunk with the evidence for its rank."""
+
+    chunk_id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense_score: float | None
+    bm25_score: float | None
+    rank: int
+
+
+class Citation(msgspec.Struct, frozen=True):
+    """An exact quote of a source, and the stretch of the answer it supports."""
+
+    doc_id: str
+    doc_sha256: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    answer_start: int
+    answer_end: int
+
+
+class Answer(msgspec.Struct, frozen=True):
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float
+    citations: list[Citation]
+    passages: list[Passage]
+    timings_ms: dict[str, float]
+
+
+class SpanView(msgspec.Struct, frozen=True):
+    """A citation looked up by offsets: the exact text plus surrounding context."""
+
+    doc_id: str
+    doc_sha256: str
+    start: int
+    end: int
+    text: str
+    context_start: int
+    context_end: int
+    before: str
+    after: str

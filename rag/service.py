@@ -1,0 +1,172 @@
+"""The question-answering engine: opens (or rebuilds) the index and answers questions.
+
+This is the one object the API and the CLI talk to. It validates nothing about transport;
+it raises the domain errors below, which each front end maps to its own way of saying no.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.answering import Answerer
+from rag.citations import verify
+from rag.config import Settings
+from rag.documents import SkippedFile, load_documents
+from rag.embedding import Embedder, create_embedder
+from rag.indexing import Progress, build_index, fingerprint_for
+from rag.lexical import LexicalIndex
+from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
+from rag.retrieval import Retriever
+from rag.store import IndexData, IndexStore, UnusableIndex
+from rag.textnorm import fold
+
+log = logging.getLogger("rag")
+
+
+class UnknownDocument(LookupError):
+    pass
+
+
+class BadRequest(ValueError):
+    """The caller asked for something that cannot be answered as asked."""
+
+
+@dataclass
+class QAService:
+    settings: Settings
+    embedder: Embedder
+    data: IndexData
+    skipped: list[SkippedFile] = field(default_factory=list)
+    rebuilt: str | None = None  # why the index was rebuilt at open, if it was
+
+    def __post_init__(self) -> None:
+        lexical = LexicalIndex([c.text for c in self.data.chunks])
+        self.retriever = Retriever(self.data.chunks, self.data.vectors, lexical, self.settings.retrieval)
+        self.answerer = Answerer(self.data, lexical, self.settings.answering, self.settings.abstention)
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
+        force_rebuild: bool = False,
+    ) -> QAService:
+        """Load the index for the current seeds, rebuilding it first if missing, stale or damaged."""
+        embedder = embedder or create_embedder(
+            settings.embedding.model, settings.embedding.backend, settings.embedding.batch_size, settings.paths.index
+        )
+        documents, skipped = load_documents(Path(settings.paths.seeds))
+        for skip in skipped:
+            log.warning("skipped seed file: %s", skip.reason)
+        store = IndexStore(Path(settings.paths.index))
+        expected = fingerprint_for(settings, embedder, documents)
+        reason = "rebuild requested" if force_rebuild else None
+        if not force_rebuild:
+            try:
+                return cls(settings, embedder, store.load(expected), skipped)
+            except UnusableIndex as error:
+                reason = str(error)
+        log.warning("building the index: %s", reason)
+        build_index(store, settings, embedder, documents, progress)
+        return cls(settings, embedder, store.load(expected), skipped, rebuilt=reason)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def embed_question(self, question: str) -> npt.NDArray[np.float32]:
+        vector: npt.NDArray[np.float32] = self.embedder.embed([question])[0]
+        return vector
+
+    def check_question(self, question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise BadRequest("question is empty")
+        limit = self.settings.answering.max_question_chars
+        if len(question) > limit:
+            raise BadRequest(f"question is longer than {limit} characters")
+        return question
+
+    def check_k(self, k: int | None) -> int:
+        k = self.settings.retrieval.top_k if k is None else k
+        if not 1 <= k <= self.settings.retrieval.max_top_k:
+            raise BadRequest(f"top_k must be between 1 and {self.settings.retrieval.max_top_k}")
+        return k
+
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        query = self.check_question(query)
+        return self.retriever.search(query, self.embed_question(query), self.check_k(k))
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        question = self.check_question(question)
+        k = self.check_k(top_k)
+        vector = self.embed_question(question)
+        embedded = time.perf_counter()
+        passages = self.retriever.search(question, vector, max(k, self.settings.answering.passages_considered))
+        retrieved = time.perf_counter()
+        extraction = self.answerer.answer(question, vector, passages)
+        for citation in extraction.citations:
+            verify(citation, self.data.documents)  # never serve a quote that differs from its source
+        done = time.perf_counter()
+        return Answer(
+            question=question,
+            answer=extraction.answer or "The sources do not contain an answer to this question.",
+            abstained=extraction.abstained,
+            confidence=extraction.confidence,
+            citations=extraction.citations,
+            passages=passages[:k],
+            timings_ms={
+                "embed": _ms(started, embedded),
+                "retrieve": _ms(embedded, retrieved),
+                "answer": _ms(retrieved, done),
+                "total": _ms(started, done),
+            },
+        )
+
+    # -- documents -------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        return [info(d) for d in self.data.documents.values()]
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.data.documents.get(doc_id)
+        if doc is None:
+            raise UnknownDocument(f"no document with id {doc_id!r}")
+        return doc
+
+    def span(self, doc_id: str, start: int, end: int, context: int = 200) -> SpanView:
+        doc = self.document(doc_id)
+        if not 0 <= start < end <= len(doc.text):
+            raise BadRequest(f"span must satisfy 0 <= start < end <= {len(doc.text)} (got start={start}, end={end})")
+        if not 0 <= context <= 10_000:
+            raise BadRequest("context must be between 0 and 10000")
+        left, right = max(0, start - context), min(len(doc.text), end + context)
+        return SpanView(
+            doc_id=doc.doc_id,
+            doc_sha256=doc.sha256,
+            start=start,
+            end=end,
+            text=doc.text[start:end],
+            context_start=left,
+            context_end=right,
+            before=doc.text[left:start],
+            after=doc.text[end:right],
+        )
+
+
+def info(doc: Document) -> DocumentInfo:
+    return DocumentInfo(doc_id=doc.doc_id, title=doc.title, path=doc.path, sha256=doc.sha256, chars=len(doc.text))
+
+
+def normalised_question(question: str) -> str:
+    return " ".join(fold(question).split())
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 3)

@@ -1,0 +1,224 @@
+"""The index directory: versioned builds, a manifest with checksums, atomic swaps.
+
+Layout::
+
+    index/
+      CURRENT                 name of the live build, replaced atomically (os.replace)
+      v-<version>/
+        manifest.json         format version, model, settings, document hashes, file checksums
+        documents.msgpack     the documents, raw text included
+        chunks.msgpack        sentences and chunks with their spans
+        dense.faiss           chunk vectors (ids = chunk ids)
+        sentences.npy         sentence vectors, row i = sentence i
+        clauses.npy           clause vectors, row i = clause i
+
+A build is written to a hidden temporary folder, renamed into place, and only then named in
+``CURRENT``; a crash at any point leaves the previous build live. Loading checks every file
+against its checksum and the manifest against what the running service expects, and says
+why it refuses, so the caller can rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from rag.records import Chunk, Clause, Document, Sentence
+from rag.vectors import FaissIndex
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+KEEP_BUILDS = 2
+
+
+class Fingerprint(msgspec.Struct, frozen=True):
+    """Everything an index depends on: if any of it differs, the index is stale."""
+
+    format_version: int
+    model: str
+    dim: int
+    chunking: dict[str, Any]
+    index: dict[str, Any]
+    documents: dict[str, str]  # doc_id -> sha256 of text
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    fingerprint: Fingerprint
+    version: str
+    created_at: float
+    index_kind: str
+    chunks: int
+    sentences: int
+    files: dict[str, str]  # file name -> sha256 of its bytes
+
+
+class ChunkTable(msgspec.Struct, frozen=True):
+    sentences: list[Sentence]
+    clauses: list[Clause]
+    chunks: list[Chunk]
+
+
+class UnusableIndex(RuntimeError):
+    """The index on disk cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class IndexData:
+    """A complete, loaded index: what retrieval and answering read."""
+
+    manifest: Manifest
+    documents: dict[str, Document]
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    vectors: FaissIndex
+    sentence_vectors: npt.NDArray[np.float32]
+    clauses: list[Clause]
+    clause_vectors: npt.NDArray[np.float32]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_array(path: Path, array: npt.NDArray[np.float32]) -> None:
+    with path.open("wb") as handle:
+        np.save(handle, array)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class IndexStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def current_dir(self) -> Path | None:
+        pointer = self.root / CURRENT
+        if not pointer.exists():
+            return None
+        name = pointer.read_text(encoding="utf-8").strip()
+        return self.root / name if name else None
+
+    def save(
+        self,
+        fingerprint: Fingerprint,
+        documents: list[Document],
+        table: ChunkTable,
+        vectors: FaissIndex,
+        sentence_vectors: npt.NDArray[np.float32],
+        clause_vectors: npt.NDArray[np.float32],
+    ) -> Manifest:
+        """Write a new build and make it current, atomically."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
+        try:
+            _write_bytes(staging / "documents.msgpack", msgspec.msgpack.encode(documents))
+            _write_bytes(staging / "chunks.msgpack", msgspec.msgpack.encode(table))
+            vectors.save(staging / "dense.faiss")
+            _write_array(staging / "sentences.npy", sentence_vectors)
+            _write_array(staging / "clauses.npy", clause_vectors)
+            files = {p.name: _sha256_file(p) for p in sorted(staging.iterdir())}
+            version = hashlib.sha256(msgspec.json.encode([fingerprint, files])).hexdigest()[:16]
+            manifest = Manifest(
+                fingerprint=fingerprint,
+                version=version,
+                created_at=time.time(),
+                index_kind=vectors.kind,
+                chunks=len(table.chunks),
+                sentences=len(table.sentences),
+                files=files,
+            )
+            _write_bytes(staging / "manifest.json", msgspec.json.format(msgspec.json.encode(manifest)))
+            final = self.root / f"v-{version}"
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(staging, final)
+            self._point_to(final.name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._prune(keep=final.name)
+        return manifest
+
+    def _point_to(self, name: str) -> None:
+        pointer_tmp = self.root / f".{CURRENT}.{os.getpid()}"
+        _write_bytes(pointer_tmp, name.encode("utf-8"))
+        os.replace(pointer_tmp, self.root / CURRENT)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # make the rename itself durable
+        finally:
+            os.close(fd)
+
+    def _prune(self, keep: str) -> None:
+        """Drop old builds and abandoned staging folders, keeping the newest few builds."""
+        builds = sorted(self.root.glob("v-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in [b for b in builds if b.name != keep][KEEP_BUILDS - 1 :]:
+            shutil.rmtree(old, ignore_errors=True)
+        for staging in self.root.glob(".build-*"):
+            if time.time() - staging.stat().st_mtime > 3600:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def read_manifest(self) -> Manifest:
+        folder = self.current_dir()
+        if folder is None or not (folder / "manifest.json").exists():
+            raise UnusableIndex(f"no index in {self.root}")
+        try:
+            return msgspec.json.decode((folder / "manifest.json").read_bytes(), type=Manifest)
+        except msgspec.DecodeError as error:
+            raise UnusableIndex(f"unreadable manifest in {folder}: {error}") from error
+
+    def load(self, expected: Fingerprint) -> IndexData:
+        """The current build, if it is intact and matches ``expected``; else ``UnusableIndex``."""
+        manifest = self.read_manifest()
+        folder = self.current_dir()
+        assert folder is not None
+        if manifest.fingerprint != expected:
+            raise UnusableIndex(f"index in {folder} is stale: {_difference(manifest.fingerprint, expected)}")
+        for name, checksum in manifest.files.items():
+            path = folder / name
+            if not path.exists() or _sha256_file(path) != checksum:
+                raise UnusableIndex(f"index file {path} is missing or corrupted (checksum mismatch)")
+        try:
+            documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
+            table = msgspec.msgpack.decode((folder / "chunks.msgpack").read_bytes(), type=ChunkTable)
+            vectors = FaissIndex.load(folder / "dense.faiss", manifest.index_kind)
+            sentence_vectors = np.load(folder / "sentences.npy")
+            clause_vectors = np.load(folder / "clauses.npy")
+        except Exception as error:  # any decoder's failure means the same thing: rebuild
+            raise UnusableIndex(f"index in {folder} cannot be read: {error}") from error
+        return IndexData(
+            manifest=manifest,
+            documents={d.doc_id: d for d in documents},
+            sentences=table.sentences,
+            chunks=table.chunks,
+            vectors=vectors,
+            sentence_vectors=sentence_vectors,
+            clauses=table.clauses,
+            clause_vectors=clause_vectors,
+        )
+
+
+def _difference(found: Fingerprint, expected: Fingerprint) -> str:
+    fields = [f for f in found.__struct_fields__ if getattr(found, f) != getattr(expected, f)]
+    return "differs in " + ", ".join(fields)
