@@ -23,9 +23,9 @@ import numpy.typing as npt
 from rag.citations import cite
 from rag.config import AbstentionSettings, AnsweringSettings
 from rag.lexical import LexicalIndex
-from rag.records import Citation, Clause, Passage
+from rag.records import Citation, Clause, Passage, Sentence
 from rag.store import IndexData
-from rag.textnorm import STOPWORDS, content_terms, stem, words
+from rag.textnorm import STOPWORDS, content_terms, fold, stem, words
 
 _LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
 _NUMBER = re.compile(
@@ -35,6 +35,13 @@ _DATE = re.compile(
     r"\b(?:1[89]|20)\d\d\b|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|week|month|year)s?\b",
     re.I,
 )
+_YES_NO = re.compile(
+    r"(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might|must)\b", re.I
+)
+_FOCUS_WORD = re.compile(r"\w+(?:[-'.\u2010-\u2015]\w+)*")
+_BULLET = re.compile(r"(?:[-*•▪–]|\d{1,2}[.)])\s+")
+PART_SEPARATOR = "; "
+MAX_LIST_ITEMS = 12
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
 
@@ -65,6 +72,23 @@ class Question:
         known = sum(w for t, w in self.terms.items() if lexical.known(t))
         self.known_share = known / self.total if self.terms else 0.0
         self.expects = expected_type(text)
+        self.yes_no = bool(_YES_NO.match(text.strip()))
+
+    def echoes(self, word: str) -> bool:
+        """Whether a (folded) word repeats the question: same stem, or one stem prefixes the
+        other ("Russia"/"Russian"); a hyphenated word echoes only if all its parts do."""
+        parts = [p for p in re.split(r"[-\u2010-\u2015]", word) if p]
+        return bool(parts) and all(self._echoes_part(p) for p in parts)
+
+    def _echoes_part(self, word: str) -> bool:
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word in STOPWORDS:
+            return False
+        root = stem(word)
+        return root in self.terms or any(
+            len(t) >= 4 and len(root) >= 4 and (root.startswith(t) or t.startswith(root)) for t in self.terms
+        )
 
     def coverage(self, text: str) -> float:
         found = set(content_terms(text))
@@ -160,50 +184,116 @@ class Answerer:
         }
 
     def extract(self, q: Question, best: Scored) -> tuple[str, list[Citation]]:
+        """The answer text and one citation per part; parts are joined with ``; ``."""
         doc = self.data.documents[best.clause.doc_id]
-        if self.settings.unit == "sentence":
-            sentence = self.data.sentences[best.clause.sentence_id]
-            return sentence.text, [cite(doc, sentence.start, sentence.end, best.score, 0, len(sentence.text))]
-        start, end = focus(doc.text, best.clause.start, best.clause.end, q)
-        items = list_items(doc.text, start, end)
-        if len(items) < 2:
-            return doc.text[start:end], [cite(doc, best.clause.start, best.clause.end, best.score, 0, end - start)]
-        parts: list[str] = []
+        parts = self.answer_parts(q, best)
+        pieces: list[str] = []
         citations: list[Citation] = []
         offset = 0
-        for a, b in items:
-            parts.append(doc.text[a:b])
-            citations.append(cite(doc, a, b, best.score, offset, offset + b - a))
-            offset += b - a + 2
-        return "; ".join(parts), citations
+        for (start, end), (cite_start, cite_end) in parts:
+            pieces.append(doc.text[start:end])
+            citations.append(cite(doc, cite_start, cite_end, best.score, offset, offset + end - start))
+            offset += end - start + len(PART_SEPARATOR)
+        return PART_SEPARATOR.join(pieces), citations
+
+    def answer_parts(self, q: Question, best: Scored) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """``(answer span, cited span)`` pairs for the best clause.
+
+        A heading is answered by the section under it, and a clause that ends in a colon by
+        what the colon introduces (the rest of the sentence, or the bullet list after it).
+        """
+        text = self.data.documents[best.clause.doc_id].text
+        sentence = self.data.sentences[best.clause.sentence_id]
+        if self.settings.unit == "sentence":
+            return [((sentence.start, sentence.end), (sentence.start, sentence.end))]
+        start, end = best.clause.start, best.clause.end
+        if is_heading(text, sentence.start, sentence.end):
+            body = self._next_sentence(sentence.sentence_id)
+            if body is None:
+                return [((start, end), (start, end))]
+            sentence, (start, end) = body, (body.start, body.end)
+        if introduces(text, end):
+            if end < sentence.end and text[end - 1] != ":":  # "...balance several realities: A, B, and C."
+                start, end = _skip_colon(text, end), sentence.end
+            else:  # "...would include:" followed by bullet lines
+                bullets = self._bullets_after(sentence.sentence_id)
+                if bullets:
+                    return [(span, span) for span in bullets]
+        clause = (start, end)
+        start, end = focus(text, start, end, q)
+        items = list_items(text, start, end)
+        if items:
+            return [(item, item) for item in items]
+        return [((start, end), clause)]
+
+    def _next_sentence(self, sentence_id: int) -> Sentence | None:
+        following = sentence_id + 1
+        if following < len(self.data.sentences):
+            candidate = self.data.sentences[following]
+            if candidate.doc_id == self.data.sentences[sentence_id].doc_id:
+                return candidate
+        return None
+
+    def _bullets_after(self, sentence_id: int) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        while (sentence := self._next_sentence(sentence_id)) is not None:
+            marker = _BULLET.match(sentence.text)
+            if not marker or len(spans) >= MAX_LIST_ITEMS:
+                break
+            spans.append((sentence.start + marker.end(), sentence.end))
+            sentence_id = sentence.sentence_id
+        return spans
+
+
+def is_heading(text: str, start: int, end: int) -> bool:
+    """A line of its own, without final punctuation, short, and not a bullet."""
+    on_own_line = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] in "\r\n")
+    line = text[start:end]
+    return on_own_line and not _BULLET.match(line) and line[-1] not in ".!?:;,\"'”’" and len(line.split()) <= 14
+
+
+def introduces(text: str, end: int) -> bool:
+    """Whether the span ending at ``end`` ends with, or is followed by, a colon."""
+    return text[end - 1 : end] == ":" or text[end : end + 2].lstrip(" ").startswith(":")
+
+
+def _skip_colon(text: str, end: int) -> int:
+    position = text.index(":", end) + 1
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
-    """The longest run of words in ``text[start:end]`` that do not echo the question.
+    """Narrow a clause to the words that answer rather than echo the question.
 
-    Runs are cut at question terms and trimmed of function words at both ends; the clause is
-    kept whole when no run holds a content word.
+    The clause is cut into runs at words that echo the question; runs are trimmed of
+    function words, and the run with the most content words wins (the later one on ties,
+    since English puts new information last). A yes/no question keeps the whole clause,
+    which is its answer; so does a clause with no run of content words.
     """
-    tokens = [(start + a, start + b, w) for a, b, w in words(text[start:end])]
+    if q.yes_no:
+        return start, end
     runs: list[list[tuple[int, int, str]]] = [[]]
-    for token in tokens:
-        if token[2] not in STOPWORDS and stem(token[2]) in q.terms:
+    for match in _FOCUS_WORD.finditer(fold(text[start:end])):
+        if q.echoes(match.group()):
             runs.append([])
         else:
-            runs[-1].append(token)
-    best: tuple[int, int] | None = None
-    best_weight = 0
-    for run in runs:
-        while run and run[0][2] in STOPWORDS:
-            run.pop(0)
-        while run and run[-1][2] in STOPWORDS:
-            run.pop()
-        weight = sum(1 for t in run if t[2] not in STOPWORDS)
-        if weight > best_weight:
-            best, best_weight = (run[0][0], run[-1][1]), weight
-    if best is None or best == (tokens[0][0], tokens[-1][1]):
+            runs[-1].append((start + match.start(), start + match.end(), match.group()))
+    spans = [span for run in runs if (span := _trimmed(text, run))]
+    if not spans:
         return start, end
-    return best
+    return max(spans, key=lambda span: (_content_words(text[span[0] : span[1]]), span[0]))
+
+
+def _trimmed(text: str, run: list[tuple[int, int, str]]) -> tuple[int, int] | None:
+    """The run's span without function words at either end."""
+    words_in = [(a, b) for a, b, _ in run if fold(text[a:b]) not in STOPWORDS]
+    return (words_in[0][0], words_in[-1][1]) if words_in else None
+
+
+def _content_words(span: str) -> int:
+    return sum(1 for _, _, w in words(span) if w not in STOPWORDS)
 
 
 def list_items(text: str, start: int, end: int) -> list[tuple[int, int]]:

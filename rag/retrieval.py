@@ -1,8 +1,13 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by weighted reciprocal rank.
+"""Hybrid retrieval: three rankings of chunks fused by weighted reciprocal rank.
 
-Reciprocal rank fusion needs no score calibration between the two rankers, which is why it
-is the default; each passage still reports both raw scores (``None`` when that ranker did
-not put it among its candidates). ``mode`` can switch either ranker off.
+- dense: the question's cosine with each chunk vector (FAISS);
+- sentence: the best cosine of the question with any sentence of the chunk, which finds a
+  one-sentence fact that a whole chunk's vector dilutes;
+- bm25: lexical BM25 on folded, stemmed terms.
+
+Reciprocal rank fusion needs no calibration between rankers, which is why it is the default.
+Each passage reports the raw dense and BM25 scores (``None`` when that ranker did not put it
+among its candidates). ``mode`` selects ``dense`` (both vector rankers) or ``bm25`` alone.
 """
 
 from __future__ import annotations
@@ -18,9 +23,19 @@ from rag.vectors import VectorIndex
 
 class Retriever:
     def __init__(
-        self, chunks: list[Chunk], vectors: VectorIndex, lexical: LexicalIndex, settings: RetrievalSettings
+        self,
+        chunks: list[Chunk],
+        vectors: VectorIndex,
+        sentence_vectors: VectorIndex,
+        lexical: LexicalIndex,
+        settings: RetrievalSettings,
     ) -> None:
         self.chunks = {c.chunk_id: c for c in chunks}
+        self._chunks_of_sentence: dict[int, list[int]] = {}
+        for chunk in chunks:
+            for sid in chunk.sentence_ids:
+                self._chunks_of_sentence.setdefault(sid, []).append(chunk.chunk_id)
+        self.sentence_vectors = sentence_vectors
         self._order = [c.chunk_id for c in chunks]  # row i of the BM25 scores is chunk _order[i]
         self.vectors = vectors
         self.lexical = lexical
@@ -29,6 +44,15 @@ class Retriever:
     def dense_ranking(self, query_vector: npt.NDArray[np.float32], n: int) -> dict[int, float]:
         scores, ids = self.vectors.search(query_vector.reshape(1, -1), n)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    def sentence_ranking(self, query_vector: npt.NDArray[np.float32], n: int) -> dict[int, float]:
+        """Chunks ranked by their best-matching sentence."""
+        scores, ids = self.sentence_vectors.search(query_vector.reshape(1, -1), 4 * n)
+        best: dict[int, float] = {}
+        for score, sid in zip(scores[0], ids[0], strict=True):
+            for chunk_id in self._chunks_of_sentence.get(int(sid), []):
+                best.setdefault(chunk_id, float(score))  # hits arrive best first
+        return dict(list(best.items())[:n])
 
     def bm25_ranking(self, question: str, n: int) -> dict[int, float]:
         scores = self.lexical.scores(question)
@@ -42,9 +66,10 @@ class Retriever:
     def search(self, question: str, query_vector: npt.NDArray[np.float32], k: int) -> list[Passage]:
         s = self.settings
         dense = self.dense_ranking(query_vector, s.candidates) if s.mode != "bm25" else {}
+        sentence = self.sentence_ranking(query_vector, s.candidates) if s.mode != "bm25" else {}
         lexical = self.bm25_ranking(question, s.candidates) if s.mode != "dense" else {}
         fused: dict[int, float] = {}
-        for ranking, weight in ((dense, s.dense_weight), (lexical, s.bm25_weight)):
+        for ranking, weight in ((dense, s.dense_weight), (sentence, s.sentence_weight), (lexical, s.bm25_weight)):
             for rank, chunk_id in enumerate(ranking):  # dicts keep ranking order
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (s.rrf_k + rank + 1)
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
