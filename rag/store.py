@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import time
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,8 @@ from rag.vectors import FaissIndex
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 KEEP_BUILDS = 2
+STALE_STAGING_S = 3600  # abandoned staging folders older than this are removed
+_BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
 
 
 class Fingerprint(msgspec.Struct, frozen=True):
@@ -113,11 +118,19 @@ class IndexStore:
         self.root = root
 
     def current_dir(self) -> Path | None:
+        """The live build named by ``CURRENT``; ``UnusableIndex`` if the pointer is garbage."""
         pointer = self.root / CURRENT
-        if not pointer.exists():
+        try:
+            name = pointer.read_bytes().decode("utf-8").strip()
+        except FileNotFoundError:
             return None
-        name = pointer.read_text(encoding="utf-8").strip()
-        return self.root / name if name else None
+        except (OSError, UnicodeDecodeError) as error:
+            raise UnusableIndex(f"unreadable {pointer}: {error}") from error
+        if not name:
+            return None
+        if not _BUILD_NAME.fullmatch(name):  # never follow a pointer out of the index folder
+            raise UnusableIndex(f"{pointer} names {name[:80]!r}, which is not a build of this index")
+        return self.root / name
 
     def save(
         self,
@@ -150,9 +163,16 @@ class IndexStore:
             )
             _write_bytes(staging / "manifest.json", msgspec.json.format(msgspec.json.encode(manifest)))
             final = self.root / f"v-{version}"
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(staging, final)
+            if final.exists() and _intact(final, files):
+                # The same build already exists (e.g. a forced rebuild of unchanged seeds): keep
+                # it, because it may be live; deleting it first would leave CURRENT dangling.
+                shutil.rmtree(staging, ignore_errors=True)
+                os.utime(final)
+                manifest = msgspec.json.decode((final / "manifest.json").read_bytes(), type=Manifest)
+            else:
+                if final.exists():  # a damaged build under the same name: move it out of the way
+                    os.replace(final, self.root / f".trash-{final.name}-{uuid.uuid4().hex[:8]}")
+                os.replace(staging, final)
             self._point_to(final.name)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -161,7 +181,7 @@ class IndexStore:
         return manifest
 
     def _point_to(self, name: str) -> None:
-        pointer_tmp = self.root / f".{CURRENT}.{os.getpid()}"
+        pointer_tmp = self.root / f".{CURRENT}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         _write_bytes(pointer_tmp, name.encode("utf-8"))
         os.replace(pointer_tmp, self.root / CURRENT)
         fd = os.open(self.root, os.O_RDONLY)
@@ -172,26 +192,26 @@ class IndexStore:
 
     def _prune(self, keep: str) -> None:
         """Drop old builds and abandoned staging folders, keeping the newest few builds."""
-        builds = sorted(self.root.glob("v-*"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in [b for b in builds if b.name != keep][KEEP_BUILDS - 1 :]:
+        builds = sorted(_with_mtime(self.root.glob("v-*")), reverse=True)
+        for _, old in [b for b in builds if b[1].name != keep][KEEP_BUILDS - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
-        for staging in self.root.glob(".build-*"):
-            if time.time() - staging.stat().st_mtime > 3600:
-                shutil.rmtree(staging, ignore_errors=True)
+        for mtime, leftover in [*_with_mtime(self.root.glob(".build-*")), *_with_mtime(self.root.glob(".trash-*"))]:
+            if leftover.name.startswith(".trash-") or time.time() - mtime > STALE_STAGING_S:
+                shutil.rmtree(leftover, ignore_errors=True)
 
-    def read_manifest(self) -> Manifest:
-        folder = self.current_dir()
+    def read_manifest(self, folder: Path | None = None) -> Manifest:
+        folder = folder or self.current_dir()
         if folder is None or not (folder / "manifest.json").exists():
             raise UnusableIndex(f"no index in {self.root}")
         try:
             return msgspec.json.decode((folder / "manifest.json").read_bytes(), type=Manifest)
-        except msgspec.DecodeError as error:
+        except (OSError, msgspec.DecodeError) as error:
             raise UnusableIndex(f"unreadable manifest in {folder}: {error}") from error
 
     def load(self, expected: Fingerprint) -> IndexData:
         """The current build, if it is intact and matches ``expected``; else ``UnusableIndex``."""
-        manifest = self.read_manifest()
-        folder = self.current_dir()
+        folder = self.current_dir()  # resolved once: a concurrent swap cannot mix two builds
+        manifest = self.read_manifest(folder)
         assert folder is not None
         if manifest.fingerprint != expected:
             raise UnusableIndex(f"index in {folder} is stale: {_difference(manifest.fingerprint, expected)}")
@@ -219,6 +239,49 @@ class IndexStore:
         )
 
 
+def _intact(folder: Path, files: dict[str, str]) -> bool:
+    try:
+        return all(_sha256_file(folder / name) == checksum for name, checksum in files.items())
+    except OSError:
+        return False
+
+
+def _with_mtime(paths: Iterable[Path]) -> Iterator[tuple[float, Path]]:
+    """``(mtime, path)``, skipping paths that vanish meanwhile (another process pruning)."""
+    for path in paths:
+        try:
+            yield path.stat().st_mtime, path
+        except FileNotFoundError:
+            continue
+
+
 def _difference(found: Fingerprint, expected: Fingerprint) -> str:
-    fields = [f for f in found.__struct_fields__ if getattr(found, f) != getattr(expected, f)]
-    return "differs in " + ", ".join(fields)
+    """Why a build does not match, in words: which setting, model or documents changed."""
+    reasons: list[str] = []
+    for name in found.__struct_fields__:
+        old, new = getattr(found, name), getattr(expected, name)
+        if old == new:
+            continue
+        if name == "documents":
+            added = sorted(set(new) - set(old))
+            removed = sorted(set(old) - set(new))
+            changed = sorted(d for d in set(old) & set(new) if old[d] != new[d])
+            parts = [
+                f"{label} {_names(ids)}"
+                for label, ids in (("added", added), ("removed", removed), ("changed", changed))
+                if ids
+            ]
+            reasons.append("documents changed (" + "; ".join(parts) + ")")
+        elif isinstance(old, dict) and isinstance(new, dict):
+            keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            reasons.append(
+                f"{name} settings changed (" + ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys) + ")"
+            )
+        else:
+            reasons.append(f"{name} changed ({old!r} -> {new!r})")
+    return "; ".join(reasons)
+
+
+def _names(ids: list[str], limit: int = 5) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
