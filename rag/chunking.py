@@ -109,15 +109,34 @@ class Chunker:
         return pieces
 
     def _longest_fit(self, text: str, start: int, end: int) -> int:
-        word_ends = [m.end() for m in _WORD_END.finditer(text, start, end)]
-        best = start
-        for word_end in word_ends:
-            if not self.fits(text[start:word_end]):
+        """The end of the longest prefix of ``text[start:end]`` that fits: at a word end if one
+        fits, else inside the first word (at least one code point).
+
+        Galloping first bounds the cut by the shortest prefix that does not fit, then bisection
+        finds it, so the cost follows the length of the piece, not of the sentence or the word:
+        cutting a long run without white space stays linear in the run.
+        """
+        fitting, size = start, max(1, self.max_tokens)
+        while True:
+            probe = min(end, start + size)
+            if not self.fits(text[start:probe]):
+                limit = probe  # no cut at or beyond this fits
                 break
-            best = word_end
-        if best > start:
-            return best
-        low, high = start + 1, end  # one word too long: the longest prefix that fits, by bisection
+            if probe == end:
+                return end
+            fitting, size = probe, size * 2
+        word_ends = [
+            m.end()
+            for m in _WORD_END.finditer(text, start, limit)
+            if m.end() < limit or limit == end or text[limit].isspace()  # a word cut off at ``limit`` ends later
+        ]
+        low, high = 0, len(word_ends)  # how many of the word ends fit, by bisection
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if self.fits(text[start : word_ends[mid - 1]]) else (low, mid - 1)
+        if low:
+            return word_ends[low - 1]
+        low, high = max(start + 1, fitting), limit - 1  # one code point is at most 4 tokens: always allowed
         while low < high:
             mid = (low + high + 1) // 2
             low, high = (mid, high) if self.fits(text[start:mid]) else (low, mid - 1)
