@@ -46,10 +46,11 @@ def title_of(text: str, fallback: str) -> str:
     return fallback
 
 
-def decode_document(data: bytes, name: str) -> str:
+def decode_document(data: bytes, name: str, max_bytes: int | None = None) -> str:
     """Strict UTF-8 text of a seed file, or ``DocumentError`` saying what is wrong with it."""
-    if len(data) > MAX_BYTES:
-        raise DocumentError(f"{name}: larger than {MAX_BYTES} bytes")
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    if len(data) > limit:
+        raise DocumentError(f"{name}: larger than {limit} bytes")
     if b"\x00" in data:
         raise DocumentError(f"{name}: binary content (NUL bytes)")
     try:
@@ -65,8 +66,24 @@ def make_document(doc_id: str, text: str, path: str) -> Document:
     return Document(doc_id=doc_id, title=title_of(text, doc_id), path=path, sha256=sha256_text(text), text=text)
 
 
-def load_documents(folder: Path) -> tuple[list[Document], list[SkippedFile]]:
+def read_document(path: Path, max_bytes: int | None = None) -> str:
+    """The text of one seed file; its size is checked before it is read into memory."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DocumentError(f"{path.name}: larger than {limit} bytes ({size} bytes)")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)  # the file may have grown since stat()
+    except OSError as error:
+        raise DocumentError(f"{path.name}: cannot be read ({error.strerror or error})") from error
+    return decode_document(data, path.name, limit)
+
+
+def load_documents(folder: Path, max_bytes: int | None = None) -> tuple[list[Document], list[SkippedFile]]:
     """All documents of ``folder`` in file-name order, and the files that were skipped."""
+    if not folder.is_dir():
+        raise DocumentError(f"the seeds folder {folder} does not exist or is not a folder")
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, Path] = {}
@@ -75,7 +92,7 @@ def load_documents(folder: Path) -> tuple[list[Document], list[SkippedFile]]:
         try:
             if doc_id in seen:
                 raise DocumentError(f"{path.name}: same document id {doc_id!r} as {seen[doc_id].name}")
-            text = decode_document(path.read_bytes(), path.name)
+            text = read_document(path, max_bytes)
         except DocumentError as error:
             skipped.append(SkippedFile(path=str(path), reason=str(error)))
             continue
