@@ -7,6 +7,7 @@ it raises the domain errors below, which each front end maps to its own way of s
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ from rag.store import IndexData, IndexStore, UnusableIndex
 from rag.textnorm import fold
 
 log = logging.getLogger("rag")
+
+# C0/C1 control characters other than tab, line feed and carriage return; and lone surrogates,
+# which no UTF-8 text can contain (they arrive only through escapes such as JSON "\ud800").
+_UNUSABLE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class UnknownDocument(LookupError):
@@ -90,6 +95,10 @@ class QAService:
         limit = self.settings.answering.max_question_chars
         if len(question) > limit:
             raise BadRequest(f"question is longer than {limit} characters")
+        bad = _UNUSABLE_CHARS.search(question)
+        if bad:
+            kind = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+            raise BadRequest(f"question contains {kind} (U+{ord(bad.group()):04X}) at position {bad.start()}")
         return question
 
     def check_k(self, k: int | None) -> int:
