@@ -3,8 +3,12 @@
 A rule-based splitter: a sentence ends at ``.``, ``!`` or ``?`` (plus closing quotes or
 brackets) followed by white space and a capital, digit or opening quote, or at a line
 break (headlines and list items carry no full stop). Initials such as ``U.S.`` do not end a
-sentence. Clauses split a sentence at semicolons, colons and dashes. Left out: a trained
-segmenter and abbreviation dictionaries; news prose does well enough without them.
+sentence. Clauses split a sentence at semicolons, colons and dashes, and at a comma before a
+coordinating conjunction ("..., and battles continue") unless the comma ends an item of an
+enumeration ("A, B, and C"). Left out: a trained segmenter and abbreviation dictionaries;
+news prose does well enough without them.
+
+``SEGMENTATION_VERSION`` is part of the index fingerprint: bump it when boundaries change.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import re
 
 _SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n+""")
 _INITIALS = re.compile(r"(?:\b[A-Z]\.)+$")
-_CLAUSE_BREAK = re.compile(r"\s*(?:;|:(?=\s)|\s[—–-]\s|—)\s*")
+_CLAUSE_BREAK = re.compile(r"\s*(?:;|:(?=\s)|\s[—–-]\s|—)\s*|,\s+(?:and|but|yet|while|whereas)\s+")
+SEGMENTATION_VERSION = 2
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -35,6 +40,8 @@ def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     cursor = start
     for match in _CLAUSE_BREAK.finditer(text, start, end):
+        if match.group().startswith(",") and "," in text[cursor : match.start()]:
+            continue  # the last comma of an enumeration, not a break between clauses
         _append_trimmed(text, cursor, match.start(), spans)
         cursor = match.end()
     _append_trimmed(text, cursor, end, spans)

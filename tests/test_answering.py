@@ -1,0 +1,107 @@
+"""Answer extraction rules, on hand-made sentences (no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering import Question, expected_type, focus, is_heading, list_items, type_matches
+from rag.lexical import LexicalIndex
+
+CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
+
+
+def answer_of(question: str, clause: str) -> str:
+    start, end = focus(clause, 0, len(clause), Question(question, CORPUS))
+    return clause[start:end]
+
+
+@pytest.mark.parametrize(
+    ("question", "clause", "expected"),
+    [
+        (
+            "What does Moscow insist Ukraine must do as part of any agreement?",
+            "Moscow continues to insist that Ukraine must cede territory as part of any agreement",
+            "cede territory",
+        ),
+        (  # hyphenated words stay whole: "long-term" does not echo "terms"
+            "How do Ukraine and its allies see Russia's proposed security terms?",
+            "for Ukraine and its allies, they resemble attempts to enforce long-term vulnerability.",
+            "resemble attempts to enforce long-term vulnerability",
+        ),
+        (  # a yes/no question is answered by the whole clause
+            "Is a formal agreement expected soon?",
+            "Yet no formal agreement is imminent",
+            "Yet no formal agreement is imminent",
+        ),
+        (  # nothing but echo: keep the clause
+            "Does Moscow insist?",
+            "Moscow insists",
+            "Moscow insists",
+        ),
+    ],
+)
+def test_focus_keeps_what_answers_and_drops_the_echo(question: str, clause: str, expected: str) -> None:
+    assert answer_of(question, clause) == expected
+
+
+def test_focus_matches_derived_forms_of_question_words() -> None:
+    # "Russian" echoes "Russia", so the run after the echoed words wins.
+    answer = answer_of(
+        "How does Russia view the latest U.S.-Ukraine draft?",
+        "Russian leadership considers the latest U.S.–Ukraine draft a potential platform for discussion",
+    )
+    assert answer == "potential platform for discussion"
+
+
+def test_list_items_split_an_enumeration_with_exact_spans() -> None:
+    text = "Russia seeks to limit military capacities, restrict Western support, and prevent alliances."
+    start = text.index("limit")
+    items = list_items(text, start, len(text) - 1)
+    assert [text[a:b] for a, b in items] == [
+        "limit military capacities",
+        "restrict Western support",
+        "prevent alliances",
+    ]
+
+
+def test_list_items_ignore_two_part_phrases() -> None:
+    text = "Ukraine and Russia disagree, sharply."
+    assert list_items(text, 0, len(text)) == []
+
+
+def test_headings_are_lines_of_their_own_without_final_punctuation() -> None:
+    text = "Intro sentence.\nA Growing Divide Among Allies\n- a bullet item\nBody text ends here."
+    heading = text.index("A Growing")
+    assert is_heading(text, heading, heading + len("A Growing Divide Among Allies"))
+    bullet = text.index("- a bullet")
+    assert not is_heading(text, bullet, bullet + len("- a bullet item"))
+    assert not is_heading(text, 0, len("Intro sentence."))
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many troops would a monitoring force have?", "number"),
+        ("What is the population of St. Louis?", "number"),
+        ("In what year did the war begin?", "date"),
+        ("When was the framework agreed?", "date"),
+        ("Which provisions were removed when the framework was refined?", None),
+        ("Which military alliance could be drawn into the conflict?", "name"),
+        ("Who published this article?", "person"),
+        ("Where are the negotiations taking place?", "place"),
+        ("What does Moscow insist on?", None),
+    ],
+)
+def test_expected_answer_kind_comes_from_the_opening_wh_phrase(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+
+
+def test_type_matches_each_kind() -> None:
+    assert type_matches("number", "about 5,000 troops", "How many troops?")
+    assert not type_matches("number", "an international force", "How many troops?")
+    assert type_matches("date", "in March 2024", "When?")
+    assert type_matches("place", "talks in Geneva", "Where are talks?")
+    assert not type_matches("place", "U.S.; Ukraine; Russia", "Where are talks?")
+    assert type_matches("person", "major international partners", "From whom?")
+    assert type_matches("name", "the United States, Ukraine, and Russia", "Which countries are involved?")
+    assert not type_matches("name", "international monitoring forces", "Which countries are involved?")
