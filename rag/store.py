@@ -163,12 +163,13 @@ class IndexStore:
             )
             _write_bytes(staging / "manifest.json", msgspec.json.format(msgspec.json.encode(manifest)))
             final = self.root / f"v-{version}"
-            if final.exists() and _intact(final, files):
+            existing = _reusable(final, version, files)
+            if existing is not None:
                 # The same build already exists (e.g. a forced rebuild of unchanged seeds): keep
                 # it, because it may be live; deleting it first would leave CURRENT dangling.
                 shutil.rmtree(staging, ignore_errors=True)
                 os.utime(final)
-                manifest = msgspec.json.decode((final / "manifest.json").read_bytes(), type=Manifest)
+                manifest = existing
             else:
                 if final.exists():  # a damaged build under the same name: move it out of the way
                     os.replace(final, self.root / f".trash-{final.name}-{uuid.uuid4().hex[:8]}")
@@ -239,11 +240,14 @@ class IndexStore:
         )
 
 
-def _intact(folder: Path, files: dict[str, str]) -> bool:
+def _reusable(folder: Path, version: str, files: dict[str, str]) -> Manifest | None:
+    """The manifest of an existing build with this version, if it and all its files are intact."""
     try:
-        return all(_sha256_file(folder / name) == checksum for name, checksum in files.items())
-    except OSError:
-        return False
+        manifest = msgspec.json.decode((folder / "manifest.json").read_bytes(), type=Manifest)
+        intact = all(_sha256_file(folder / name) == checksum for name, checksum in files.items())
+    except (OSError, msgspec.DecodeError):
+        return None
+    return manifest if intact and manifest.version == version and manifest.files == files else None
 
 
 def _with_mtime(paths: Iterable[Path]) -> Iterator[tuple[float, Path]]:
