@@ -40,7 +40,7 @@ def doc_id_for(path: Path) -> str:
 
 def title_of(text: str, fallback: str) -> str:
     for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
+        line = line.strip().lstrip("\ufeff#").strip()  # a byte-order mark or a Markdown heading mark
         if line:
             return line[:200]
     return fallback
