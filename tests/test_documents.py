@@ -106,7 +106,7 @@ def test_crlf_text_is_kept_byte_exact(seeds: Path, settings: Settings) -> None:
 
 
 def test_missing_seeds_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(DocumentError, match="the seeds folder .*nowhere does not exist"):
+    with pytest.raises(DocumentError, match=r"the seeds folder .*nowhere does not exist"):
         load_documents(tmp_path / "nowhere")
 
 
