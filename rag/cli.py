@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,8 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if config_path:
+        os.environ["RAG_CONFIG"] = str(config_path)  # server workers read the same file
     try:
         ctx.obj = load_settings(config_path)
     except ConfigError as error:
@@ -123,15 +126,24 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     """Serve the HTTP API (building the index first if needed)."""
     import uvicorn
 
-    open_service(settings)  # build once here, so workers only ever load
-    uvicorn.run(
-        "rag.api:create_app",
-        factory=True,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        workers=workers or settings.server.workers,
-        log_level="warning",
+    from rag.api import create_app
+
+    host, port = host or settings.server.host, port or settings.server.port
+    workers = workers or settings.server.workers
+    service = open_service(settings)  # build the index once here, so workers only ever load it
+    console.print(
+        f"[green]ready[/] on http://{host}:{port} ({workers} worker(s)); try:\n"
+        f"  curl -s -X POST http://{host}:{port}/ask -H 'Content-Type: application/json' "
+        """-d '{"question": "What does Moscow insist Ukraine must do?"}'""",
+        markup=True,
+        highlight=False,
     )
+    if workers == 1:  # serve the engine already loaded rather than loading the model twice
+        app = create_app(settings, service_factory=lambda _: service)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    else:
+        del service
+        uvicorn.run("rag.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 @main.command(name="eval")
