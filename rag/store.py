@@ -199,6 +199,9 @@ class IndexStore:
         for mtime, leftover in [*_with_mtime(self.root.glob(".build-*")), *_with_mtime(self.root.glob(".trash-*"))]:
             if leftover.name.startswith(".trash-") or time.time() - mtime > STALE_STAGING_S:
                 shutil.rmtree(leftover, ignore_errors=True)
+        for mtime, pointer in _with_mtime(self.root.glob(f".{CURRENT}.*")):  # a crash between write and rename
+            if time.time() - mtime > STALE_STAGING_S:
+                pointer.unlink(missing_ok=True)
 
     def read_manifest(self, folder: Path | None = None) -> Manifest:
         folder = folder or self.current_dir()

@@ -1,0 +1,81 @@
+"""Helper for test_crash.py: build the index in this process and stall at a chosen stage.
+
+Run as ``python tests/crash_build.py STAGE`` with ``RAG_PATHS__SEEDS`` / ``RAG_PATHS__INDEX`` set.
+It prints ``PAUSED <stage>`` and then sleeps, so the test can ``kill -9`` it at exactly that
+point of ``build_index``:
+
+* ``embed``: while embedding (nothing written yet);
+* ``write``: in the staging folder, after the first file is written;
+* ``renamed``: the complete build renamed into place, ``CURRENT`` not yet switched;
+* ``pointer``: the new pointer written to its temporary file, not yet renamed over ``CURRENT``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag import store as store_module  # noqa: E402
+from rag.config import load_settings  # noqa: E402
+from rag.documents import load_documents  # noqa: E402
+from rag.embedding import Vectors  # noqa: E402
+from rag.indexing import build_index  # noqa: E402
+from rag.store import IndexStore  # noqa: E402
+from tests.conftest import FakeEmbedder  # noqa: E402
+
+
+def pause(stage: str) -> None:
+    print(f"PAUSED {stage}", flush=True)
+    while True:  # until killed
+        time.sleep(1)
+
+
+class SlowEmbedder(FakeEmbedder):
+    """The fake embedder, slowed down, stalling in its first batch when asked to."""
+
+    def __init__(self, stall: bool) -> None:
+        self.calls = 0
+        self.stall = stall
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
+        if self.stall and self.calls == 1:
+            pause("embed")
+        time.sleep(0.01)
+        return super().embed(texts)
+
+
+def main(stage: str) -> None:
+    if stage == "write":
+        real_write = store_module._write_bytes
+
+        def stalling_write(path: Path, data: bytes) -> None:
+            real_write(path, data)
+            if path.parent.name.startswith(".build-"):
+                pause("write")
+
+        store_module._write_bytes = stalling_write
+    elif stage == "renamed":
+        store_module.IndexStore._point_to = lambda self, name: pause("renamed")  # type: ignore[method-assign]
+    elif stage == "pointer":
+        real_write = store_module._write_bytes
+
+        def stalling_pointer(path: Path, data: bytes) -> None:
+            real_write(path, data)
+            if path.name.startswith(f".{store_module.CURRENT}."):
+                pause("pointer")
+
+        store_module._write_bytes = stalling_pointer
+    settings = load_settings()
+    documents, _ = load_documents(Path(settings.paths.seeds))
+    build_index(IndexStore(Path(settings.paths.index)), settings, SlowEmbedder(stall=stage == "embed"), documents)
+    print("FINISHED", flush=True)  # not reached when a stage stalls
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
