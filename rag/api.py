@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import re
 import threading
 import time
 import uuid
@@ -195,16 +196,31 @@ def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
         raise NotAuthorizedException(detail="the API key is not valid", headers=challenge)
 
 
-def require_json(request: Request[Any, Any, Any]) -> None:
-    """Before-request hook: refuse bodies that are not JSON before trying to parse them."""
+async def require_json(request: Request[Any, Any, Any]) -> None:
+    """Before-request hook: the body must be JSON, and decodable, before Litestar parses it.
+
+    Litestar's decoder lets two failures through as exceptions rather than 400s: bytes that
+    are not UTF-8 (``UnicodeDecodeError``) and nesting deep enough to exhaust the recursion
+    limit (``RecursionError``). Decoding once here (the body is cached, and at most
+    ``server.max_body_bytes``) turns every such body into a clear 400.
+    """
     media_type = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json" and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
+    if not (media_type == "application/json" or re.fullmatch(r"application/[\w.+-]+\+json", media_type)):
         shown = media_type[:100] or "none"
         raise ClientException(
             status_code=415, detail=f"send the body as JSON with Content-Type: application/json (got {shown})"
         )
+    body = await request.body()
+    if not body.strip():
+        raise ClientException(detail='the request body is empty; send a JSON object such as {"question": "..."}')
+    try:
+        msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise ClientException(detail=f"the request body is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise ClientException(detail="the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise ClientException(detail="the request body is nested too deeply") from None
 
 
 # -- read endpoints --------------------------------------------------------------------------

@@ -99,6 +99,8 @@ class QAService:
         if bad:
             kind = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
             raise BadRequest(f"question contains {kind} (U+{ord(bad.group()):04X}) at position {bad.start()}")
+        if not any(c.isalnum() for c in question):  # e.g. only punctuation, emoji or zero-width spaces
+            raise BadRequest("question has no letters or digits")
         return question
 
     def check_k(self, k: int | None) -> int:
