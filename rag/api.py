@@ -29,6 +29,7 @@ import logging
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -330,7 +331,7 @@ class Reindexer:
         try:
             fresh = self._rebuild(current)
         except Exception as error:
-            log.exception("reindex failed; the previous index keeps serving")
+            log.error("reindex failed; the previous index keeps serving", exc_info=error)  # no request data here
             self.status = ReindexStatus("failed", started, time.time(), error=f"{type(error).__name__}: {error}")
             return
         state["service"] = fresh  # one reference assignment: atomic; in-flight requests keep the old engine
@@ -437,8 +438,13 @@ def _on_timeout(request: Request[Any, Any, Any], exc: RequestTimedOut) -> Respon
 
 def _on_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     error_id = uuid.uuid4().hex[:12]
-    # Method and path only: the body and the query string carry the caller's text.
-    log.error("internal error %s on %s %s", error_id, request.method, request.url.path[:200], exc_info=exc)
+    # Method, path, exception type and stack only: the body, the query string and exception
+    # messages can carry the caller's text (or a key), so none of them is logged.
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "internal error %s on %s %s: %s (message withheld)\n%s",
+        error_id, request.method, request.url.path[:200], type(exc).__qualname__, stack,
+    )  # fmt: skip
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, f"internal error {error_id}; see the server log", request)
 
 
@@ -507,6 +513,7 @@ def create_app(
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=None,  # log through the host's configuration (CLI, uvicorn); never reconfigure the root logger
         openapi_config=OpenAPIConfig(
             title="rag: cited question answering",
             version=__version__,
