@@ -127,7 +127,7 @@ CASES = [
     # -- routes and methods ---------------------------------------------------------------
     Case("unknown route", "GET", "/nope", {}, 404, "Not Found"),
     Case("GET /ask", "GET", "/ask", {}, 405, "Method Not Allowed"),
-    Case("DELETE a document", "DELETE", f"/documents/{DOC}", {}, 405, "Method Not Allowed"),
+    Case("PATCH a document", "PATCH", f"/documents/{DOC}", {}, 405, "Method Not Allowed"),
     Case("PUT /documents", "PUT", "/documents", {}, 405, "Method Not Allowed"),
     Case("TRACE", "TRACE", "/health", {}, 405, "Method Not Allowed"),
     Case("admin without a configured key", "POST", "/admin/reindex", {}, 403, "no API key configured"),
