@@ -50,9 +50,25 @@ def forbid_hub_downloads() -> None:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 run by sentence-transformers on torch (CPU)."""
 
-    def __init__(self, name: str = "all-MiniLM-L6-v2", batch_size: int = 32, model_path: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "all-MiniLM-L6-v2",
+        batch_size: int = 32,
+        model_path: str | None = None,
+        threads: int | None = 1,
+    ) -> None:
+        """``threads``: torch's intra-op threads, a process-wide setting (None leaves it alone).
+
+        One, because the server runs several questions at once on two cores: with torch's
+        default (one thread per core) concurrent inferences oversubscribe the CPU and a
+        question's median went from ~17 ms to ~50 ms (benchmarks/REPORT.md).
+        """
         forbid_hub_downloads()
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        if threads is not None:
+            torch.set_num_threads(max(1, threads))
 
         self.name = name
         self.batch_size = batch_size

@@ -85,7 +85,22 @@ class QAService:
     # -- questions -------------------------------------------------------------------------
 
     def embed_question(self, question: str) -> npt.NDArray[np.float32]:
-        vector: npt.NDArray[np.float32] = self.embedder.embed([question])[0]
+        """The question's vector (read-only), from an LRU cache keyed by index version and text.
+
+        What is embedded is the normalised question (folded, whitespace collapsed), so a cached
+        vector is exactly what a miss computes; the model is uncased, so folding changes only
+        typography (curly quotes, dashes). ``[embedding] query_cache_size`` 0 disables the cache.
+        """
+        from rag.vectors import VectorCache  # kept local: the cache is this method's business
+
+        cache = self.__dict__.get("_question_cache")
+        if cache is None:
+            cache = self.__dict__["_question_cache"] = VectorCache(self.settings.embedding.query_cache_size)
+        text = normalised_question(question) or question
+        key = (self.data.manifest.version, text)
+        vector: npt.NDArray[np.float32] | None = cache.get(key)
+        if vector is None:
+            vector = cache.put(key, self.embedder.embed([text])[0])
         return vector
 
     def check_question(self, question: str) -> str:

@@ -1,14 +1,30 @@
 """The approximate-nearest-neighbour backend, behind a small interface (FAISS here).
 
 Vectors are unit length, so inner product is cosine. Below ``exact_below`` vectors the index
-is exact (``IndexFlatIP``); above it, HNSW trades a little recall for speed. Ids are the
+is exact (``IndexFlatIP``); from there on, HNSW trades a little recall for speed. Ids are the
 chunk ids (``IndexIDMap2``), so rows can be removed or replaced without renumbering.
+
+Measured on the 2-core target with clustered synthetic 384-d vectors (benchmarks/REPORT.md):
+an exact search costs about 0.04 ms per 1,000 vectors (so ~2 ms at 50k, ~4 ms at 100k,
+~40 ms at 1M), while HNSW (M=32, efConstruction=80, efSearch=128) answers in well under
+1-2 ms at 1M with recall@10 around 0.98 against the exact result; ``index_kind`` switches at
+``[index] exact_below``. The manifest records which kind a build uses.
+
+Threads: FAISS parallelises over query rows with OpenMP, and OpenMP's thread count is a
+per-thread setting. A single query gains nothing from a team of threads, and on two cores a
+team that spins while the embedding model (or another request) wants the CPU can turn a
+10 µs search into milliseconds. So a small batch is searched on the calling thread alone,
+set on every call because each server worker thread has its own setting.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -16,6 +32,10 @@ import numpy.typing as npt
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
+
+# Batches up to this many query rows run on the calling thread only (see the module doc).
+SINGLE_THREAD_QUERIES = 16
+_THREADS = max(1, faiss.omp_get_max_threads() or os.cpu_count() or 1)
 
 
 class VectorIndex(Protocol):
@@ -35,7 +55,13 @@ class VectorIndex(Protocol):
 
 
 def index_kind(size: int, exact_below: int) -> str:
+    """``flat`` (exact) for fewer than ``exact_below`` vectors, else ``hnsw``."""
     return "flat" if size < exact_below else "hnsw"
+
+
+def ef_construction_for(hnsw_m: int) -> int:
+    """HNSW build effort: ``2.5 * M`` (80 at M=32) reaches recall@10 >= 0.95 at 1M (REPORT.md)."""
+    return max(40, (5 * hnsw_m) // 2)
 
 
 class FaissIndex:
@@ -46,30 +72,55 @@ class FaissIndex:
         self.kind = kind
 
     @classmethod
-    def create(cls, dim: int, kind: str, hnsw_m: int = 32, ef_search: int = 128) -> FaissIndex:
+    def create(
+        cls, dim: int, kind: str, hnsw_m: int = 32, ef_search: int = 128, ef_construction: int | None = None
+    ) -> FaissIndex:
         if kind == "flat":
             base: faiss.Index = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
             base = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             base.hnsw.efSearch = ef_search
-            base.hnsw.efConstruction = max(40, 2 * hnsw_m)
+            base.hnsw.efConstruction = ef_construction or ef_construction_for(hnsw_m)
         else:
             raise ValueError(f"unknown index kind {kind!r}")
         return cls(faiss.IndexIDMap2(base), kind)
 
     @classmethod
-    def load(cls, path: Path, kind: str) -> FaissIndex:
-        return cls(faiss.read_index(str(path)), kind)
+    def load(cls, path: Path, kind: str, ef_search: int | None = None) -> FaissIndex:
+        """Read a saved index; an HNSW index keeps the efSearch it was built with unless given."""
+        index = cls(faiss.read_index(str(path)), kind)
+        if ef_search is not None:
+            index.set_ef_search(ef_search)
+        return index
+
+    def set_ef_search(self, ef_search: int) -> None:
+        """HNSW search breadth (recall against speed); no effect on an exact index."""
+        hnsw = self._hnsw()
+        if hnsw is not None:
+            hnsw.efSearch = ef_search
+
+    def _hnsw(self) -> Any:
+        """The HNSW graph (``faiss.HNSW``) of an HNSW index, else None."""
+        base = faiss.downcast_index(self._index.index) if isinstance(self._index, faiss.IndexIDMap) else self._index
+        return base.hnsw if isinstance(base, faiss.IndexHNSW) else None
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     def search(self, queries: npt.NDArray[np.float32], k: int) -> tuple[Scores, Ids]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries.reshape(1, -1)
+        if not len(self):
+            empty = np.full((len(queries), max(1, k)), -1, dtype=np.int64)
+            return np.zeros(empty.shape, dtype=np.float32), empty
         k = max(1, min(k, len(self)))
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        faiss.omp_set_num_threads(1 if len(queries) <= SINGLE_THREAD_QUERIES else _THREADS)
+        scores, ids = self._index.search(queries, k)
         return scores, ids
 
     def add(self, vectors: npt.NDArray[np.float32], ids: Ids) -> None:
+        faiss.omp_set_num_threads(_THREADS)  # building is worth every core
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
 
     def remove(self, ids: Ids) -> None:
@@ -79,3 +130,55 @@ class FaissIndex:
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
+
+    def memory_bytes(self) -> int:
+        """Approximate resident size: the vectors plus HNSW's links (4 bytes per neighbour slot)."""
+        size = len(self) * self._index.d * 4 + len(self) * 8  # float32 rows + the id map
+        hnsw = self._hnsw()
+        if hnsw is not None:
+            size += int(hnsw.neighbors.size()) * 4 + int(hnsw.levels.size()) * 4 + int(hnsw.offsets.size()) * 8
+        return size
+
+
+class VectorCache:
+    """A thread-safe LRU map from a key (e.g. index version and normalised question) to a vector.
+
+    Stored vectors are made read-only, so a caller cannot change what later callers get.
+    ``size`` 0 disables the cache. Two threads that miss the same key at once both compute
+    it; the second store wins, which is harmless because the value is a function of the key.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(0, size)
+        self._items: OrderedDict[Hashable, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> npt.NDArray[np.float32] | None:
+        if not self.size:
+            return None
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return vector
+
+    def put(self, key: Hashable, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Store ``vector`` (as a read-only copy) and return the stored array."""
+        stored = np.array(vector, dtype=np.float32, copy=True)
+        stored.flags.writeable = False
+        if not self.size:
+            return stored
+        with self._lock:
+            self._items[key] = stored
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return stored
+
+    def __len__(self) -> int:
+        return len(self._items)

