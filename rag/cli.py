@@ -149,15 +149,19 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
 @main.command(name="eval")
 @click.option("--set", "gold_path", type=click.Path(exists=True, path_type=Path), default=Path("eval/dev.jsonl"))
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the figures here.")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown.")
 @click.pass_obj
-def evaluate(settings: Settings, gold_path: Path, json_path: Path | None) -> None:
+def evaluate(settings: Settings, gold_path: Path, json_path: Path | None, markdown: bool) -> None:
     """Run a gold question set through the pipeline and print the metrics."""
     from rag.evaluation import evaluate as run
-    from rag.evaluation import load_gold, render
+    from rag.evaluation import load_gold, render, render_markdown
 
     service = open_service(settings)
     report = run(service, load_gold(gold_path))
-    out.print(render(report, title=str(gold_path)))
+    if markdown:
+        print(render_markdown(report, title=str(gold_path)))
+    else:
+        out.print(render(report, title=str(gold_path)))
     if json_path:
         json_path.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
 

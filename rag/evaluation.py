@@ -241,6 +241,15 @@ def render(report: Report, title: str) -> Table:
     return table
 
 
+def render_markdown(report: Report, title: str) -> str:
+    columns = list(report.summary)
+    lines = [f"**{title}**", "", "| metric | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for row in ROWS:
+        cells = [report.summary[c].get(row, float("nan")) for c in columns]
+        lines.append(f"| {row} | " + " | ".join("–" if v != v else f"{v:g}" for v in cells) + " |")
+    return "\n".join(lines)
+
+
 # -- abstention ----------------------------------------------------------------------------
 
 
