@@ -273,7 +273,13 @@ async def get_document(state: State, doc_id: str) -> Document:
 @get(
     "/documents/{doc_id:str}/spans",
     opt={"access": "read"},
-    responses=_errors({404: "No document has this id", 422: "The span is reversed, empty or beyond the document"}),
+    responses=_errors(
+        {
+            404: "No document has this id",
+            409: "The document has changed since the citation was made (sha256 given and different)",
+            422: "The span is reversed, empty or beyond the document",
+        }
+    ),
 )
 async def get_span(
     state: State,
@@ -281,9 +287,23 @@ async def get_span(
     start: Annotated[int, Parameter(ge=0, description="First character (code point) of the span")],
     end: Annotated[int, Parameter(ge=1, description="One past the last character of the span")],
     context: Annotated[int, Parameter(ge=0, le=10_000, description="Characters shown either side")] = 200,
+    sha256: Annotated[
+        str | None,
+        Parameter(
+            pattern="^[0-9a-f]{64}$", description="The citation's doc_sha256: 409 if the document has changed since"
+        ),
+    ] = None,
 ) -> SpanView:
     """Look a citation up: the exact text at ``[start, end)`` with surrounding context."""
-    return _service(state).span(doc_id, start, end, context)
+    service = _service(state)
+    current = service.document(doc_id).sha256
+    if sha256 is not None and sha256 != current:
+        raise HTTPException(
+            status_code=409,
+            detail=f"document {doc_id!r} has changed since the citation was made "
+            f"(sha256 now {current}, cited {sha256})",
+        )
+    return service.span(doc_id, start, end, context)
 
 
 @get("/health", responses=_COMMON_ERRORS)
@@ -465,6 +485,8 @@ def create_app(
     service_factory: ServiceFactory = QAService.open,
     rebuild: Rebuilder = rebuild_from_seeds,
 ) -> Litestar:
+    from rag.extensions import install as install_extensions  # imports this module: import it late
+
     settings = settings or load_settings()
     reindexer = Reindexer(rebuild)
 
@@ -513,6 +535,7 @@ def create_app(
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        on_app_init=[install_extensions],  # web UI, document updates, metrics, request ids (rag.extensions)
         logging_config=None,  # log through the host's configuration (CLI, uvicorn); never reconfigure the root logger
         openapi_config=OpenAPIConfig(
             title="rag: cited question answering",
