@@ -121,12 +121,21 @@ def print_answer(service: QAService, answer: Answer) -> None:
 @click.option("--host", default=None, help="Default: [server] host.")
 @click.option("--port", type=int, default=None, help="Default: [server] port.")
 @click.option("--workers", type=int, default=None, help="Server processes. Default: [server] workers.")
+@click.option(
+    "--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True, help="Log line format."
+)
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="One log line per request.")
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API (building the index first if needed)."""
+def serve(
+    settings: Settings, host: str | None, port: int | None, workers: int | None, log_format: str, access_log: bool
+) -> None:
+    """Serve the HTTP API and the web page (building the index first if needed)."""
     import uvicorn
 
     from rag.api import create_app
+    from rag.observability import logging_config, share_metrics_between_workers
+
+    log_config = logging_config(log_format, access=access_log)  # our access log replaces uvicorn's
 
     host, port = host or settings.server.host, port or settings.server.port
     workers = workers or settings.server.workers
@@ -140,10 +149,14 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     )
     if workers == 1:  # serve the engine already loaded rather than loading the model twice
         app = create_app(settings, service_factory=lambda _: service)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=log_config, access_log=False)
     else:
         del service
-        uvicorn.run("rag.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        share_metrics_between_workers()  # /metrics then reports every worker's figures, summed
+        uvicorn.run(
+            "rag.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+            log_config=log_config, access_log=False,
+        )  # fmt: skip
 
 
 @main.command(name="eval")
@@ -187,6 +200,64 @@ def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float
     out.print(curve)
     out.print("[bold]paste into config/rag.toml:[/]")
     print(abstention_toml(fitted))
+
+
+# -- documents at run time (rag.updates): only the changed document is embedded ---------------
+
+
+def _print_change(result: object) -> None:
+    from rag.updates import UpdateResult
+
+    assert isinstance(result, UpdateResult)
+    data = result.service.data
+    out.print(
+        f"{result.doc_id} {result.action}: index {data.manifest.version}, {len(data.documents)} documents, "
+        f"{data.manifest.chunks} chunks ({result.chunks_embedded} embedded, {result.chunks_reused} reused) "
+        f"in {result.elapsed_ms / 1000:.2f} s"
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "doc_id", default=None, help="Document id (default: from the file name, as for a seed file).")
+@click.pass_obj
+def add(settings: Settings, file: Path, doc_id: str | None) -> None:
+    """Add FILE (.txt or .md) to the index, or replace the document with the same id.
+
+    The file is copied into the seeds folder; only it is chunked and embedded. A server
+    running on the same index folder picks the new build up within seconds.
+    """
+    from rag.documents import DocumentError, read_document
+    from rag.updates import upload
+
+    try:
+        text = read_document(file)
+    except DocumentError as error:
+        raise click.ClickException(str(error)) from error
+    service = open_service(settings)
+    with progress_bar() as update:
+        try:
+            result = upload(service, text, doc_id=doc_id, filename=file.name, progress=update)
+        except BadRequest as error:
+            raise click.ClickException(str(error)) from error
+    _print_change(result)
+
+
+@main.command()
+@click.argument("doc_id")
+@click.pass_obj
+def remove(settings: Settings, doc_id: str) -> None:
+    """Remove the document DOC_ID from the index and its file from the seeds folder."""
+    from rag.service import UnknownDocument
+    from rag.updates import remove as remove_document
+
+    service = open_service(settings)
+    with progress_bar() as update:
+        try:
+            result = remove_document(service, doc_id, progress=update)
+        except UnknownDocument as error:
+            raise click.ClickException(str(error.args[0])) from error
+    _print_change(result)
 
 
 if __name__ == "__main__":

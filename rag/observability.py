@@ -17,10 +17,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from typing import Any
@@ -210,7 +214,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def logging_config(fmt: str = "json", level: str = "INFO", access: bool = True) -> dict[str, Any]:
+def logging_config(fmt: str = "json", level: str = "WARNING", access: bool = True) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for ``rag serve`` (uvicorn applies it in every worker)."""
     formatter: dict[str, Any] = (
         {"()": "rag.observability.JsonFormatter"}
@@ -238,3 +242,16 @@ def logging_config(fmt: str = "json", level: str = "INFO", access: bool = True) 
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
     }
+
+
+def share_metrics_between_workers() -> str:
+    """Have the worker processes of one server write their metrics to a shared folder, so that
+    ``/metrics``, whichever worker answers it, reports the sum (prometheus_client's multiprocess
+    mode). Call before the workers start; a ``PROMETHEUS_MULTIPROC_DIR`` already set is kept."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        return folder
+    folder = tempfile.mkdtemp(prefix="rag-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
