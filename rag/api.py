@@ -40,6 +40,8 @@ import anyio
 import anyio.to_thread
 import msgspec
 from litestar import Litestar, Request, Response, get, post
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -54,9 +56,10 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Schema, SecurityScheme
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.typing import FieldDefinition
 
 from rag import __version__
 from rag.config import Settings, load_settings
@@ -114,6 +117,20 @@ class ReindexStatus(msgspec.Struct):
     documents: int | None = None
     chunks: int | None = None
     error: str | None = None
+
+
+class StrictStructSchema(StructSchemaPlugin):
+    """OpenAPI for msgspec structs that also says when unknown fields are refused.
+
+    Litestar's own plugin omits ``additionalProperties: false`` for ``forbid_unknown_fields``
+    structs, so the schema allowed bodies the server rejects (found by schemathesis).
+    """
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
 
 
 def _problem_spec(description: str) -> ResponseSpec:
@@ -536,6 +553,7 @@ def create_app(
         request_max_body_size=settings.server.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_app_init=[install_extensions],  # web UI, document updates, metrics, request ids (rag.extensions)
+        plugins=[StrictStructSchema()],
         logging_config=None,  # log through the host's configuration (CLI, uvicorn); never reconfigure the root logger
         openapi_config=OpenAPIConfig(
             title="rag: cited question answering",
