@@ -106,7 +106,8 @@ def print_answer(service: QAService, answer: Answer) -> None:
     for n, c in enumerate(shown, 1):
         doc = service.document(c.doc_id)
         left, right = max(0, c.start - 120), min(len(doc.text), c.end + 120)
-        line = Text(f"[{n}] {c.doc_id}[{c.start}:{c.end}]  ", style="cyan")
+        line = Text()
+        line.append(f"[{n}] {c.doc_id}[{c.start}:{c.end}]  ", style="cyan")
         line.append(" ".join(doc.text[left : c.start].split()[-15:]) + " ", style="dim")
         line.append(c.quote, style="black on yellow")
         line.append(" " + " ".join(doc.text[c.end : right].split()[:15]), style="dim")
@@ -114,7 +115,10 @@ def print_answer(service: QAService, answer: Answer) -> None:
     if answer.abstained:
         out.print("[dim]nearest passages:[/]")
         for p in answer.passages[:3]:
-            out.print(f"  [cyan]{p.doc_id}[{p.start}:{p.end}][/] {p.text[:160]}…")
+            line = Text("  ")
+            line.append(f"{p.doc_id}[{p.start}:{p.end}] ", style="cyan")
+            line.append(" ".join(p.text.split())[:160] + "…")  # a Text, never markup: documents may hold "[...]"
+            out.print(line)
 
 
 @main.command()

@@ -71,3 +71,15 @@ def test_serve_logging_configuration_applies(capsys: pytest.CaptureFixture[str])
     logging.getLogger("rag").propagate = True
     logging.getLogger("rag").setLevel(logging.NOTSET)
     logging.getLogger("rag.access").setLevel(logging.NOTSET)
+
+
+def test_ask_prints_document_text_verbatim_never_as_markup(settings: Settings) -> None:
+    text = "# Brackets [/] and [bold]tags[/bold]\n\nThe ferry [red]leaves[/] at noon from pier 4.\n"
+    (Path(settings.paths.seeds) / "brackets.txt").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    answered = runner.invoke(cli.main, ["ask", "When does the ferry leave?"])
+    assert answered.exit_code == 0, answered.output
+    assert "[red]leaves[/]" in _flat(answered.output)
+    abstained = runner.invoke(cli.main, ["ask", "How many kilometres is it from the Moon to Mars?"])
+    assert abstained.exit_code == 0, abstained.output
+    assert "nearest passages" in abstained.output

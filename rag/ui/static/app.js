@@ -124,6 +124,14 @@ function goToCitation(n) {
   history.replaceState(null, "", `${location.pathname}${location.search}#cite-${n}`);
 }
 
+/** Scroll each document box (not the page) so that its first highlight is in sight. */
+function revealFirstMarks(container) {
+  for (const box of container.querySelectorAll(".doc-text")) {
+    const mark = box.querySelector("mark");
+    if (mark) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  }
+}
+
 function citationLink(n) {
   return element("a", { href: `#cite-${n}`, class: "cite-link", "data-cite": n, "aria-label": `Citation ${n}` }, `[${n}]`);
 }
@@ -254,6 +262,7 @@ function setupAskPage(form) {
       answerRegion.hidden = false;
       sourceDocuments.replaceChildren(sourcesView(answer, documents));
       sourcesRegion.hidden = documents.length === 0;
+      revealFirstMarks(sourceDocuments);
       status.textContent = answer.abstained ? "No answer was found in the sources." : "Answer found.";
     } catch (error) {
       if (ticket !== asked) return;
