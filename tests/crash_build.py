@@ -5,7 +5,7 @@ It prints ``PAUSED <stage>`` and then sleeps, so the test can ``kill -9`` it at 
 point of ``build_index``:
 
 * ``embed``: while embedding (nothing written yet);
-* ``write``: in the staging folder, after the first file is written;
+* ``write``: after the first file of the new build is written;
 * ``renamed``: the complete build renamed into place, ``CURRENT`` not yet switched;
 * ``pointer``: the new pointer written to its temporary file, not yet renamed over ``CURRENT``.
 """
@@ -56,7 +56,7 @@ def main(stage: str) -> None:
 
         def stalling_write(path: Path, data: bytes) -> None:
             real_write(path, data)
-            if path.parent.name.startswith(".build-"):
+            if path.name == "documents.msgpack":  # the first file of a build, wherever it is written
                 pause("write")
 
         store_module._write_bytes = stalling_write
