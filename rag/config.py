@@ -51,7 +51,7 @@ class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
-    exact_below: NonNegative = 100_000
+    exact_below: NonNegative = 20_000  # exact search costs ~1 ms at 20k vectors, ~8 ms at 100k
     hnsw_m: Positive = 32
     hnsw_ef_search: Positive = 128
 

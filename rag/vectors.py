@@ -4,11 +4,14 @@ Vectors are unit length, so inner product is cosine. Below ``exact_below`` vecto
 is exact (``IndexFlatIP``); from there on, HNSW trades a little recall for speed. Ids are the
 chunk ids (``IndexIDMap2``), so rows can be removed or replaced without renumbering.
 
-Measured on the 2-core target with clustered synthetic 384-d vectors (benchmarks/REPORT.md):
-an exact search costs about 0.04 ms per 1,000 vectors (so ~2 ms at 50k, ~4 ms at 100k,
-~40 ms at 1M), while HNSW (M=32, efConstruction=80, efSearch=128) answers in well under
-1-2 ms at 1M with recall@10 around 0.98 against the exact result; ``index_kind`` switches at
-``[index] exact_below``. The manifest records which kind a build uses.
+Measured on the 2-core target, one query at a time on one thread, with clustered synthetic
+384-d vectors (benchmarks/scale.py, REPORT.md): exact search takes ~0.3 ms at 10k vectors
+but ~8 ms at 100k (the vectors no longer fit in cache) and ~70 ms at 1M. HNSW (M=32,
+efConstruction=80, efSearch=128) answers in ~0.2 ms at 10k, ~0.6 ms at 100k and ~1.1 ms
+at 1M with recall@10 of 1.0, 1.0 and 0.97 against the exact result; efSearch=64 halves the
+time at 1M but drops recall to ~0.86. Building it is the price: ~30 s per 100k vectors,
+~15-25 min at 1M on two cores. So ``[index] exact_below`` is 20,000 chunks (exact search
+still ~1 ms there, and exact indexes can drop rows); the manifest records the kind used.
 
 Threads: FAISS parallelises over query rows with OpenMP, and OpenMP's thread count is a
 per-thread setting. A single query gains nothing from a team of threads, and on two cores a
