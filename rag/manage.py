@@ -24,7 +24,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 
 from rag import updates
-from rag.api import _COMMON_ERRORS, _READ_ERRORS, _problem_spec, _service, require_json
+from rag.api import _READ_ERRORS, _problem_spec, _service, require_json
 from rag.documents import MAX_BYTES
 from rag.observability import DOCUMENT_CHANGES
 from rag.records import DocumentInfo
@@ -169,7 +169,11 @@ async def put_document(data: DocumentUpload, state: State) -> Response[DocumentC
     status_code=200,
     opt={"access": "admin"},
     security=[{"apiKey": []}],
-    responses={**_COMMON_ERRORS, **_WRITE_ERRORS, 404: _problem_spec("No document has this id")},
+    responses={
+        **_READ_ERRORS,
+        404: _problem_spec("No document has this id"),
+        409: _problem_spec("A reindex or another document update is running"),
+    },
 )
 async def delete_document(doc_id: str, state: State) -> DocumentChange:
     """Remove a document and its seed file; the others' vectors are reused."""

@@ -326,3 +326,14 @@ def test_change_records_round_trip() -> None:
 
     change = DocumentChange("d", "removed", None, None, "v", 0, 0, 0, 0, 1.0)
     assert msgspec.json.decode(msgspec.json.encode(change), type=DocumentChange) == change
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"doc_id": "x", "text": "\xff"}', b"[" * 100_000 + b"]" * 100_000, b"", b"{not json"],
+    ids=["not utf-8", "deeply nested", "empty", "malformed"],
+)
+def test_undecodable_upload_bodies_are_400(keyed_client: TestClient[Litestar], body: bytes) -> None:
+    response = keyed_client.post("/documents", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text[:300]
+    assert response.headers["content-type"].startswith("application/problem+json")
