@@ -1,0 +1,148 @@
+"""Where a question's time goes, in process: embedding (per backend and thread count), the
+question cache, dense and sentence search, BM25, fusion, answer extraction, serialisation.
+
+    python benchmarks/query_path.py [--repeat 5]
+
+Each figure is the median (and p95) over every question of the load-test mix, ``repeat``
+times. The index is built in a scratch folder (``$RAG_BENCH_DIR``, default /tmp/rag-bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    os.chdir(common.ROOT)
+    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    os.environ.update(common.base_env(work / "index-query-path"))
+
+    import faiss
+    import msgspec
+    import numpy as np
+    import torch
+
+    from rag.config import load_settings
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.onnx_backend import OnnxEmbedder
+    from rag.service import QAService, normalised_question
+    from rag.vectors import VectorCache
+
+    omp_default = faiss.omp_get_max_threads()  # before any search sets this thread's own value
+
+    common.print_header("Query path breakdown (in process)")
+    questions = [q for q, _ in common.question_mix()]
+    settings = load_settings()
+    index_dir = settings.paths.index
+
+    def per_question(fn: object, repeat: int = args.repeat) -> list[float]:
+        samples: list[float] = []
+        for q in questions[:3]:
+            fn(q)  # type: ignore[operator]
+        for _ in range(repeat):
+            for q in questions:
+                started = time.perf_counter()
+                fn(q)  # type: ignore[operator]
+                samples.append(time.perf_counter() - started)
+        return samples
+
+    rows: list[list[object]] = []
+    results: dict[str, dict[str, float]] = {}
+
+    def record(stage: str, variant: str, samples: list[float]) -> None:
+        s = common.summarise_ms(samples)
+        results[f"{stage} / {variant}"] = s
+        rows.append([stage, variant, s["median_ms"], s["p95_ms"]])
+
+    # -- embedding backends ---------------------------------------------------------------
+    default_threads = torch.get_num_threads()
+    torch_embedder = SentenceTransformerEmbedder()
+    for threads in sorted({default_threads, 1}, reverse=True):
+        torch.set_num_threads(threads)
+        label = f"torch, {threads} thread{'s' if threads > 1 else ''}"
+        if threads == default_threads:
+            label += " (torch default: before)"
+        record("embed question", label, per_question(lambda q: torch_embedder.embed([q])))
+    torch.set_num_threads(1)
+    onnx_embedders = {}
+    for backend in ("onnx", "onnx-int8"):
+        for threads in (1, 2):
+            embedder = OnnxEmbedder.for_backend(settings.embedding.model, backend, 32, index_dir, threads=threads)
+            onnx_embedders[(backend, threads)] = embedder
+            record("embed question", f"{backend}, {threads} thread{'s' if threads > 1 else ''}",
+                   per_question(lambda q, e=embedder: e.embed([q])))  # type: ignore[misc]
+    cache = VectorCache(4096)
+    version = "v"
+    for q in questions:
+        cache.put((version, normalised_question(q)), np.zeros(384, dtype=np.float32))
+    record("embed question", "cache hit (normalise + LRU lookup)",
+           per_question(lambda q: cache.get((version, normalised_question(q)))))
+
+    # -- the rest of the path, on the ONNX service ----------------------------------------
+    embedder = onnx_embedders[("onnx", 1)]
+    service = QAService.open(settings, embedder=embedder)
+    retriever, answerer = service.retriever, service.answerer
+    vectors = {q: service.embed_question(q) for q in questions}
+    n = settings.retrieval.candidates
+    k = max(settings.retrieval.top_k, settings.answering.passages_considered)
+    record("dense search (chunks)", f"{len(service.data.chunks)} vectors, {service.data.manifest.index_kind}",
+           per_question(lambda q: retriever.dense_ranking(vectors[q], n)))
+
+    # Before: FAISS's OpenMP team (2 threads) in a server worker thread, right after the model ran.
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    raw = service.data.vectors._index
+
+    def search_in_worker(threads: int) -> list[float]:
+        def job() -> list[float]:
+            faiss.omp_set_num_threads(threads)  # this thread's OpenMP setting
+            samples = []
+            for _ in range(args.repeat):
+                for q in questions:
+                    torch_embedder.embed([q])  # leaves torch's OpenMP threads warm, as in the server
+                    started = time.perf_counter()
+                    raw.search(vectors[q].reshape(1, -1), n)
+                    samples.append(time.perf_counter() - started)
+            return samples
+
+        return pool.submit(job).result()
+
+    torch.set_num_threads(default_threads)
+    record("dense search after torch ran", f"FAISS OpenMP default, {omp_default} threads (before)",
+           search_in_worker(omp_default))
+    record("dense search after torch ran", "FAISS on the calling thread (after)", search_in_worker(1))
+    torch.set_num_threads(1)
+    pool.shutdown()
+
+    record("sentence search", f"{len(service.data.sentences)} vectors, flat",
+           per_question(lambda q: retriever.sentence_ranking(vectors[q], n)))
+    record("BM25", f"{len(service.data.chunks)} chunks", per_question(lambda q: retriever.bm25_ranking(q, n)))
+    record("retrieval (all rankers + fusion)", "hybrid", per_question(lambda q: retriever.search(q, vectors[q], k)))
+    passages = {q: retriever.search(q, vectors[q], k) for q in questions}
+    record("answer extraction", "clauses of the top passages",
+           per_question(lambda q: answerer.answer(q, vectors[q], passages[q])))
+    answers = {q: service.ask(q) for q in questions}
+    record("serialisation", "msgspec JSON of the Answer", per_question(lambda q: msgspec.json.encode(answers[q])))
+    record("QAService.ask", "question cache warm", per_question(service.ask))
+    uncached = QAService.open(load_settings(environ={**os.environ, "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}),
+                              embedder=embedder)
+    record("QAService.ask", "question cache off (onnx, 1 thread)", per_question(uncached.ask))
+
+    print(common.table(["stage", "variant", "median ms", "p95 ms"], rows))
+    print(f"\n{len(questions)} questions x {args.repeat}; answer timings from the ONNX service")
+    common.save_result("query_path", {"results": results})
+
+
+if __name__ == "__main__":
+    main()
