@@ -26,6 +26,7 @@ from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
 from rag.retrieval import Retriever
 from rag.store import IndexData, IndexStore, UnusableIndex
 from rag.textnorm import fold
+from rag.vectors import FaissIndex
 
 log = logging.getLogger("rag")
 
@@ -52,7 +53,9 @@ class QAService:
 
     def __post_init__(self) -> None:
         lexical = LexicalIndex([c.text for c in self.data.chunks])
-        self.retriever = Retriever(self.data.chunks, self.data.vectors, lexical, self.settings.retrieval)
+        sentences = FaissIndex.create(self.embedder.dim, "flat")
+        sentences.add(self.data.sentence_vectors, np.arange(len(self.data.sentences), dtype=np.int64))
+        self.retriever = Retriever(self.data.chunks, self.data.vectors, sentences, lexical, self.settings.retrieval)
         self.answerer = Answerer(self.data, lexical, self.settings.answering, self.settings.abstention)
 
     @classmethod
