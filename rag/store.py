@@ -36,6 +36,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from rag.durable import fsync_dir, sha256_file, write_array_synced, write_synced
 from rag.records import Chunk, Clause, Document, Sentence
 from rag.vectors import FaissIndex
 
@@ -91,28 +92,6 @@ class IndexData:
     clause_vectors: npt.NDArray[np.float32]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_array(path: Path, array: npt.NDArray[np.float32]) -> None:
-    with path.open("wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 class IndexStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -145,12 +124,12 @@ class IndexStore:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
         try:
-            _write_bytes(staging / "documents.msgpack", msgspec.msgpack.encode(documents))
-            _write_bytes(staging / "chunks.msgpack", msgspec.msgpack.encode(table))
+            write_synced(staging / "documents.msgpack", msgspec.msgpack.encode(documents))
+            write_synced(staging / "chunks.msgpack", msgspec.msgpack.encode(table))
             vectors.save(staging / "dense.faiss")
-            _write_array(staging / "sentences.npy", sentence_vectors)
-            _write_array(staging / "clauses.npy", clause_vectors)
-            files = {p.name: _sha256_file(p) for p in sorted(staging.iterdir())}
+            write_array_synced(staging / "sentences.npy", sentence_vectors)
+            write_array_synced(staging / "clauses.npy", clause_vectors)
+            files = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
             version = hashlib.sha256(msgspec.json.encode([fingerprint, files])).hexdigest()[:16]
             manifest = Manifest(
                 fingerprint=fingerprint,
@@ -161,7 +140,7 @@ class IndexStore:
                 sentences=len(table.sentences),
                 files=files,
             )
-            _write_bytes(staging / "manifest.json", msgspec.json.format(msgspec.json.encode(manifest)))
+            write_synced(staging / "manifest.json", msgspec.json.format(msgspec.json.encode(manifest)))
             final = self.root / f"v-{version}"
             existing = _reusable(final, version, files)
             if existing is not None:
@@ -183,13 +162,9 @@ class IndexStore:
 
     def _point_to(self, name: str) -> None:
         pointer_tmp = self.root / f".{CURRENT}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        _write_bytes(pointer_tmp, name.encode("utf-8"))
+        write_synced(pointer_tmp, name.encode("utf-8"))
         os.replace(pointer_tmp, self.root / CURRENT)
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # make the rename itself durable
-        finally:
-            os.close(fd)
+        fsync_dir(self.root)  # make the rename itself durable
 
     def _prune(self, keep: str) -> None:
         """Drop old builds and abandoned staging folders, keeping the newest few builds."""
@@ -221,7 +196,7 @@ class IndexStore:
             raise UnusableIndex(f"index in {folder} is stale: {_difference(manifest.fingerprint, expected)}")
         for name, checksum in manifest.files.items():
             path = folder / name
-            if not path.exists() or _sha256_file(path) != checksum:
+            if not path.exists() or sha256_file(path) != checksum:
                 raise UnusableIndex(f"index file {path} is missing or corrupted (checksum mismatch)")
         try:
             documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
@@ -247,7 +222,7 @@ def _reusable(folder: Path, version: str, files: dict[str, str]) -> Manifest | N
     """The manifest of an existing build with this version, if it and all its files are intact."""
     try:
         manifest = msgspec.json.decode((folder / "manifest.json").read_bytes(), type=Manifest)
-        intact = all(_sha256_file(folder / name) == checksum for name, checksum in files.items())
+        intact = all(sha256_file(folder / name) == checksum for name, checksum in files.items())
     except (OSError, msgspec.DecodeError):
         return None
     return manifest if intact and manifest.version == version and manifest.files == files else None

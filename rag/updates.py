@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +36,7 @@ import numpy.typing as npt
 
 from rag.config import Settings
 from rag.documents import SUFFIXES, DocumentError, decode_document, doc_id_for, make_document
+from rag.durable import fsync_dir, write_atomically
 from rag.embedding import Embedder
 from rag.indexing import Progress, embed_distinct, fingerprint_for, make_chunker
 from rag.records import Chunk, Clause, Document, Sentence
@@ -282,30 +281,6 @@ def writer_lock(index_root: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: a temporary file beside it, fsync, rename, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 def seed_files_of(seeds: Path, doc_id: str) -> list[Path]:
     """Every seed file that names ``doc_id`` (e.g. ``notes.md`` and ``Notes.TXT`` both name ``notes``)."""
     if not seeds.is_dir():
@@ -337,7 +312,7 @@ class SeedTransaction:
         self._remember(path)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def rollback(self) -> None:
         for path, data in reversed(self._undo):

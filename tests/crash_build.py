@@ -52,25 +52,25 @@ class SlowEmbedder(FakeEmbedder):
 
 def main(stage: str) -> None:
     if stage == "write":
-        real_write = store_module._write_bytes
+        real_write = store_module.write_synced
 
         def stalling_write(path: Path, data: bytes) -> None:
             real_write(path, data)
             if path.name == "documents.msgpack":  # the first file of a build, wherever it is written
                 pause("write")
 
-        store_module._write_bytes = stalling_write
+        store_module.write_synced = stalling_write
     elif stage == "renamed":
         store_module.IndexStore._point_to = lambda self, name: pause("renamed")  # type: ignore[method-assign]
     elif stage == "pointer":
-        real_write = store_module._write_bytes
+        real_write = store_module.write_synced
 
         def stalling_pointer(path: Path, data: bytes) -> None:
             real_write(path, data)
             if path.name.startswith(f".{store_module.CURRENT}."):
                 pause("pointer")
 
-        store_module._write_bytes = stalling_pointer
+        store_module.write_synced = stalling_pointer
     settings = load_settings()
     documents, _ = load_documents(Path(settings.paths.seeds))
     build_index(IndexStore(Path(settings.paths.index)), settings, SlowEmbedder(stall=stage == "embed"), documents)

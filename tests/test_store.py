@@ -13,6 +13,7 @@ import pytest
 from rag import store as store_module
 from rag.config import Settings
 from rag.documents import load_documents
+from rag.durable import sha256_file
 from rag.indexing import build_index, fingerprint_for, make_chunker, split_all
 from rag.service import QAService
 from rag.store import CURRENT, IndexStore, UnusableIndex
@@ -205,7 +206,7 @@ def test_current_is_swapped_atomically_after_the_build_is_complete(
     root = Path(settings.paths.index)
     swaps: list[str] = []
     real_replace = os.replace
-    real_write = store_module._write_bytes
+    real_write = store_module.write_synced
 
     def checked_write(path: Path, data: bytes) -> None:
         assert path != root / CURRENT, "CURRENT must never be written in place"
@@ -218,12 +219,12 @@ def test_current_is_swapped_atomically_after_the_build_is_complete(
             # At the moment of the swap the new build is complete and intact.
             manifest = store.read_manifest(target)
             for file, checksum in manifest.files.items():
-                assert store_module._sha256_file(target / file) == checksum
+                assert sha256_file(target / file) == checksum
             assert store.current_dir() != target  # and readers still see the old one
             swaps.append(name)
         real_replace(src, dst)
 
-    monkeypatch.setattr(store_module, "_write_bytes", checked_write)
+    monkeypatch.setattr(store_module, "write_synced", checked_write)
     monkeypatch.setattr(store_module.os, "replace", checked_replace)
     (seeds / "more.txt").write_text("More text to change the version.\n", encoding="utf-8")
     service = QAService.open(settings, embedder=FakeEmbedder())
