@@ -83,6 +83,8 @@ def main() -> None:
     for backend in ("torch", "onnx", "onnx-int8"):
         for threads in (1, 2):
             embedder = make(backend, threads)
+            if hasattr(embedder, "bulk_threads"):
+                embedder.bulk_threads = threads  # measure exactly this many threads, not the build's all-cores session
             embedder.embed(sample[:8])  # type: ignore[attr-defined]
             is_full = backend == full_backend and threads == int(full_threads)
             batch = texts if is_full else sample

@@ -97,7 +97,12 @@ def embed_distinct(
     distinct = list(row_of)
     by_length = sorted(range(len(distinct)), key=lambda i: len(distinct[i]))  # batches of similar length pad less
     vectors = np.zeros((len(distinct), embedder.dim), dtype=np.float32)
-    vectors[by_length] = embed_in_batches(embedder, [distinct[i] for i in by_length], stage, progress)
+    try:
+        vectors[by_length] = embed_in_batches(embedder, [distinct[i] for i in by_length], stage, progress)
+    finally:
+        release = getattr(embedder, "release_bulk", None)  # an ONNX embedder's all-cores session
+        if release is not None:
+            release()
     return [
         np.ascontiguousarray(vectors[np.array([row_of[t] for t in texts], dtype=np.int64)], dtype=np.float32)
         if len(texts)

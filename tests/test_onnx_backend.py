@@ -430,3 +430,15 @@ def test_search_is_the_same_from_any_thread_and_on_empty_indexes():
     worker.join()
     np.testing.assert_array_equal(here[1], there[0][1])
     assert here[1][0, 0] == 0
+
+
+@pytest.mark.model
+def test_big_batches_run_on_every_core_and_give_the_same_vectors(onnx_fp32: OnnxEmbedder):
+    texts = (sample_texts() * 4)[: onnx_backend.BULK_TEXTS + 6]
+    small = np.vstack([onnx_fp32.embed(texts[i : i + 8]) for i in range(0, len(texts), 8)])
+    big = onnx_fp32.embed(texts)
+    assert cosines(small, big).min() > 0.99999
+    if onnx_fp32.bulk_threads > onnx_fp32.threads:
+        assert onnx_fp32._bulk is not None
+    onnx_fp32.release_bulk()
+    assert onnx_fp32._bulk is None
