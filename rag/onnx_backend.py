@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rag.durable import fsync_dir, sha256_file
 from rag.embedding import Vectors, forbid_hub_downloads, packaged_model_path
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -72,14 +73,6 @@ PROBES = (
 
 class ModelFileError(RuntimeError):
     """An ONNX model file is missing, damaged or does not match its source."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_checksum(model_dir: Path) -> str:
@@ -304,7 +297,7 @@ def export_fp32(model_dir: Path, model: Path, sidecar: Path, source: str) -> Non
         # match, so the next start exports again rather than trusting a half-known file.
         os.replace(temp, model)
         os.replace(sidecar_temp, sidecar)
-        _fsync_dir(model.parent)
+        fsync_dir(model.parent)
     finally:
         temp.unlink(missing_ok=True)
 
@@ -370,11 +363,3 @@ def _check_export(path: Path, model_dir: Path, reference: dict[str, Vectors]) ->
         cosine = float(vectors[row] @ expected)
         if cosine < EXPORT_MIN_COSINE:
             raise ModelFileError(f"the ONNX export disagrees with torch on {probe!r} (cosine {cosine:.6f})")
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

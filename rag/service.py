@@ -78,12 +78,12 @@ class QAService:
         reason = "rebuild requested" if force_rebuild else None
         if not force_rebuild:
             try:
-                return cls(settings, embedder, store.load(expected), skipped)
+                return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped)
             except UnusableIndex as error:
                 reason = str(error)
         log.warning("building the index: %s", reason)
         build_index(store, settings, embedder, documents, progress)
-        return cls(settings, embedder, store.load(expected), skipped, rebuilt=reason)
+        return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped, rebuilt=reason)
 
     # -- questions -------------------------------------------------------------------------
 

@@ -187,7 +187,7 @@ class IndexStore:
         except (OSError, msgspec.DecodeError) as error:
             raise UnusableIndex(f"unreadable manifest in {folder}: {error}") from error
 
-    def load(self, expected: Fingerprint) -> IndexData:
+    def load(self, expected: Fingerprint, ef_search: int | None = None) -> IndexData:
         """The current build, if it is intact and matches ``expected``; else ``UnusableIndex``."""
         folder = self.current_dir()  # resolved once: a concurrent swap cannot mix two builds
         manifest = self.read_manifest(folder)
@@ -201,7 +201,7 @@ class IndexStore:
         try:
             documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
             table = msgspec.msgpack.decode((folder / "chunks.msgpack").read_bytes(), type=ChunkTable)
-            vectors = FaissIndex.load(folder / "dense.faiss", manifest.index_kind)
+            vectors = FaissIndex.load(folder / "dense.faiss", manifest.index_kind, ef_search)
             sentence_vectors = np.load(folder / "sentences.npy")
             clause_vectors = np.load(folder / "clauses.npy")
         except Exception as error:  # any decoder's failure means the same thing: rebuild

@@ -330,7 +330,7 @@ def current_data(store: IndexStore, settings: Settings, embedder: Embedder) -> I
     manifest = store.read_manifest()
     expected = fingerprint_for(settings, embedder, [])
     expected = msgspec.structs.replace(expected, documents=manifest.fingerprint.documents)
-    return store.load(expected)
+    return store.load(expected, settings.index.hnsw_ef_search)
 
 
 def _base(service: QAService, store: IndexStore) -> IndexData:
