@@ -1,17 +1,19 @@
 """Extractive answers with citations, and the decision to abstain.
 
 The answer is a span of a source, never generated text. Clauses of the top passages compete
-on four signals: the question's cosine with the clause and with its sentence (vectors were
+on five signals: the question's cosine with the clause and with its sentence (vectors were
 computed at index time), the share of the question's terms the clause and its sentence
 cover (weighted by idf), and the rank of the passage they came from. The winning clause is
 then narrowed to the words that do not merely echo the question ("What does Moscow insist
-Ukraine must do?" -> "cede territory"); an enumeration is split into items, each cited.
+Ukraine must do?" -> "cede territory"); an enumeration is split into items, each cited; a
+heading is answered by its section, and a clause ending in a colon by what it introduces.
 
-Abstention is a logistic rule over signals of the best evidence (see ``Abstention``); its
-weights are fitted by ``rag calibrate`` on a gold set and kept in the configuration.
-Left out: generative answers, and multi-hop answers that join distant sentences.
+Abstention (``AbstentionSettings`` in ``rag.config``) is a logistic rule over answerability
+signals, fitted by ``rag calibrate`` on the gold sets, with the confidence capped when the
+question asks for a kind of answer (number, date, name, person, place) the answer lacks.
+Left out: generative answers, multi-hop answers that join distant sentences, and any
+parsing beyond punctuation (so a noun phrase inside a long clause is not isolated).
 """
-
 from __future__ import annotations
 
 import re

@@ -19,7 +19,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -329,7 +328,3 @@ def abstention_toml(settings: AbstentionSettings) -> str:
         f"[abstention]\nthreshold = {settings.threshold}\nbias = {settings.bias}\n"
         f"weights = {{ {weights} }}\ntype_mismatch_cap = {settings.type_mismatch_cap}"
     )
-
-
-def as_dict(report: Report) -> dict[str, Any]:
-    return msgspec.to_builtins(report)  # type: ignore[no-any-return]
