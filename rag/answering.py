@@ -115,8 +115,8 @@ class Question:
             len(t) >= 4 and len(root) >= 4 and (root.startswith(t) or t.startswith(root)) for t in self.terms
         )
 
-    def coverage(self, text: str) -> float:
-        found = set(content_terms(text))
+    def coverage(self, found: frozenset[str]) -> float:
+        """Idf-weighted share of the question's terms among ``found`` (a text's content terms)."""
         return sum(w for t, w in self.terms.items() if t in found) / self.total
 
 
@@ -175,6 +175,9 @@ class Answerer:
         for clause in data.clauses:
             self._clauses_of.setdefault(clause.sentence_id, []).append(clause)
         self._chunks = {c.chunk_id: c for c in data.chunks}
+        # Stemming is the costly part of term coverage; do it once per text, not per question.
+        self._sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
+        self._clause_terms = [frozenset(content_terms(c.text)) for c in data.clauses]
 
     def answer(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Extraction:
         q = Question(question, self.lexical)
@@ -200,12 +203,11 @@ class Answerer:
                 prior[sid] = max(prior.get(sid, 0.0), passage.score / top)
         scored: list[Scored] = []
         for sid, passage_prior in prior.items():
-            sentence = self.data.sentences[sid]
             sentence_dense = float(self.data.sentence_vectors[sid] @ query_vector)
-            sentence_coverage = q.coverage(sentence.text)
+            sentence_coverage = q.coverage(self._sentence_terms[sid])
             for clause in self._clauses_of.get(sid, []):
                 dense = float(self.data.clause_vectors[clause.clause_id] @ query_vector)
-                coverage = q.coverage(clause.text)
+                coverage = q.coverage(self._clause_terms[clause.clause_id])
                 score = (
                     0.30 * dense
                     + 0.20 * sentence_dense

@@ -26,7 +26,7 @@ from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
 from rag.retrieval import Retriever
 from rag.store import IndexData, IndexStore, UnusableIndex
 from rag.textnorm import fold
-from rag.vectors import FaissIndex
+from rag.vectors import FaissIndex, VectorCache
 
 log = logging.getLogger("rag")
 
@@ -57,6 +57,7 @@ class QAService:
         sentences.add(self.data.sentence_vectors, np.arange(len(self.data.sentences), dtype=np.int64))
         self.retriever = Retriever(self.data.chunks, self.data.vectors, sentences, lexical, self.settings.retrieval)
         self.answerer = Answerer(self.data, lexical, self.settings.answering, self.settings.abstention)
+        self._question_cache = VectorCache(self.settings.embedding.query_cache_size)
 
     @classmethod
     def open(
@@ -94,11 +95,7 @@ class QAService:
         vector is exactly what a miss computes; the model is uncased, so folding changes only
         typography (curly quotes, dashes). ``[embedding] query_cache_size`` 0 disables the cache.
         """
-        from rag.vectors import VectorCache  # kept local: the cache is this method's business
-
-        cache = self.__dict__.get("_question_cache")
-        if cache is None:
-            cache = self.__dict__["_question_cache"] = VectorCache(self.settings.embedding.query_cache_size)
+        cache = self._question_cache
         text = normalised_question(question) or question
         key = (self.data.manifest.version, text)
         vector: npt.NDArray[np.float32] | None = cache.get(key)
