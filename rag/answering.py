@@ -316,10 +316,12 @@ def _skip_colon(text: str, end: int) -> int:
 def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
     """Narrow a clause to the words that answer rather than echo the question.
 
-    The clause is cut into runs at words that echo the question; runs are trimmed of
-    function words, and the run with the most content words wins (the later one on ties,
-    since English puts new information last). A yes/no question keeps the whole clause,
-    which is its answer; so does a clause with no run of content words.
+    The clause is cut into runs at words that echo the question, and runs are trimmed of
+    function words. An enumeration wins (a list in the clause is what it says); otherwise
+    the last run of two or more content words, since English puts new information last
+    ("Russia considers the latest draft | a potential platform for further discussion"),
+    else the longest run. A yes/no question keeps the whole clause, which is its answer; so
+    does a clause with no run of content words.
     """
     if q.yes_no:
         return start, end
@@ -332,6 +334,12 @@ def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
     spans = [span for run in runs if (span := _trimmed(text, run))]
     if not spans:
         return start, end
+    enumerations = [span for span in spans if list_items(text, *span)]
+    if enumerations:
+        return max(enumerations, key=lambda span: _content_words(text[span[0] : span[1]]))
+    informative = [span for span in spans if _content_words(text[span[0] : span[1]]) >= 2]
+    if informative:
+        return informative[-1]
     return max(spans, key=lambda span: (_content_words(text[span[0] : span[1]]), span[0]))
 
 

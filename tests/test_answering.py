@@ -33,6 +33,18 @@ def answer_of(question: str, clause: str) -> str:
             "Yet no formal agreement is imminent",
             "Yet no formal agreement is imminent",
         ),
+        (  # new information comes last: the later run wins over a longer earlier one
+            "What was the reshaped framework meant to replace?",
+            "Officials familiar with the ongoing talks said the reshaped framework was meant to replace "
+            "an earlier, heavily criticized proposal",
+            "earlier, heavily criticized proposal",
+        ),
+        (  # an enumeration is what the clause says, wherever it stands
+            "What kinds of events can tilt the balance?",
+            "Each statement from leaders, each shift on the battlefield, and each announcement can tilt "
+            "the balance in one direction or another",
+            "statement from leaders, each shift on the battlefield, and each announcement",
+        ),
         (  # nothing but echo: keep the clause
             "Does Moscow insist?",
             "Moscow insists",
