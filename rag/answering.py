@@ -3,7 +3,9 @@
 The answer is a span of a source, never generated text. Clauses of the top passages compete
 on five signals: the question's cosine with the clause and with its sentence (vectors were
 computed at index time), the share of the question's terms the clause and its sentence
-cover (weighted by idf), and the rank of the passage they came from. The winning clause is
+cover (weighted by idf), and the rank of the passage they came from. A sentence that opens
+with an anaphor ("These guarantees...") also covers its predecessor's terms, and a clause
+with a causal cue gets a small bonus for a why-question. The winning clause is
 then narrowed to the words that do not merely echo the question ("What does Moscow insist
 Ukraine must do?" -> "cede territory"); an enumeration is split into items, each cited; a
 heading is answered by its section, and a clause ending in a colon by what it introduces.
@@ -54,6 +56,14 @@ _ENTITY = (
 _ASKS_NAME = re.compile(
     _OPENING + r"(?:what (?:is|was|are|were) the names? of\b|(?:which|what) (?:\w+ )?" + _ENTITY + r"\b)"
 )
+_ASKS_WHY = re.compile(_OPENING + r"(?:why\b|what (?:is|was|are|were) the (?:reasons?|causes?)\b|for what reason)")
+_CAUSAL = re.compile(
+    r"\b(?:because|since|due to|owing to|as a result|after|given|so that|in order to|for fear|lest|thanks to"
+    r"|driven by|reasons?)\b",
+    re.I,
+)
+# An anaphor within the first four words: "These guarantees...", "Chief among those...".
+_ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
 _ASKS_PLACE = re.compile(_OPENING + r"where\b")
 _ASKS_PERSON = re.compile(_OPENING + r"who(?:m|se)?\b")
 _LOCATIVE = re.compile(r"\b(?:in|at|near|outside|inside|from|to)\s+(?:the\s+)?[A-Z]")
@@ -98,6 +108,7 @@ class Question:
         self.known_share = known / self.total if self.terms else 0.0
         self.expects = expected_type(text)
         self.yes_no = bool(_YES_NO.match(text.strip()))
+        self.why = bool(_ASKS_WHY.match(" ".join(text.lower().split())))
 
     def echoes(self, word: str) -> bool:
         """Whether a (folded) word repeats the question: same stem, or one stem prefixes the
@@ -178,6 +189,20 @@ class Answerer:
         # Stemming is the costly part of term coverage; do it once per text, not per question.
         self._sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
         self._clause_terms = [frozenset(content_terms(c.text)) for c in data.clauses]
+        # A sentence opening with an anaphor ("These guarantees are viewed as essential...")
+        # is about its predecessor, so it is matched with its predecessor's terms too.
+        self._context_terms = [
+            self._sentence_terms[sentence.sentence_id] | self._sentence_terms[previous.sentence_id]
+            if (previous := self._previous_sentence(sentence)) is not None and _ANAPHORIC.match(sentence.text)
+            else self._sentence_terms[sentence.sentence_id]
+            for sentence in data.sentences
+        ]
+
+    def _previous_sentence(self, sentence: Sentence) -> Sentence | None:
+        if sentence.sentence_id == 0:
+            return None
+        previous = self.data.sentences[sentence.sentence_id - 1]
+        return previous if previous.doc_id == sentence.doc_id else None
 
     def answer(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Extraction:
         q = Question(question, self.lexical)
@@ -204,10 +229,11 @@ class Answerer:
         scored: list[Scored] = []
         for sid, passage_prior in prior.items():
             sentence_dense = float(self.data.sentence_vectors[sid] @ query_vector)
-            sentence_coverage = q.coverage(self._sentence_terms[sid])
+            sentence_coverage = q.coverage(self._context_terms[sid])
+            context = self._context_terms[sid] - self._sentence_terms[sid]
             for clause in self._clauses_of.get(sid, []):
                 dense = float(self.data.clause_vectors[clause.clause_id] @ query_vector)
-                coverage = q.coverage(self._clause_terms[clause.clause_id])
+                coverage = q.coverage(self._clause_terms[clause.clause_id] | context)
                 score = (
                     0.30 * dense
                     + 0.20 * sentence_dense
@@ -215,6 +241,8 @@ class Answerer:
                     + 0.15 * sentence_coverage
                     + 0.10 * passage_prior
                 )
+                if q.why and _CAUSAL.search(clause.text):  # a why-question is answered by a reason
+                    score += self.settings.reason_bonus
                 scored.append(Scored(clause, score, max(dense, sentence_dense), max(coverage, sentence_coverage)))
         return sorted(scored, key=lambda s: -s.score)
 

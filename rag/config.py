@@ -74,6 +74,7 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     unit: Literal["clause", "sentence"] = "clause"
     passages_considered: Positive = 5
+    reason_bonus: float = 0.03
     max_question_chars: Positive = 2000
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering import Question, expected_type, focus, is_heading, list_items, type_matches
+from rag.answering import _ANAPHORIC, Question, expected_type, focus, is_heading, list_items, type_matches
 from rag.lexical import LexicalIndex
 
 CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
@@ -117,3 +117,31 @@ def test_type_matches_each_kind() -> None:
     assert type_matches("person", "major international partners", "From whom?")
     assert type_matches("name", "the United States, Ukraine, and Russia", "Which countries are involved?")
     assert not type_matches("name", "international monitoring forces", "Which countries are involved?")
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("Why does Ukraine want security guarantees?", True),
+        ("And why did the talks stall?", True),
+        ("What is the reason for the delay?", True),
+        ("What does Moscow insist on?", False),
+        ("Who reviews the content?", False),
+    ],
+)
+def test_why_questions_are_recognised(question: str, why: bool) -> None:
+    assert Question(question, CORPUS).why is why
+
+
+@pytest.mark.parametrize(
+    ("sentence", "anaphoric"),
+    [
+        ("These guarantees are viewed as essential.", True),
+        ("Chief among those is the issue of territorial sovereignty.", True),
+        ("However, each of these ideas carries political risks.", True),
+        ("Ukraine is also focused on securing durable security guarantees.", False),
+        ("Moscow continues to insist that Ukraine must cede territory.", False),
+    ],
+)
+def test_anaphoric_openings_are_recognised(sentence: str, anaphoric: bool) -> None:
+    assert bool(_ANAPHORIC.match(sentence)) is anaphoric
