@@ -7,7 +7,8 @@ cover (weighted by idf), and the rank of the passage they came from. A sentence 
 with an anaphor ("These guarantees...") also covers its predecessor's terms, and a clause
 with a causal cue gets a small bonus for a why-question. The winning clause is
 then narrowed to the words that do not merely echo the question ("What does Moscow insist
-Ukraine must do?" -> "cede territory"); an enumeration is split into items, each cited; a
+Ukraine must do?" -> "cede territory"), and to the proper names in it when the question
+asks for a name ("Which alliance...?" -> "NATO"); an enumeration is split into items, each cited; a
 heading is answered by its section, and a clause ending in a colon by what it introduces.
 
 Abstention (``AbstentionSettings`` in ``rag.config``) is a logistic rule over answerability
@@ -109,6 +110,9 @@ class Question:
         self.expects = expected_type(text)
         self.yes_no = bool(_YES_NO.match(text.strip()))
         self.why = bool(_ASKS_WHY.match(" ".join(text.lower().split())))
+        asked_name = _ASKS_NAME.match(" ".join(text.lower().split()))
+        # "Which countries..." and "What are the names of..." ask for several names.
+        self.names_wanted = 0 if asked_name is None else 2 if re.search(r"(?:s|names of)$", asked_name.group()) else 1
 
     def echoes(self, word: str) -> bool:
         """Whether a (folded) word repeats the question: same stem, or one stem prefixes the
@@ -298,6 +302,9 @@ class Answerer:
                     return [(span, span) for span in bullets]
         clause = (start, end)
         start, end = focus(text, start, end, q)
+        names = proper_names(text, start, end, q) if q.names_wanted else []
+        if names:  # "Which military alliance...?" -> "NATO", not the clause that names it
+            return [(name, name) for name in names] if q.names_wanted > 1 else [(names[-1], clause)]
         items = list_items(text, start, end)
         if items:
             return [(item, item) for item in items]
@@ -379,6 +386,26 @@ def _trimmed(text: str, run: list[tuple[int, int, str]]) -> tuple[int, int] | No
 
 def _content_words(span: str) -> int:
     return sum(1 for _, _, w in words(span) if w not in STOPWORDS)
+
+
+def proper_names(text: str, start: int, end: int, q: Question) -> list[tuple[int, int]]:
+    """Spans of runs of capitalised words ("the United States" -> "United States") that do
+    not echo the question. Capitalisation is the only cue: a sentence-initial common word
+    counts too, which is why this runs only on questions that ask for a name."""
+    names: list[tuple[int, int]] = []
+    run: tuple[int, int] | None = None
+    for a, b, word in _raw_words(text[start:end]):
+        a, b = start + a, start + b
+        is_name = word[:1].isupper() and fold(word) not in STOPWORDS and not q.echoes(fold(word))
+        if is_name and run is not None and text[run[1] : a] == " ":
+            run = (run[0], b)
+            continue
+        if run is not None:
+            names.append(run)
+        run = (a, b) if is_name else None
+    if run is not None:
+        names.append(run)
+    return names
 
 
 def list_items(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering import _ANAPHORIC, Question, expected_type, focus, is_heading, list_items, type_matches
+from rag.answering import (
+    _ANAPHORIC,
+    Question,
+    expected_type,
+    focus,
+    is_heading,
+    list_items,
+    proper_names,
+    type_matches,
+)
 from rag.lexical import LexicalIndex
 
 CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
@@ -145,3 +154,29 @@ def test_why_questions_are_recognised(question: str, why: bool) -> None:
 )
 def test_anaphoric_openings_are_recognised(sentence: str, anaphoric: bool) -> None:
     assert bool(_ANAPHORIC.match(sentence)) is anaphoric
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "wanted", "names"),
+    [
+        (
+            "Which military alliance could be drawn into the conflict?",
+            "supporting Ukraine, and preventing an escalation that could pull NATO",
+            1,
+            ["Ukraine", "NATO"],
+        ),
+        (
+            "Which countries are involved?",
+            "talks between the United States, Ukraine, and Russia",
+            2,
+            ["United States", "Ukraine", "Russia"],
+        ),
+        ("What does NATO want?", "NATO wants Ukraine to be safe", 0, ["Ukraine"]),  # echoed names are not answers
+    ],
+)
+def test_proper_names_are_runs_of_capitalised_words_the_question_lacks(
+    question: str, text: str, wanted: int, names: list[str]
+) -> None:
+    q = Question(question, CORPUS)
+    assert q.names_wanted == wanted
+    assert [text[a:b] for a, b in proper_names(text, 0, len(text), q)] == names
