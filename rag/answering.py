@@ -3,13 +3,15 @@
 The answer is a span of a source, never generated text. Clauses of the top passages compete
 on five signals: the question's cosine with the clause and with its sentence (vectors were
 computed at index time), the share of the question's terms the clause and its sentence
-cover (weighted by idf), and the rank of the passage they came from. A sentence that opens
-with an anaphor ("These guarantees...") also covers its predecessor's terms, and a clause
-with a causal cue gets a small bonus for a why-question. The winning clause is
-then narrowed to the words that do not merely echo the question ("What does Moscow insist
-Ukraine must do?" -> "cede territory"), and to the proper names in it when the question
-asks for a name ("Which alliance...?" -> "NATO"); an enumeration is split into items, each cited; a
-heading is answered by its section, and a clause ending in a colon by what it introduces.
+cover (weighted by idf), and the rank of the passage they came from. A sentence's terms
+include its section heading's, and its predecessor's when it opens with an anaphor ("These
+guarantees..."); a clause with a causal cue gets a small bonus for a why-question.
+
+The winning clause is narrowed to the words that do not merely echo the question ("What
+does Moscow insist Ukraine must do?" -> "cede territory"), and to its proper names when the
+question asks for a name ("Which alliance...?" -> "NATO"). An enumeration is split into
+items, each cited; a heading is answered by its section, and a clause ending in a colon by
+what it introduces.
 
 Abstention (``AbstentionSettings`` in ``rag.config``) is a logistic rule over answerability
 signals, fitted by ``rag calibrate`` on the gold sets, with the confidence capped when the
@@ -193,14 +195,27 @@ class Answerer:
         # Stemming is the costly part of term coverage; do it once per text, not per question.
         self._sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
         self._clause_terms = [frozenset(content_terms(c.text)) for c in data.clauses]
-        # A sentence opening with an anaphor ("These guarantees are viewed as essential...")
-        # is about its predecessor, so it is matched with its predecessor's terms too.
-        self._context_terms = [
-            self._sentence_terms[sentence.sentence_id] | self._sentence_terms[previous.sentence_id]
-            if (previous := self._previous_sentence(sentence)) is not None and _ANAPHORIC.match(sentence.text)
-            else self._sentence_terms[sentence.sentence_id]
-            for sentence in data.sentences
-        ]
+        self._contexts_of = self._contexts()
+
+    def context_terms(self, sentence_id: int) -> frozenset[str]:
+        return self._contexts_of[sentence_id]
+
+    def _contexts(self) -> list[frozenset[str]]:
+        """Each sentence's terms plus those of what it is about: its section heading, and its
+        predecessor when it opens with an anaphor ("These guarantees are viewed as essential")."""
+        contexts: list[frozenset[str]] = []
+        heading: frozenset[str] = frozenset()
+        for sentence in self.data.sentences:
+            terms = self._sentence_terms[sentence.sentence_id]
+            previous = self._previous_sentence(sentence)
+            if previous is None:
+                heading = frozenset()  # a new document
+            if is_heading(self.data.documents[sentence.doc_id].text, sentence.start, sentence.end):
+                heading = terms
+            elif previous is not None and _ANAPHORIC.match(sentence.text):
+                terms = terms | self._sentence_terms[previous.sentence_id]
+            contexts.append(terms | heading)
+        return contexts
 
     def _previous_sentence(self, sentence: Sentence) -> Sentence | None:
         if sentence.sentence_id == 0:
@@ -233,8 +248,8 @@ class Answerer:
         scored: list[Scored] = []
         for sid, passage_prior in prior.items():
             sentence_dense = float(self.data.sentence_vectors[sid] @ query_vector)
-            sentence_coverage = q.coverage(self._context_terms[sid])
-            context = self._context_terms[sid] - self._sentence_terms[sid]
+            sentence_coverage = q.coverage(self._contexts_of[sid])
+            context = self._contexts_of[sid] - self._sentence_terms[sid]
             for clause in self._clauses_of.get(sid, []):
                 dense = float(self.data.clause_vectors[clause.clause_id] @ query_vector)
                 coverage = q.coverage(self._clause_terms[clause.clause_id] | context)

@@ -15,6 +15,8 @@ from rag.answering import (
     type_matches,
 )
 from rag.lexical import LexicalIndex
+from rag.service import QAService
+from rag.textnorm import content_terms, stem
 
 CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
 
@@ -180,3 +182,16 @@ def test_proper_names_are_runs_of_capitalised_words_the_question_lacks(
     q = Question(question, CORPUS)
     assert q.names_wanted == wanted
     assert [text[a:b] for a, b in proper_names(text, 0, len(text), q)] == names
+
+
+def test_a_sentence_is_matched_with_its_heading_and_the_sentence_its_anaphor_points_to(service: QAService) -> None:
+    text = service.data.documents[service.data.sentences[0].doc_id].text
+    chief = next(s for s in service.data.sentences if s.text.startswith("Chief among those"))
+    heading = next(
+        s for s in reversed(service.data.sentences[: chief.sentence_id]) if is_heading(text, s.start, s.end)
+    )
+    terms = service.answerer.context_terms(chief.sentence_id)
+    assert {stem("red"), stem("lines")} <= terms  # from "...specific red lines cannot be crossed."
+    assert frozenset(content_terms(heading.text)) <= terms
+    opening = service.data.sentences[0]
+    assert service.answerer.context_terms(opening.sentence_id) == frozenset(content_terms(opening.text))
