@@ -34,7 +34,7 @@ from rag.records import Citation, Clause, Passage, Sentence
 from rag.store import IndexData
 from rag.textnorm import STOPWORDS, content_terms, fold, stem, words
 
-_LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
+_LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?")
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen)s?\b", re.I
 )

@@ -87,6 +87,16 @@ def test_list_items_split_an_enumeration_with_exact_spans() -> None:
     ]
 
 
+def test_list_items_keep_a_conjunction_inside_an_item() -> None:
+    text = "fraught with disagreements, regional politics, and disputes over sovereignty and security"
+    start = text.index("disagreements")
+    assert [text[a:b] for a, b in list_items(text, start, len(text))] == [
+        "disagreements",
+        "regional politics",
+        "disputes over sovereignty and security",
+    ]
+
+
 def test_list_items_ignore_two_part_phrases() -> None:
     text = "Ukraine and Russia disagree, sharply."
     assert list_items(text, 0, len(text)) == []
