@@ -112,6 +112,9 @@ class Question:
         self.expects = expected_type(text)
         self.yes_no = bool(_YES_NO.match(text.strip()))
         self.why = bool(_ASKS_WHY.match(" ".join(text.lower().split())))
+        self.unknown_names = [
+            name for name in question_names(text) if not all(lexical.known(t) for t in content_terms(name))
+        ]
         asked_name = _ASKS_NAME.match(" ".join(text.lower().split()))
         # "Which countries..." and "What are the names of..." ask for several names.
         self.names_wanted = 0 if asked_name is None else 2 if re.search(r"(?:s|names of)$", asked_name.group()) else 1
@@ -135,6 +138,18 @@ class Question:
     def coverage(self, found: frozenset[str]) -> float:
         """Idf-weighted share of the question's terms among ``found`` (a text's content terms)."""
         return sum(w for t, w in self.terms.items() if t in found) / self.total
+
+
+def question_names(question: str) -> list[str]:
+    """The folded proper names of a question: capitalised words past its first word.
+
+    A lower-cased name ("what did zelensky say") goes unseen; that only loses a refusal."""
+    names = []
+    for start, _, word in _raw_words(question):
+        folded = fold(word).removesuffix("'s")
+        if start > 0 and word[:1].isupper() and folded not in STOPWORDS:
+            names.append(folded)
+    return names
 
 
 def expected_type(question: str) -> str | None:
@@ -275,6 +290,8 @@ class Answerer:
             # type_match is positive evidence only: 1 when a checkable kind was asked and found.
             "type_checked": float(q.expects is not None),
             "type_match": float(q.expects is not None and type_matches(q.expects, answer, q.text)),
+            # A name the sources never mention ("...of France?") means they are not about it.
+            "unknown_name": float(bool(q.unknown_names)),
             "best_dense": round(max(s.dense for s in ranked), 4),
             "best_coverage": round(max(s.coverage for s in ranked), 4),
         }

@@ -83,7 +83,9 @@ class AbstentionSettings(msgspec.Struct, forbid_unknown_fields=True):
 
     confidence = sigmoid(bias + sum(weights[s] * signal s)), capped at ``type_mismatch_cap``
     when the question asks for a kind of answer (a number, a date, a name) that the extracted
-    answer does not hold. The service abstains below ``threshold``. ``rag calibrate`` fits it.
+    answer does not hold, and at ``unknown_name_cap`` when the question names something the
+    sources never mention ("...the capital of France?"). The service abstains below
+    ``threshold``. ``rag calibrate`` fits the weights and the threshold; a cap of 1 disables it.
     """
 
     threshold: Fraction = 0.5
@@ -94,12 +96,15 @@ class AbstentionSettings(msgspec.Struct, forbid_unknown_fields=True):
         }
     )  # fmt: skip
     type_mismatch_cap: Fraction = 0.05
+    unknown_name_cap: Fraction = 0.05
 
     def confidence(self, signals: dict[str, float]) -> float:
         z = self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())
         p = 1.0 / (1.0 + math.exp(-z))
         if signals.get("type_checked") and not signals.get("type_match"):
             p = min(p, self.type_mismatch_cap)
+        if signals.get("unknown_name"):
+            p = min(p, self.unknown_name_cap)
         return p
 
 

@@ -297,7 +297,8 @@ def fit_abstention(
     service: QAService, items: Sequence[GoldItem], max_wrong: float = 0.10
 ) -> tuple[AbstentionSettings, Table]:
     """Fit the rule's weights on ``items``; then pick the threshold that abstains on the most
-    unanswerable questions (Youden's J) while abstaining on at most ``max_wrong`` answerable ones."""
+    unanswerable questions (Youden's J) while abstaining on at most ``max_wrong`` answerable ones.
+    Of equally good thresholds the middle one is taken: the widest margin on either side."""
     rows, y = collect_signals(service, items)
     names = sorted(service.settings.abstention.weights)
     w = fit_logistic(np.array([[row.get(n, 0.0) for n in names] for row in rows]), y)
@@ -306,13 +307,15 @@ def fit_abstention(
         bias=round(float(w[-1]), 3),
         weights={n: round(float(v), 3) for n, v in zip(names, w[:-1], strict=True)},
         type_mismatch_cap=service.settings.abstention.type_mismatch_cap,
+        unknown_name_cap=service.settings.abstention.unknown_name_cap,
     )
     confidence = np.array([fitted.confidence(row) for row in rows])
     curve = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)])
     fine = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.01, 1.0, 0.01)])
     allowed = [r for r in fine if r["abstained_answerable"] <= max_wrong]
-    best = max(allowed, key=lambda r: (r["abstained_unanswerable"] - r["abstained_answerable"], -r["threshold"]))
-    fitted = msgspec.structs.replace(fitted, threshold=best["threshold"])
+    youden = max(r["abstained_unanswerable"] - r["abstained_answerable"] for r in allowed)
+    best = [r["threshold"] for r in allowed if r["abstained_unanswerable"] - r["abstained_answerable"] == youden]
+    fitted = msgspec.structs.replace(fitted, threshold=best[len(best) // 2])
     table = Table(title=f"abstention trade-off: AUROC {auroc(confidence, y):.3f} over {len(items)} questions")
     columns = ("threshold", "abstained_unanswerable", "abstained_answerable")
     for column in columns:
@@ -326,5 +329,6 @@ def abstention_toml(settings: AbstentionSettings) -> str:
     weights = ", ".join(f"{name} = {value}" for name, value in settings.weights.items())
     return (
         f"[abstention]\nthreshold = {settings.threshold}\nbias = {settings.bias}\n"
-        f"weights = {{ {weights} }}\ntype_mismatch_cap = {settings.type_mismatch_cap}"
+        f"weights = {{ {weights} }}\ntype_mismatch_cap = {settings.type_mismatch_cap}\n"
+        f"unknown_name_cap = {settings.unknown_name_cap}"
     )

@@ -12,8 +12,10 @@ from rag.answering import (
     is_heading,
     list_items,
     proper_names,
+    question_names,
     type_matches,
 )
+from rag.config import AbstentionSettings
 from rag.lexical import LexicalIndex
 from rag.service import QAService
 from rag.textnorm import content_terms, stem
@@ -205,3 +207,25 @@ def test_a_sentence_is_matched_with_its_heading_and_the_sentence_its_anaphor_poi
     assert frozenset(content_terms(heading.text)) <= terms
     opening = service.data.sentences[0]
     assert service.answerer.context_terms(opening.sentence_id) == frozenset(content_terms(opening.text))
+
+
+def test_question_names_are_capitalised_words_after_the_first() -> None:
+    assert question_names("Who is the president of Brazil?") == ["brazil"]
+    assert question_names("What does Washington’s approach defer?") == ["washington"]
+    assert question_names("Which Ukrainian diplomat spoke?") == ["ukrainian"]
+    assert question_names("What is the capital of france?") == []  # lower case goes unseen
+
+
+def test_a_name_the_sources_never_mention_caps_the_confidence(service: QAService) -> None:
+    unknown = service.ask("Who is the president of Brazil?")
+    assert unknown.abstained and unknown.confidence <= service.settings.abstention.unknown_name_cap
+    known = Question("What does Moscow insist Ukraine must do?", service.answerer.lexical)
+    assert known.unknown_names == []
+
+
+def test_caps_bound_the_logistic_confidence() -> None:
+    rule = AbstentionSettings(bias=5.0, weights={}, type_mismatch_cap=0.05, unknown_name_cap=0.02)
+    assert rule.confidence({}) > 0.99
+    assert rule.confidence({"type_checked": 1.0, "type_match": 0.0}) == 0.05
+    assert rule.confidence({"type_checked": 1.0, "type_match": 1.0}) > 0.99
+    assert rule.confidence({"unknown_name": 1.0}) == 0.02
