@@ -111,11 +111,12 @@ class Question:
         self.known_share = known / self.total if self.terms else 0.0
         self.expects = expected_type(text)
         self.yes_no = bool(_YES_NO.match(text.strip()))
-        self.why = bool(_ASKS_WHY.match(" ".join(text.lower().split())))
+        lowered = _lowered(text)
+        self.why = bool(_ASKS_WHY.match(lowered))
         self.unknown_names = [
             name for name in question_names(text) if not all(lexical.known(t) for t in content_terms(name))
         ]
-        asked_name = _ASKS_NAME.match(" ".join(text.lower().split()))
+        asked_name = _ASKS_NAME.match(lowered)
         # "Which countries..." and "What are the names of..." ask for several names.
         self.names_wanted = 0 if asked_name is None else 2 if re.search(r"(?:s|names of)$", asked_name.group()) else 1
 
@@ -140,6 +141,11 @@ class Question:
         return sum(w for t, w in self.terms.items() if t in found) / self.total
 
 
+def _lowered(question: str) -> str:
+    """Lower case with single spaces: the form the opening wh-patterns match."""
+    return " ".join(question.lower().split())
+
+
 def question_names(question: str) -> list[str]:
     """The folded proper names of a question: capitalised words past its first word.
 
@@ -159,7 +165,7 @@ def expected_type(question: str) -> str | None:
     not a date). Kinds: number, date, name (an entity such as a country or an alliance),
     person (who: a name or a noun for people or groups), place (where).
     """
-    q = " ".join(question.lower().split())
+    q = _lowered(question)
     for kind, pattern in (
         ("number", _ASKS_NUMBER),
         ("date", _ASKS_DATE),
@@ -185,10 +191,16 @@ def type_matches(expects: str | None, answer: str, question: str) -> bool:
         return bool(_LOCATIVE.search(answer))
     asked = {w for _, _, w in words(question)}
     named = any(
-        word[:1].isupper() and fold(word) not in asked and fold(word) not in STOPWORDS
+        _capitalised(word) and fold(word) not in asked
         for _, _, word in _raw_words(answer)
     )
     return named or (expects == "person" and bool(_PERSON_NOUN.search(answer)))
+
+
+def _capitalised(word: str) -> bool:
+    """A capitalised word that is not a function word ("The", "However"): a name, as far as
+    capitalisation tells."""
+    return word[:1].isupper() and fold(word) not in STOPWORDS
 
 
 def _raw_words(text: str) -> list[tuple[int, int, str]]:
@@ -209,8 +221,12 @@ class Answerer:
         self._chunks = {c.chunk_id: c for c in data.chunks}
         # Stemming is the costly part of term coverage; do it once per text, not per question.
         self._sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
-        self._clause_terms = [frozenset(content_terms(c.text)) for c in data.clauses]
         self._contexts_of = self._contexts()
+        # A clause adds to its own terms whatever its sentence's context adds (heading, antecedent).
+        self._clause_terms = [
+            frozenset(content_terms(c.text)) | (self._contexts_of[c.sentence_id] - self._sentence_terms[c.sentence_id])
+            for c in data.clauses
+        ]
 
     def context_terms(self, sentence_id: int) -> frozenset[str]:
         return self._contexts_of[sentence_id]
@@ -264,10 +280,9 @@ class Answerer:
         for sid, passage_prior in prior.items():
             sentence_dense = float(self.data.sentence_vectors[sid] @ query_vector)
             sentence_coverage = q.coverage(self._contexts_of[sid])
-            context = self._contexts_of[sid] - self._sentence_terms[sid]
             for clause in self._clauses_of.get(sid, []):
                 dense = float(self.data.clause_vectors[clause.clause_id] @ query_vector)
-                coverage = q.coverage(self._clause_terms[clause.clause_id] | context)
+                coverage = q.coverage(self._clause_terms[clause.clause_id])
                 score = (
                     0.30 * dense
                     + 0.20 * sentence_dense
@@ -428,7 +443,7 @@ def proper_names(text: str, start: int, end: int, q: Question) -> list[tuple[int
     run: tuple[int, int] | None = None
     for a, b, word in _raw_words(text[start:end]):
         a, b = start + a, start + b
-        is_name = word[:1].isupper() and fold(word) not in STOPWORDS and not q.echoes(fold(word))
+        is_name = _capitalised(word) and not q.echoes(fold(word))
         if is_name and run is not None and text[run[1] : a] == " ":
             run = (run[0], b)
             continue
