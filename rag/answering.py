@@ -9,9 +9,11 @@ guarantees..."); a clause with a causal cue gets a small bonus for a why-questio
 
 The winning clause is narrowed to the words that do not merely echo the question ("What
 does Moscow insist Ukraine must do?" -> "cede territory"), and to its proper names when the
-question asks for a name ("Which alliance...?" -> "NATO"). An enumeration is split into
-items, each cited; a heading is answered by its section, and a clause ending in a colon by
-what it introduces.
+question asks for a name ("Which alliance...?" -> "NATO"). Such a question also takes the
+best of the top few clauses that hold as many names as it asks for ("Which countries...?"
+wants two), a name being a word the corpus capitalises past a sentence's start, outside
+titles. An enumeration is split into items, each cited; a heading is answered by its
+section, and a clause ending in a colon by what it introduces.
 
 Abstention (``AbstentionSettings`` in ``rag.config``) is a logistic rule over answerability
 signals, fitted by ``rag calibrate`` on the gold sets, with the confidence capped when the
@@ -19,9 +21,11 @@ question asks for a kind of answer (number, date, name, person, place) the answe
 Left out: generative answers, multi-hop answers that join distant sentences, and any
 parsing beyond punctuation (so a noun phrase inside a long clause is not isolated).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,10 +194,7 @@ def type_matches(expects: str | None, answer: str, question: str) -> bool:
     if expects == "place":
         return bool(_LOCATIVE.search(answer))
     asked = {w for _, _, w in words(question)}
-    named = any(
-        _capitalised(word) and fold(word) not in asked
-        for _, _, word in _raw_words(answer)
-    )
+    named = any(_capitalised(word) and fold(word) not in asked for _, _, word in _raw_words(answer))
     return named or (expects == "person" and bool(_PERSON_NOUN.search(answer)))
 
 
@@ -222,6 +223,7 @@ class Answerer:
         # Stemming is the costly part of term coverage; do it once per text, not per question.
         self._sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
         self._contexts_of = self._contexts()
+        self._names = name_words(s.text for s in data.sentences)
         # A clause adds to its own terms whatever its sentence's context adds (heading, antecedent).
         self._clause_terms = [
             frozenset(content_terms(c.text)) | (self._contexts_of[c.sentence_id] - self._sentence_terms[c.sentence_id])
@@ -259,7 +261,7 @@ class Answerer:
         ranked = self.rank_clauses(q, query_vector, passages)
         if not ranked:
             return Extraction("", [], 0.0, True, {})
-        best = ranked[0]
+        best = self.answer_clause(q, ranked)
         answer, citations = self.extract(q, best)
         signals = self.signals(q, best, ranked, answer)
         confidence = self.abstention.confidence(signals)
@@ -294,6 +296,19 @@ class Answerer:
                     score += self.settings.reason_bonus
                 scored.append(Scored(clause, score, max(dense, sentence_dense), max(coverage, sentence_coverage)))
         return sorted(scored, key=lambda s: -s.score)
+
+    def answer_clause(self, q: Question, ranked: list[Scored]) -> Scored:
+        """The best clause, or for a question asking for names the best of the top few that
+        holds as many as it asks for ("Which countries...?" wants two or more)."""
+        if q.names_wanted:
+            for candidate in ranked[: self.settings.typed_candidates]:
+                if title_cased(self.data.sentences[candidate.clause.sentence_id].text):
+                    continue  # capitalisation in a title says nothing about names
+                clause = candidate.clause
+                text = self.data.documents[clause.doc_id].text
+                if len(proper_names(text, clause.start, clause.end, q, self._names)) >= q.names_wanted:
+                    return candidate
+        return ranked[0]
 
     def signals(self, q: Question, best: Scored, ranked: list[Scored], answer: str) -> dict[str, float]:
         """Answerability evidence: how well the best clause matches, the best match anywhere,
@@ -349,13 +364,21 @@ class Answerer:
                     return [(span, span) for span in bullets]
         clause = (start, end)
         start, end = focus(text, start, end, q)
-        names = proper_names(text, start, end, q) if q.names_wanted else []
+        names = self.names_in(text, (start, end), clause, q) if q.names_wanted else []
         if names:  # "Which military alliance...?" -> "NATO", not the clause that names it
             return [(name, name) for name in names] if q.names_wanted > 1 else [(names[-1], clause)]
         items = list_items(text, start, end)
         if items:
             return [(item, item) for item in items]
         return [((start, end), clause)]
+
+    def names_in(
+        self, text: str, focused: tuple[int, int], clause: tuple[int, int], q: Question
+    ) -> list[tuple[int, int]]:
+        """The names in the focus, or in the whole clause when the focus holds fewer than
+        asked: a name is often the subject, before the words that echo the question."""
+        names = proper_names(text, *focused, q, self._names)
+        return names if len(names) >= q.names_wanted else proper_names(text, *clause, q, self._names)
 
     def _next_sentence(self, sentence_id: int) -> Sentence | None:
         following = sentence_id + 1
@@ -435,24 +458,40 @@ def _content_words(span: str) -> int:
     return sum(1 for _, _, w in words(span) if w not in STOPWORDS)
 
 
-def proper_names(text: str, start: int, end: int, q: Question) -> list[tuple[int, int]]:
-    """Spans of runs of capitalised words ("the United States" -> "United States") that do
-    not echo the question. Capitalisation is the only cue: a sentence-initial common word
-    counts too, which is why this runs only on questions that ask for a name."""
-    names: list[tuple[int, int]] = []
+def name_words(sentences: Iterable[str]) -> frozenset[str]:
+    """The corpus's names, as far as capitalisation tells: folded words written capitalised
+    past a sentence's first word. Title-cased lines ("Progressing Amid Rising Global
+    Pressure") are skipped, since there every word is capitalised."""
+    names: set[str] = set()
+    for sentence in sentences:
+        if not title_cased(sentence):
+            names.update(fold(word) for _, _, word in _raw_words(sentence)[1:] if _capitalised(word))
+    return frozenset(names)
+
+
+def title_cased(text: str) -> bool:
+    """Whether every content word past the first is capitalised, as in a title."""
+    return all(_capitalised(word) for _, _, word in _raw_words(text)[1:] if fold(word) not in STOPWORDS)
+
+
+def proper_names(text: str, start: int, end: int, q: Question, names: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of runs of the corpus's ``names`` ("the United States" -> "United States") that
+    do not echo the question. A capitalised word counts only if the corpus also writes it
+    capitalised past a sentence's start, so "Chief among those..." holds no name."""
+    found: list[tuple[int, int]] = []
     run: tuple[int, int] | None = None
     for a, b, word in _raw_words(text[start:end]):
         a, b = start + a, start + b
-        is_name = _capitalised(word) and not q.echoes(fold(word))
+        is_name = _capitalised(word) and fold(word) in names and not q.echoes(fold(word))
         if is_name and run is not None and text[run[1] : a] == " ":
             run = (run[0], b)
             continue
         if run is not None:
-            names.append(run)
+            found.append(run)
         run = (a, b) if is_name else None
     if run is not None:
-        names.append(run)
-    return names
+        found.append(run)
+    return found
 
 
 def list_items(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -75,6 +75,7 @@ class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     unit: Literal["clause", "sentence"] = "clause"
     passages_considered: Positive = 5
     reason_bonus: float = 0.03
+    typed_candidates: Positive = 3
     max_question_chars: Positive = 2000
 
 

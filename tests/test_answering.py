@@ -7,12 +7,15 @@ import pytest
 from rag.answering import (
     _ANAPHORIC,
     Question,
+    Scored,
     expected_type,
     focus,
     is_heading,
     list_items,
+    name_words,
     proper_names,
     question_names,
+    title_cased,
     type_matches,
 )
 from rag.config import AbstentionSettings
@@ -186,22 +189,53 @@ def test_anaphoric_openings_are_recognised(sentence: str, anaphoric: bool) -> No
             ["United States", "Ukraine", "Russia"],
         ),
         ("What does NATO want?", "NATO wants Ukraine to be safe", 0, ["Ukraine"]),  # echoed names are not answers
+        ("Which country leads?", "Chief among those is Russia", 1, ["Russia"]),  # "Chief" is only sentence-initial
     ],
 )
-def test_proper_names_are_runs_of_capitalised_words_the_question_lacks(
+def test_proper_names_are_runs_of_the_corpus_names_the_question_lacks(
     question: str, text: str, wanted: int, names: list[str]
 ) -> None:
     q = Question(question, CORPUS)
+    known = name_words(["The talks about NATO, the United States, Ukraine and Russia continue.", "The chief said so."])
     assert q.names_wanted == wanted
-    assert [text[a:b] for a, b in proper_names(text, 0, len(text), q)] == names
+    assert [text[a:b] for a, b in proper_names(text, 0, len(text), q, known)] == names
+
+
+def test_names_are_words_capitalised_past_a_sentence_start_outside_titles() -> None:
+    names = name_words(
+        [
+            "Chief among those is the issue raised by Kyiv.",
+            "How Negotiations Between the U.S. and Russia Are Progressing",  # a title: every word capitalised
+            "Negotiations stall.",
+        ]
+    )
+    assert names == {"kyiv"}
+    assert title_cased("A Growing Divide Among Allies")
+    assert not title_cased("A growing divide among Western allies")
+
+
+def test_a_question_asking_for_names_is_answered_by_a_clause_that_holds_them(service: QAService) -> None:
+    def scored(opening: str, score: float) -> Scored:
+        clause = next(c for c in service.data.clauses if c.text.startswith(opening))
+        return Scored(clause, score, 0.5, 0.5)
+
+    ranked = [
+        scored("For now, the following steps will involve", 0.6),  # one name: "Western"
+        scored("How Negotiations Between the U.S.", 0.5),  # a title: capitalisation is no evidence
+        scored("(STL.News) Negotiations between the United States", 0.4),
+    ]
+    q = Question("Which countries are involved in the negotiations?", service.answerer.lexical)
+    assert service.answerer.answer_clause(q, ranked) is ranked[2]
+    text, _ = service.answerer.extract(q, ranked[2])
+    assert text == "United States; Ukraine; Russia"
+    q = Question("What is involved in the negotiations?", service.answerer.lexical)  # no name asked
+    assert service.answerer.answer_clause(q, ranked) is ranked[0]
 
 
 def test_a_sentence_is_matched_with_its_heading_and_the_sentence_its_anaphor_points_to(service: QAService) -> None:
     text = service.data.documents[service.data.sentences[0].doc_id].text
     chief = next(s for s in service.data.sentences if s.text.startswith("Chief among those"))
-    heading = next(
-        s for s in reversed(service.data.sentences[: chief.sentence_id]) if is_heading(text, s.start, s.end)
-    )
+    heading = next(s for s in reversed(service.data.sentences[: chief.sentence_id]) if is_heading(text, s.start, s.end))
     terms = service.answerer.context_terms(chief.sentence_id)
     assert {stem("red"), stem("lines")} <= terms  # from "...specific red lines cannot be crossed."
     assert frozenset(content_terms(heading.text)) <= terms

@@ -74,19 +74,20 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Re
     yield {name: evaluate(service, load_gold(ROOT / "eval" / name)) for name in ("dev.jsonl", "own.jsonl")}
 
 
+# Dev floors are the targets where we meet them, else just under our figures.
 DEV_FLOORS = {
     "hit@3": 0.95,
     "mrr@10": 0.85,
-    "token_f1": 0.65,
-    "citation_precision": 0.79,
-    "citation_recall": 0.83,
+    "token_f1": 0.70,
+    "citation_precision": 0.85,
+    "citation_recall": 0.88,
 }
 OWN_FLOORS = {
-    "hit@3": 0.85,
-    "mrr@10": 0.78,
-    "token_f1": 0.45,
-    "citation_precision": 0.68,
-    "citation_recall": 0.59,
+    "hit@3": 0.86,
+    "mrr@10": 0.80,
+    "token_f1": 0.47,
+    "citation_precision": 0.69,
+    "citation_recall": 0.62,
 }
 
 
