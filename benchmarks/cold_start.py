@@ -3,7 +3,7 @@
     python benchmarks/cold_start.py [--repeat 3]
 
 For each backend, with the index already built (and the ONNX export already in the index
-folder): the wall time from launching ``python -m rag.cli serve`` until a POST /ask first
+folder): the wall time from launching ``python -m rag.cli.main serve`` until a POST /ask first
 answers 200, and the wall time of ``rag ask "..."`` as a subprocess. Also the one-off costs
 in a fresh index folder: ``rag index`` (chunking, embedding, and for ``onnx`` the export).
 """
@@ -77,7 +77,7 @@ def main() -> None:
             "rag_ask_s": statistics.median(ask),
         }
         rows.append([backend, first_index, statistics.median(serve), max(serve), statistics.median(ask)])
-    imports = timed_run([common.PYTHON, "-c", "import rag.cli, rag.api, rag.service"], common.base_env())
+    imports = timed_run([common.PYTHON, "-c", "import rag.cli.main, rag.http.app"], common.base_env())
     print(common.table(
         ["backend", "first `rag index` s (fresh folder)", "serve -> first answer s (median)", "(max)",
          "`rag ask` s (median)"],

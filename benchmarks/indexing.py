@@ -25,8 +25,8 @@ import common
 
 
 def passages(count: int, seed: int = 0) -> list[str]:
-    from rag.chunking import tiktoken_counter
-    from rag.sentences import sentence_spans
+    from rag.text.chunk import tiktoken_counter
+    from rag.text.segment import sentence_spans
 
     sentences: list[str] = []
     for path in sorted((common.ROOT / "seeds").glob("*")):
@@ -61,10 +61,10 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from rag.embedding import SentenceTransformerEmbedder
-    from rag.lexical import LexicalIndex
-    from rag.onnx_backend import OnnxEmbedder
-    from rag.vectors import FaissIndex
+    from rag.embedding.onnx import OnnxEmbedder
+    from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
+    from rag.index.lexical import LexicalIndex
+    from rag.index.vectors import FaissIndex
 
     common.print_header(f"Indexing: {args.passages:,} generated passages")
     texts = passages(args.passages)

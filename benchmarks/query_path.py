@@ -35,10 +35,10 @@ def main() -> None:
     import torch
 
     from rag.config import load_settings
-    from rag.embedding import SentenceTransformerEmbedder
-    from rag.onnx_backend import OnnxEmbedder
-    from rag.service import QAService, normalised_question
-    from rag.vectors import VectorCache
+    from rag.embedding.onnx import OnnxEmbedder
+    from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
+    from rag.engine.service import QAService, normalised_question
+    from rag.index.vectors import VectorCache
 
     omp_default = faiss.omp_get_max_threads()  # before any search sets this thread's own value
 

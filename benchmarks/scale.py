@@ -83,7 +83,7 @@ def main() -> None:
     import faiss
     import numpy as np
 
-    from rag.vectors import FaissIndex, ef_construction_for
+    from rag.index.vectors import FaissIndex, ef_construction_for
 
     common.print_header("Dense search at scale (synthetic clustered 384-d vectors)")
     rows: list[list[object]] = []

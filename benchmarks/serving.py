@@ -2,7 +2,7 @@
 
     python benchmarks/serving.py [--duration 10] [--concurrency 1 8 32] [--configs ...]
 
-Each configuration starts ``python -m rag.cli serve`` on a free port with its own settings
+Each configuration starts ``python -m rag.cli.main serve`` on a free port with its own settings
 (environment overrides), waits for /ready, then posts a fixed mix of answerable and
 unanswerable questions (the dev set plus a few off-topic ones) to /ask at each concurrency
 for ``duration`` seconds after a short warm-up. The load comes from ``wrk`` (Debian package

@@ -44,7 +44,7 @@ class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     model: str = "all-MiniLM-L6-v2"
-    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"  # see rag.onnx_backend and benchmarks/REPORT.md
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"  # see rag.embedding.onnx and benchmarks/REPORT.md
     batch_size: Positive = 32
     max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = 256
     query_cache_size: int = 4096  # question vectors kept in an LRU cache; 0 turns it off

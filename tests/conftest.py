@@ -22,11 +22,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from rag.api import create_app
 from rag.config import Settings, load_settings
-from rag.embedding import Vectors
-from rag.service import QAService
-from rag.textnorm import content_terms
+from rag.embedding.sentence_transformers import Vectors
+from rag.engine.service import QAService
+from rag.http.app import create_app
+from rag.text.normalize import content_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "us-ukraine-russia-negotiations.txt"
@@ -80,7 +80,7 @@ def service(settings: Settings, fake_embedder: FakeEmbedder) -> QAService:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Iterator[object]:
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
 
     yield SentenceTransformerEmbedder()
 

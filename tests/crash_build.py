@@ -20,12 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag import store as store_module  # noqa: E402
 from rag.config import load_settings  # noqa: E402
-from rag.documents import load_documents  # noqa: E402
-from rag.embedding import Vectors  # noqa: E402
-from rag.indexing import build_index  # noqa: E402
-from rag.store import IndexStore  # noqa: E402
+from rag.documents.loading import load_documents  # noqa: E402
+from rag.embedding.sentence_transformers import Vectors  # noqa: E402
+from rag.index import store as store_module  # noqa: E402
+from rag.index.build import build_index  # noqa: E402
+from rag.index.store import IndexStore  # noqa: E402
 from tests.conftest import FakeEmbedder  # noqa: E402
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering import (
+from rag.answering.extract import (
     _ANAPHORIC,
     Question,
     Scored,
@@ -19,9 +19,9 @@ from rag.answering import (
     type_matches,
 )
 from rag.config import AbstentionSettings
-from rag.lexical import LexicalIndex
-from rag.service import QAService
-from rag.textnorm import content_terms, stem
+from rag.engine.service import QAService
+from rag.index.lexical import LexicalIndex
+from rag.text.normalize import content_terms, stem
 
 CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
 

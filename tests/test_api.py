@@ -121,7 +121,7 @@ def test_openapi_schema_documents_every_route_and_its_problems(client: TestClien
     assert response.status_code == 200
     schema = response.json()
     paths = schema["paths"]
-    assert set(paths) >= {  # other modules may add routes (rag.extensions)
+    assert set(paths) >= {  # other modules may add routes (rag.http.plugin)
         "/ask", "/search", "/documents", "/documents/{doc_id}", "/documents/{doc_id}/spans", "/health", "/ready",
         "/admin/reindex",
     }  # fmt: skip

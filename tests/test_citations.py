@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.citations import CitationMismatch, cite, verify
-from rag.documents import make_document
+from rag.answering.citations import CitationMismatch, cite, verify
+from rag.documents.loading import make_document
 from rag.records import Citation
 
 TEXT = "Moscow insists that Ukraine must cede territory.\r\nKyiv refuses — “not one inch”. 🙂 Done."

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag import cli
+from rag.cli import main as cli
 from rag.config import Settings
-from rag.service import QAService
+from rag.engine.service import QAService
 from tests.conftest import FakeEmbedder
 
 ROCKETS = "# Rocket notes\n\nThe Falcon rocket's first stage landed on the drone ship in April 2016.\n"
@@ -23,7 +23,7 @@ def _flat(output: str) -> str:
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rag.service.create_embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr("rag.engine.service.create_embedder", lambda *args, **kwargs: FakeEmbedder())
 
 
 def test_add_and_remove_update_the_index_and_the_seeds(tmp_path: Path, settings: Settings) -> None:
@@ -61,7 +61,7 @@ def test_add_and_remove_say_what_is_wrong(tmp_path: Path) -> None:
 
 
 def test_serve_logging_configuration_applies(capsys: pytest.CaptureFixture[str]) -> None:
-    from rag.observability import RequestIdFilter, logging_config
+    from rag.http.observability import RequestIdFilter, logging_config
 
     for fmt in ("json", "text"):
         logging.config.dictConfig(logging_config(fmt))

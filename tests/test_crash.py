@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.documents import load_documents
-from rag.indexing import fingerprint_for
-from rag.service import QAService
-from rag.store import CURRENT, IndexStore
+from rag.documents.loading import load_documents
+from rag.engine.service import QAService
+from rag.index.build import fingerprint_for
+from rag.index.store import CURRENT, IndexStore
 from tests.conftest import ROOT, FakeEmbedder
 
 HELPER = ROOT / "tests" / "crash_build.py"

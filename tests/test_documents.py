@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import documents
 from rag.config import Settings
-from rag.documents import DocumentError, doc_id_for, load_documents
-from rag.service import QAService
+from rag.documents import loading as documents
+from rag.documents.loading import DocumentError, doc_id_for, load_documents
+from rag.engine.service import QAService
 from tests.conftest import FakeEmbedder
 
 CRLF_TEXT = "Treaty Notes\r\n\r\nThe envoy said Ukraine must cede territory.\r\nThe talks resume in May.\r\n"

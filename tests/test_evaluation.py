@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from rag.config import load_settings
-from rag.evaluation import (
+from rag.engine.service import QAService
+from rag.eval.metrics import (
     GoldEvidence,
     Report,
     containment,
@@ -25,7 +26,6 @@ from rag.evaluation import (
     overlap,
     token_f1,
 )
-from rag.service import QAService
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_gold_sets_are_exact() -> None:
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Report]]:
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
 
     index = tmp_path_factory.mktemp("eval-index")
     settings = load_settings(

@@ -1,7 +1,7 @@
 """The issue's acceptance check, with the real all-MiniLM-L6-v2 model (marked ``model``).
 
 Only the cited span is asserted: how the answer is phrased, and how other questions fare, is
-tuned elsewhere (tests/test_answering.py, rag.evaluation).
+tuned elsewhere (tests/test_answering.py, rag.eval.metrics).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from rag.api import create_app
 from rag.config import Settings
-from rag.service import QAService
+from rag.engine.service import QAService
+from rag.http.app import create_app
 from tests.conftest import tuned
 
 QUESTION = "What does Moscow insist Ukraine must do?"

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from rag.config import Settings
-from rag.observability import JsonFormatter, RequestIdFilter, request_id, server_timing
+from rag.http.observability import JsonFormatter, RequestIdFilter, request_id, server_timing
 from tests.conftest import tuned
 
 KEY = "test-key-0123456789abcdef"

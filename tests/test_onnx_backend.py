@@ -16,12 +16,12 @@ import msgspec
 import numpy as np
 import pytest
 
-from rag import onnx_backend
 from rag.config import Settings
-from rag.embedding import Vectors
-from rag.onnx_backend import OnnxEmbedder
-from rag.service import QAService
-from rag.vectors import FaissIndex, VectorCache, index_kind
+from rag.embedding import onnx as onnx_backend
+from rag.embedding.onnx import OnnxEmbedder
+from rag.embedding.sentence_transformers import Vectors
+from rag.engine.service import QAService
+from rag.index.vectors import FaissIndex, VectorCache, index_kind
 from tests.conftest import ROOT, SEED, FakeEmbedder
 
 MODEL = "all-MiniLM-L6-v2"
@@ -164,7 +164,7 @@ def test_int8_retrieves_nearly_what_torch_retrieves(
 def test_the_service_opens_with_the_onnx_backend(monkeypatch: pytest.MonkeyPatch, export_dir: Path):
     """`create_embedder` wires the backend; the export is reused from the index folder."""
     from rag.config import load_settings
-    from rag.embedding import create_embedder
+    from rag.embedding.sentence_transformers import create_embedder
 
     embedder = create_embedder(MODEL, "onnx", 32, str(export_dir))
     assert isinstance(embedder, OnnxEmbedder) and embedder.name == MODEL

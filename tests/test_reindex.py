@@ -15,8 +15,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings
-from rag.embedding import Vectors
-from rag.service import QAService
+from rag.embedding.sentence_transformers import Vectors
+from rag.engine.service import QAService
 from tests.conftest import FakeEmbedder, tuned
 
 KEY = "reindex-key-0123456789"

@@ -10,9 +10,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from rag import api
 from rag.config import Settings
-from rag.service import QAService
+from rag.engine.service import QAService
+from rag.http import app as api
 from tests.conftest import fake_service_factory, tuned
 
 KEY = "test-key-0123456789abcdef"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from litestar.testing import TestClient
 
-from rag.api import create_app
 from rag.config import Settings
-from rag.service import QAService
+from rag.engine.service import QAService
+from rag.http.app import create_app
 from tests.conftest import FakeEmbedder
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import store as store_module
 from rag.config import Settings
-from rag.documents import load_documents
-from rag.durable import sha256_file
-from rag.indexing import build_index, fingerprint_for, make_chunker, split_all
-from rag.service import QAService
-from rag.store import CURRENT, IndexStore, UnusableIndex
+from rag.documents.loading import load_documents
+from rag.engine.service import QAService
+from rag.index import store as store_module
+from rag.index.build import build_index, fingerprint_for, make_chunker, split_all
+from rag.index.durable import sha256_file
+from rag.index.store import CURRENT, IndexStore, UnusableIndex
 from tests.conftest import FakeEmbedder, tuned
 
 FILES = ["documents.msgpack", "chunks.msgpack", "dense.faiss", "sentences.npy", "clauses.npy"]

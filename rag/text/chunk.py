@@ -19,7 +19,7 @@ from functools import lru_cache
 import tiktoken
 
 from rag.records import Chunk, Document, Sentence
-from rag.sentences import sentence_spans
+from rag.text.segment import sentence_spans
 
 Counter = Callable[[str], int]
 _WORD_END = re.compile(r"\S+")

@@ -16,9 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from rag.config import ConfigError, Settings, load_settings
-from rag.indexing import Progress as ProgressCallback
+from rag.engine.service import BadRequest, QAService
+from rag.index.build import Progress as ProgressCallback
 from rag.records import Answer
-from rag.service import BadRequest, QAService
 
 console = Console(stderr=True)
 out = Console()
@@ -136,8 +136,8 @@ def serve(
     """Serve the HTTP API and the web page (building the index first if needed)."""
     import uvicorn
 
-    from rag.api import create_app
-    from rag.observability import logging_config, share_metrics_between_workers
+    from rag.http.app import create_app
+    from rag.http.observability import logging_config, share_metrics_between_workers
 
     log_config = logging_config(log_format, access=access_log)  # our access log replaces uvicorn's
 
@@ -158,7 +158,7 @@ def serve(
         del service
         share_metrics_between_workers()  # /metrics then reports every worker's figures, summed
         uvicorn.run(
-            "rag.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+            "rag.http.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
             log_config=log_config, access_log=False,
         )  # fmt: skip
 
@@ -170,8 +170,8 @@ def serve(
 @click.pass_obj
 def evaluate(settings: Settings, gold_path: Path, json_path: Path | None, markdown: bool) -> None:
     """Run a gold question set through the pipeline and print the metrics."""
-    from rag.evaluation import evaluate as run
-    from rag.evaluation import load_gold, render, render_markdown
+    from rag.eval.metrics import evaluate as run
+    from rag.eval.metrics import load_gold, render, render_markdown
 
     service = open_service(settings)
     report = run(service, load_gold(gold_path))
@@ -196,7 +196,7 @@ def evaluate(settings: Settings, gold_path: Path, json_path: Path | None, markdo
 @click.pass_obj
 def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float) -> None:
     """Fit the abstention rule on gold sets; print the trade-off curve and the settings."""
-    from rag.evaluation import abstention_toml, fit_abstention, load_gold
+    from rag.eval.metrics import abstention_toml, fit_abstention, load_gold
 
     service = open_service(settings)
     items = [item for path in gold_paths for item in load_gold(path)]
@@ -206,11 +206,11 @@ def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float
     print(abstention_toml(fitted))
 
 
-# -- documents at run time (rag.updates): only the changed document is embedded ---------------
+# -- documents at run time (rag.index.updates): only the changed document is embedded ---------------
 
 
 def _print_change(result: object) -> None:
-    from rag.updates import UpdateResult
+    from rag.index.updates import UpdateResult
 
     assert isinstance(result, UpdateResult)
     data = result.service.data
@@ -231,8 +231,8 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     The file is copied into the seeds folder; only it is chunked and embedded. A server
     running on the same index folder picks the new build up within seconds.
     """
-    from rag.documents import DocumentError, read_document
-    from rag.updates import upload
+    from rag.documents.loading import DocumentError, read_document
+    from rag.index.updates import upload
 
     try:
         text = read_document(file)
@@ -252,8 +252,8 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
 @click.pass_obj
 def remove(settings: Settings, doc_id: str) -> None:
     """Remove the document DOC_ID from the index and its file from the seeds folder."""
-    from rag.service import UnknownDocument
-    from rag.updates import remove as remove_document
+    from rag.engine.service import UnknownDocument
+    from rag.index.updates import remove as remove_document
 
     service = open_service(settings)
     with progress_bar() as update:

@@ -36,9 +36,9 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from rag.durable import fsync_dir, sha256_file, write_array_synced, write_synced
+from rag.index.durable import fsync_dir, sha256_file, write_array_synced, write_synced
+from rag.index.vectors import FaissIndex
 from rag.records import Chunk, Clause, Document, Sentence
-from rag.vectors import FaissIndex
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"

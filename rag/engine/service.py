@@ -15,18 +15,18 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering import Answerer
-from rag.citations import verify
+from rag.answering.citations import verify
+from rag.answering.extract import Answerer
 from rag.config import Settings
-from rag.documents import SkippedFile, load_documents
-from rag.embedding import Embedder, create_embedder
-from rag.indexing import Progress, build_index, fingerprint_for
-from rag.lexical import LexicalIndex
+from rag.documents.loading import SkippedFile, load_documents
+from rag.embedding.sentence_transformers import Embedder, create_embedder
+from rag.index.build import Progress, build_index, fingerprint_for
+from rag.index.lexical import LexicalIndex
+from rag.index.store import IndexData, IndexStore, UnusableIndex
+from rag.index.vectors import FaissIndex, VectorCache
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
-from rag.retrieval import Retriever
-from rag.store import IndexData, IndexStore, UnusableIndex
-from rag.textnorm import fold
-from rag.vectors import FaissIndex, VectorCache
+from rag.retrieval.hybrid import Retriever
+from rag.text.normalize import fold
 
 log = logging.getLogger("rag")
 

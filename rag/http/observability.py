@@ -217,14 +217,14 @@ class JsonFormatter(logging.Formatter):
 def logging_config(fmt: str = "json", level: str = "WARNING", access: bool = True) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for ``rag serve`` (uvicorn applies it in every worker)."""
     formatter: dict[str, Any] = (
-        {"()": "rag.observability.JsonFormatter"}
+        {"()": "rag.http.observability.JsonFormatter"}
         if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "rag.observability.RequestIdFilter"}},
+        "filters": {"request_id": {"()": "rag.http.observability.RequestIdFilter"}},
         "formatters": {"default": formatter},
         "handlers": {
             "stderr": {

@@ -15,7 +15,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
-from rag.textnorm import content_terms
+from rag.text.normalize import content_terms
 
 
 class LexicalIndex:

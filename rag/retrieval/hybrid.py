@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.config import RetrievalSettings
-from rag.lexical import LexicalIndex
+from rag.index.lexical import LexicalIndex
+from rag.index.vectors import VectorIndex
 from rag.records import Chunk, Passage
-from rag.vectors import VectorIndex
 
 
 class Retriever:

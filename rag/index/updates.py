@@ -35,17 +35,17 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.config import Settings
-from rag.documents import SUFFIXES, DocumentError, decode_document, doc_id_for, make_document
-from rag.durable import fsync_dir, write_atomically
-from rag.embedding import Embedder
-from rag.indexing import Progress, embed_distinct, fingerprint_for, make_chunker
+from rag.documents.loading import SUFFIXES, DocumentError, decode_document, doc_id_for, make_document
+from rag.embedding.sentence_transformers import Embedder
+from rag.engine.service import BadRequest, QAService, UnknownDocument
+from rag.index.build import Progress, embed_distinct, fingerprint_for, make_chunker
+from rag.index.durable import fsync_dir, write_atomically
+from rag.index.store import ChunkTable, IndexData, IndexStore, UnusableIndex
+from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
 from rag.records import Chunk, Clause, Document, Sentence
-from rag.sentences import clause_spans
-from rag.service import BadRequest, QAService, UnknownDocument
-from rag.store import ChunkTable, IndexData, IndexStore, UnusableIndex
-from rag.vectors import FaissIndex, ef_construction_for, index_kind
+from rag.text.segment import clause_spans
 
-log = logging.getLogger("rag.updates")
+log = logging.getLogger("rag.index.updates")
 
 LOCK_FILE = ".writer.lock"
 MAX_DOC_ID_CHARS = 128

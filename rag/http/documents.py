@@ -1,14 +1,14 @@
 """Document management over HTTP: ``POST /documents`` adds or replaces, ``DELETE /documents/{id}`` removes.
 
-Both need the API key (``opt={"access": "admin"}``, checked by ``rag.api.require_key``) and
-update the index incrementally (``rag.updates``): only the changed document is chunked and
+Both need the API key (``opt={"access": "admin"}``, checked by ``rag.http.app.require_key``) and
+update the index incrementally (``rag.index.updates``): only the changed document is chunked and
 embedded, the new build is saved atomically and swapped into the app state, so the next
 question sees it and a restart loads it without rebuilding. Errors are problem details, as
 everywhere in the API: 422 for a text or name that would not be accepted as a seed file,
 404 for an unknown document, 409 while a full reindex runs.
 
 Run these on one writer: other workers and replicas that share the index folder pick the new
-build up by following ``CURRENT`` (``rag.updates.follow``).
+build up by following ``CURRENT`` (``rag.index.updates.follow``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 
-from rag import updates
-from rag.api import _READ_ERRORS, _problem_spec, _service, require_json
-from rag.documents import MAX_BYTES
-from rag.observability import DOCUMENT_CHANGES
+from rag.documents.loading import MAX_BYTES
+from rag.engine.service import QAService, info
+from rag.http.app import _READ_ERRORS, _problem_spec, _service, require_json
+from rag.http.observability import DOCUMENT_CHANGES
+from rag.index import updates
 from rag.records import DocumentInfo
-from rag.service import QAService, info
 
 # JSON escapes can double a text's size (e.g. "\n"); the text itself is held to MAX_BYTES.
 MAX_UPLOAD_BODY_BYTES = 2 * MAX_BYTES + 65_536

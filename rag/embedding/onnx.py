@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.durable import fsync_dir, sha256_file
-from rag.embedding import Vectors, forbid_hub_downloads, packaged_model_path
+from rag.embedding.sentence_transformers import Vectors, forbid_hub_downloads, packaged_model_path
+from rag.index.durable import fsync_dir, sha256_file
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 INT8_SUFFIX = "-onnx-int8"

@@ -31,9 +31,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from rag import __version__
-from rag.api import _service
+from rag.engine.service import UnknownDocument, info
+from rag.http.app import _service
 from rag.records import Document
-from rag.service import UnknownDocument, info
 
 UI_DIR = Path(__file__).parent / "ui"
 HEADERS = {

@@ -25,8 +25,8 @@ import numpy as np
 from rich.table import Table
 
 from rag.config import AbstentionSettings
+from rag.engine.service import QAService
 from rag.records import Answer, Citation, Document, Passage
-from rag.service import QAService
 
 
 class GoldEvidence(msgspec.Struct, frozen=True):

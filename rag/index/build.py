@@ -4,7 +4,7 @@ Sentences and clauses are embedded at build time as well as chunks, so answer ex
 query time needs only the question's vector. Each distinct text is embedded once: most
 clauses are whole sentences and many short chunks are one sentence, so this skips about a
 third of the model's work on the seed corpus. The vector index is exact below
-``[index] exact_below`` chunks and HNSW above (``rag.vectors``); the manifest says which.
+``[index] exact_below`` chunks and HNSW above (``rag.index.vectors``); the manifest says which.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 import msgspec
 import numpy as np
 
-from rag.chunking import Chunker, tiktoken_counter
 from rag.config import Settings
-from rag.embedding import Embedder, Vectors
+from rag.embedding.sentence_transformers import Embedder, Vectors
+from rag.index.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
+from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
 from rag.records import Chunk, Clause, Document, Sentence
-from rag.sentences import SEGMENTATION_VERSION, clause_spans
-from rag.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
-from rag.vectors import FaissIndex, ef_construction_for, index_kind
+from rag.text.chunk import Chunker, tiktoken_counter
+from rag.text.segment import SEGMENTATION_VERSION, clause_spans
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

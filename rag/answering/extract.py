@@ -31,12 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from rag.citations import cite
+from rag.answering.citations import cite
 from rag.config import AbstentionSettings, AnsweringSettings
-from rag.lexical import LexicalIndex
+from rag.index.lexical import LexicalIndex
+from rag.index.store import IndexData
 from rag.records import Citation, Clause, Passage, Sentence
-from rag.store import IndexData
-from rag.textnorm import STOPWORDS, content_terms, fold, stem, words
+from rag.text.normalize import STOPWORDS, content_terms, fold, stem, words
 
 _LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?")
 _NUMBER = re.compile(

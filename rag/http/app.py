@@ -63,10 +63,10 @@ from litestar.typing import FieldDefinition
 
 from rag import __version__
 from rag.config import Settings, load_settings
+from rag.engine.service import BadRequest, QAService, UnknownDocument
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
-from rag.service import BadRequest, QAService, UnknownDocument
 
-log = logging.getLogger("rag.api")
+log = logging.getLogger("rag.http.app")
 PROBLEM = "application/problem+json"
 API_KEY_HEADER = "X-API-Key"
 MAX_DETAIL_CHARS = 1000  # problem details never echo more of the caller's input than this
@@ -232,6 +232,7 @@ async def require_json(request: Request[Any, Any, Any]) -> None:
     if not body.strip():
         raise ClientException(detail='the request body is empty; send a JSON object such as {"question": "..."}')
     try:
+        body.decode("utf-8")  # first: msgspec >= 0.23 reports bad UTF-8 as a JSON error
         msgspec.json.decode(body)
     except msgspec.DecodeError as error:
         raise ClientException(detail=f"the request body is not valid JSON: {error}") from None
@@ -502,7 +503,7 @@ def create_app(
     service_factory: ServiceFactory = QAService.open,
     rebuild: Rebuilder = rebuild_from_seeds,
 ) -> Litestar:
-    from rag.extensions import install as install_extensions  # imports this module: import it late
+    from rag.http.plugin import install as install_extensions  # imports this module: import it late
 
     settings = settings or load_settings()
     reindexer = Reindexer(rebuild)
@@ -552,7 +553,7 @@ def create_app(
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        on_app_init=[install_extensions],  # web UI, document updates, metrics, request ids (rag.extensions)
+        on_app_init=[install_extensions],  # web UI, document updates, metrics, request ids (rag.http.plugin)
         plugins=[StrictStructSchema()],
         logging_config=None,  # log through the host's configuration (CLI, uvicorn); never reconfigure the root logger
         openapi_config=OpenAPIConfig(
