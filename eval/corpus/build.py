@@ -1,0 +1,95 @@
+"""Build the multi-genre development corpus from Debian documentation packages.
+
+Every document comes from a documentation package installed for this purpose (none of them is
+on a fresh machine of this project): the Python 3.11 documentation (its reStructuredText
+sources), git-doc, the Debian FAQ, the Debian Policy Manual, the Debian Administrator's
+Handbook and SQLite's documentation. HTML is converted to Markdown with pandoc; text and
+reStructuredText are copied as they are (hard wrapping kept). The output is committed, so the
+evaluation never needs these packages; this script says how it was made and can remake it:
+
+    sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc
+    python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+OUT = HERE / "docs"
+PY = Path("/usr/share/doc/python3.11/html/_sources")
+
+# (file name, genre, package, source, how): how is "copy", "html" (pandoc to Markdown) or a callable name.
+SOURCES = [
+    ("python-tutorial-errors.rst", "tutorial", "python3.11-doc", PY / "tutorial/errors.rst.txt", "copy"),
+    ("python-faq-general.rst", "faq", "python3.11-doc", PY / "faq/general.rst.txt", "copy"),
+    ("python-howto-sorting.rst", "how-to", "python3.11-doc", PY / "howto/sorting.rst.txt", "copy"),
+    ("python-glossary.rst", "glossary", "python3.11-doc", PY / "glossary.rst.txt", "copy"),
+    ("python-whatsnew-3.1.rst", "release-notes", "python3.11-doc", PY / "whatsnew/3.1.rst.txt", "copy"),
+    ("git-howto-revert-a-faulty-merge.txt", "how-to", "git-doc",
+     Path("/usr/share/doc/git-doc/howto/revert-a-faulty-merge.txt"), "copy"),
+    ("debian-faq-compatibility.txt", "faq", "debian-faq",
+     Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz"), "faq_chapter_4"),
+    ("debian-policy-archive.rst", "policy", "debian-policy",
+     Path("/usr/share/doc/debian-policy/policy.html/_sources/ch-archive.rst.txt"), "copy"),
+    ("debian-handbook-apt-get.md", "handbook", "debian-handbook",
+     Path("/usr/share/doc/debian-handbook/html/en-US/sect.apt-get.html"), "html"),
+    ("sqlite-faq.md", "faq", "sqlite3-doc", Path("/usr/share/doc/sqlite3/faq.html"), "html"),
+    ("sqlite-datatypes.md", "reference", "sqlite3-doc", Path("/usr/share/doc/sqlite3/datatype3.html"), "html"),
+    ("sqlite-when-to-use.md", "handbook", "sqlite3-doc", Path("/usr/share/doc/sqlite3/whentouse.html"), "html"),
+]  # fmt: skip
+
+
+def faq_chapter_4(path: Path) -> str:
+    """Chapter 4 of the Debian FAQ's plain-text edition, hard-wrapped as shipped."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    start = re.search(r"\nChapter\s4\.\sCompatibility issues", text)  # the spaces are non-breaking
+    end = re.search(r"\nChapter\s5\.\s", text)
+    assert start and end, "the Debian FAQ's chapters 4 and 5 were not found"
+    return text[start.start() + 1 : end.start() + 1]
+
+
+def html_to_markdown(path: Path) -> str:
+    """The page's main content as GitHub Markdown; navigation, scripts and styles dropped."""
+    html = path.read_text(encoding="utf-8", errors="replace")
+    html = re.sub(r"<(script|style|nav)\b.*?</\1>", "", html, flags=re.S | re.I)
+    for marker in ('<div class="content', '<div class=nosearch', '<div id="content"', "<body"):
+        at = html.find(marker)
+        if at >= 0:
+            html = html[at:]
+            break
+    html = re.sub(r"<div class=(?:\"?menu|\"?search|\"?navigation|\"?docbook|\"?breadcrumb)[^>]*>.*?</div>", "", html,
+                  flags=re.S | re.I)  # fmt: skip
+    markdown = subprocess.run(
+        ["pandoc", "-f", "html-native_divs-native_spans", "-t", "gfm-raw_html", "--wrap=none"],
+        input=html, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    markdown = re.sub(r"\n{3,}", "\n\n", markdown)
+    return markdown.strip() + "\n"
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = ["file\tgenre\tpackage\tsource\tsha256"]
+    for name, genre, package, source, how in SOURCES:
+        if how == "copy":
+            text = source.read_text(encoding="utf-8")
+        elif how == "html":
+            text = html_to_markdown(source)
+        else:
+            text = globals()[how](source)
+        (OUT / name).write_text(text, encoding="utf-8")
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        rows.append(f"{name}\t{genre}\t{package}\t{source}\t{digest}")
+        print(f"{name:40} {genre:14} {len(text):7} chars")
+    (HERE / "SOURCES.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
