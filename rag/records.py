@@ -36,13 +36,17 @@ class Span(msgspec.Struct, frozen=True):
 
 
 class Sentence(msgspec.Struct, frozen=True):
-    """A sentence of a document; ``chunk_ids`` are the chunks that contain it."""
+    """A sentence of a document, with the kind of block it sits in (paragraph, heading,
+    list_item, table_row, term, definition, code) and the id of the sentence that titles its
+    section or definition (``context``, -1 when none)."""
 
     sentence_id: int
     doc_id: str
     start: int
     end: int
     text: str
+    kind: str = "paragraph"
+    context: int = -1
 
 
 class Clause(msgspec.Struct, frozen=True):
@@ -54,6 +58,19 @@ class Clause(msgspec.Struct, frozen=True):
     start: int
     end: int
     text: str
+
+
+class Candidate(msgspec.Struct, frozen=True, array_like=True):
+    """A span of a sentence that could answer a question, found by linguistic analysis:
+    ``kind`` is entity / subject / object / complement / oblique / apposition / noun_phrase,
+    ``label`` the entity type or part of speech, ``head`` the lemma of the word it depends on."""
+
+    sentence_id: int
+    start: int
+    end: int
+    kind: str
+    label: str
+    head: str
 
 
 class Chunk(msgspec.Struct, frozen=True):

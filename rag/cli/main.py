@@ -1,4 +1,4 @@
-"""The ``rag`` command: index, ask, serve, eval, calibrate."""
+"""The ``rag`` command: index, ask, serve, eval, fit, add, remove."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from rag.cli.fitting import fit
 from rag.config import ConfigError, Settings, load_settings
 from rag.engine.service import BadRequest, QAService
 from rag.index.build import Progress as ProgressCallback
@@ -183,29 +184,6 @@ def evaluate(settings: Settings, gold_path: Path, json_path: Path | None, markdo
         json_path.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
 
 
-@main.command()
-@click.option(
-    "--set",
-    "gold_paths",
-    type=click.Path(exists=True, path_type=Path),
-    multiple=True,
-    default=[Path("eval/dev.jsonl"), Path("eval/own.jsonl")],
-    help="Gold sets to pool (repeatable).",
-)
-@click.option("--max-wrong", type=float, default=0.10, show_default=True, help="Most answerable questions to refuse.")
-@click.pass_obj
-def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float) -> None:
-    """Fit the abstention rule on gold sets; print the trade-off curve and the settings."""
-    from rag.eval.metrics import abstention_toml, fit_abstention, load_gold
-
-    service = open_service(settings)
-    items = [item for path in gold_paths for item in load_gold(path)]
-    fitted, curve = fit_abstention(service, items, max_wrong)
-    out.print(curve)
-    out.print("[bold]paste into config/rag.toml:[/]")
-    print(abstention_toml(fitted))
-
-
 # -- documents at run time (rag.index.updates): only the changed document is embedded ---------------
 
 
@@ -266,3 +244,6 @@ def remove(settings: Settings, doc_id: str) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+main.add_command(fit)

@@ -1,4 +1,4 @@
-"""Ingestion: every ``.txt`` / ``.md`` file of the seeds folder becomes a ``Document``.
+"""Ingestion: every ``.txt`` / ``.md`` / ``.rst`` file of the seeds folder becomes a ``Document``.
 
 The text is decoded from bytes as strict UTF-8 and kept exactly (no newline translation,
 no stripping), because every citation offset refers to it. Files that are empty, binary,
@@ -15,7 +15,7 @@ import msgspec
 
 from rag.records import Document
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = (".txt", ".md", ".rst")
 MAX_BYTES = 20 * 1024 * 1024
 _DOC_ID_UNSAFE = re.compile(r"[^a-z0-9._-]+")
 

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.answering.citations import verify
-from rag.answering.extract import Answerer
+from rag.answering.model import load_model
+from rag.answering.reader import Reader
 from rag.config import Settings
 from rag.documents.loading import SkippedFile, load_documents
 from rag.embedding.sentence_transformers import Embedder, create_embedder
@@ -56,7 +57,7 @@ class QAService:
         sentences = FaissIndex.create(self.embedder.dim, "flat")
         sentences.add(self.data.sentence_vectors, np.arange(len(self.data.sentences), dtype=np.int64))
         self.retriever = Retriever(self.data.chunks, self.data.vectors, sentences, lexical, self.settings.retrieval)
-        self.answerer = Answerer(self.data, lexical, self.settings.answering, self.settings.abstention)
+        self.answerer = Reader(self.data, lexical, self.settings.answering, load_model())
         self._question_cache = VectorCache(self.settings.embedding.query_cache_size)
 
     @classmethod

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from rag.index.durable import fsync_dir, sha256_file, write_array_synced, write_synced
 from rag.index.vectors import FaissIndex
-from rag.records import Chunk, Clause, Document, Sentence
+from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -72,6 +72,7 @@ class ChunkTable(msgspec.Struct, frozen=True):
     sentences: list[Sentence]
     clauses: list[Clause]
     chunks: list[Chunk]
+    candidates: list[Candidate] = []  # answer candidates from the linguistic analysis, in sentence order
 
 
 class UnusableIndex(RuntimeError):
@@ -90,6 +91,7 @@ class IndexData:
     sentence_vectors: npt.NDArray[np.float32]
     clauses: list[Clause]
     clause_vectors: npt.NDArray[np.float32]
+    candidates: list[Candidate]
 
 
 class IndexStore:
@@ -215,6 +217,7 @@ class IndexStore:
             sentence_vectors=sentence_vectors,
             clauses=table.clauses,
             clause_vectors=clause_vectors,
+            candidates=table.candidates,
         )
 
 

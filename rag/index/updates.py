@@ -42,7 +42,8 @@ from rag.index.build import Progress, embed_distinct, fingerprint_for, make_chun
 from rag.index.durable import fsync_dir, write_atomically
 from rag.index.store import ChunkTable, IndexData, IndexStore, UnusableIndex
 from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
-from rag.records import Chunk, Clause, Document, Sentence
+from rag.records import Candidate, Chunk, Clause, Document, Sentence
+from rag.text.linguistics import analyse
 from rag.text.segment import clause_spans
 
 log = logging.getLogger("rag.index.updates")
@@ -176,7 +177,8 @@ def build_incrementally(
             for s in sentences_of.get(doc.doc_id, []):
                 renumber[s.sentence_id] = len(sentences)
                 sentence_source.append(s.sentence_id)
-                sentences.append(msgspec.structs.replace(s, sentence_id=len(sentences)))
+                context = renumber.get(s.context, -1)  # a section title precedes what it titles
+                sentences.append(msgspec.structs.replace(s, sentence_id=len(sentences), context=context))
             for c in chunks_of.get(doc.doc_id, []):
                 chunk_source.append(c.chunk_id)
                 ids = tuple(renumber[i] for i in c.sentence_ids)
@@ -204,6 +206,7 @@ def build_incrementally(
                 )  # fmt: skip
     if progress and not fresh:
         progress("chunking", 1, 1)
+    candidates = reuse_or_analyse(previous, sentences, sentence_source)
 
     def new_texts(rows: Sequence[Sentence | Chunk | Clause], source: list[int]) -> list[str]:
         return [r.text for r, src in zip(rows, source, strict=True) if src < 0]
@@ -235,13 +238,32 @@ def build_incrementally(
         progress("indexing", 1, 1)
     return Build(
         documents=documents,
-        table=ChunkTable(sentences=sentences, clauses=clauses, chunks=chunks),
+        table=ChunkTable(sentences=sentences, clauses=clauses, chunks=chunks, candidates=candidates),
         vectors=vectors,
         sentence_vectors=sentence_vectors,
         clause_vectors=clause_vectors,
         chunks_embedded=len(embedded[0]),
         chunks_reused=len(old_chunk_ids),
     )
+
+
+def reuse_or_analyse(previous: IndexData, sentences: list[Sentence], source: list[int]) -> list[Candidate]:
+    """Answer candidates in sentence order: the previous build's for reused sentences
+    (renumbered), a fresh linguistic analysis for new ones."""
+    previous_of: dict[int, list[Candidate]] = {}
+    for c in previous.candidates:
+        previous_of.setdefault(c.sentence_id, []).append(c)
+    fresh = analyse([s for s, src in zip(sentences, source, strict=True) if src < 0])
+    fresh_of: dict[int, list[Candidate]] = {}
+    for c in fresh:
+        fresh_of.setdefault(c.sentence_id, []).append(c)
+    found: list[Candidate] = []
+    for sentence, src in zip(sentences, source, strict=True):
+        if src >= 0:
+            found += [msgspec.structs.replace(c, sentence_id=sentence.sentence_id) for c in previous_of.get(src, [])]
+        else:
+            found += fresh_of.get(sentence.sentence_id, [])
+    return found
 
 
 def _reusable(previous: IndexData, doc: Document) -> Document | None:
@@ -401,6 +423,7 @@ def apply_change(
         sentence_vectors=build.sentence_vectors,
         clauses=build.table.clauses,
         clause_vectors=build.clause_vectors,
+        candidates=build.table.candidates,
     )
     fresh = QAService(settings, service.embedder, data, service.skipped)
     log.warning(
