@@ -2,8 +2,11 @@
 
 An environment variable ``RAG_<SECTION>__<KEY>`` overrides ``[section] key``; e.g.
 ``RAG_RETRIEVAL__TOP_K=3``. Values are parsed as TOML scalars (so ``true``, ``3``, ``0.5``
-and bare strings all work). ``RAG_CONFIG`` points at another TOML file. Relative paths
-resolve against the current directory, which is the project root in the README's commands.
+and bare strings all work). ``RAG_CONFIG`` points at another TOML file; without it the
+shipped ``config/rag.toml`` is found beside the package (never through the working directory),
+and the defaults below equal that file (a test compares them), so leaving the file out or
+running from another folder changes nothing. Relative paths in ``[paths]`` resolve against the
+current directory, which is the project root in the README's commands.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
-DEFAULT_CONFIG = Path("config/rag.toml")
+from rag.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "rag.toml"
+MODEL_WINDOW = 256  # word pieces all-MiniLM-L6-v2 sees; both backends truncate there
 ENV_PREFIX = "RAG_"
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
@@ -44,10 +50,18 @@ class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     model: str = "all-MiniLM-L6-v2"
-    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"  # see rag.embedding.onnx and benchmarks/REPORT.md
+    # torch | onnx | onnx-int8, or any backend registered in rag.embedding.registry (checked there at start)
+    backend: str = "onnx"
     batch_size: Positive = 32
-    max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = 256
-    query_cache_size: int = 4096  # question vectors kept in an LRU cache; 0 turns it off
+    max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = MODEL_WINDOW
+    query_cache_size: NonNegative = 4096  # question vectors kept in an LRU cache; 0 turns it off
+
+    def __post_init__(self) -> None:
+        if self.max_word_pieces > MODEL_WINDOW:
+            raise ValueError(
+                f"embedding.max_word_pieces ({self.max_word_pieces}) exceeds the model's window of {MODEL_WINDOW} "
+                "word pieces: the model would silently cut every longer chunk"
+            )
 
 
 class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,11 +103,11 @@ class AbstentionSettings(msgspec.Struct, forbid_unknown_fields=True):
     ``threshold``. ``rag calibrate`` fits the weights and the threshold; a cap of 1 disables it.
     """
 
-    threshold: Fraction = 0.5
-    bias: float = -3.8
+    threshold: Fraction = 0.19
+    bias: float = -2.32
     weights: dict[str, float] = msgspec.field(
         default_factory=lambda: {
-            "dense": 1.3, "coverage": 0.6, "best_dense": 1.4, "best_coverage": 0.5, "known": 0.5,
+            "best_coverage": 0.509, "best_dense": 1.6, "coverage": 0.58, "dense": 1.848, "known": 0.488,
         }
     )  # fmt: skip
     type_mismatch_cap: Fraction = 0.05
@@ -162,10 +176,6 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
-
-
-class ConfigError(ValueError):
-    """The configuration file or an override is invalid."""
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -23,7 +23,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings, load_settings
-from rag.embedding.sentence_transformers import Vectors
+from rag.embedding.base import Vectors
 from rag.engine.service import QAService
 from rag.http.app import create_app
 from rag.text.normalize import content_terms

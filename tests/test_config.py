@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import ConfigError, Settings, load_settings
+from rag.config import Settings, load_settings
+from rag.errors import ConfigError
 from tests.conftest import ROOT
 
 SHIPPED = ROOT / "config" / "rag.toml"

@@ -8,7 +8,8 @@ import pytest
 
 from rag.config import Settings
 from rag.documents import loading as documents
-from rag.documents.loading import DocumentError, doc_id_for, load_documents
+from rag.documents.loading import doc_id_for, load_documents
+from rag.errors import DocumentError
 from rag.engine.service import QAService
 from tests.conftest import FakeEmbedder
 

@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from rag.config import ConfigError, Settings, load_settings
-from rag.engine.service import BadRequest, QAService
+from rag.config import Settings, load_settings
+from rag.engine.service import QAService
+from rag.errors import BadRequest, ConfigError
 from rag.index.build import Progress as ProgressCallback
 from rag.records import Answer
 
@@ -40,7 +41,10 @@ def progress_bar() -> Iterator[ProgressCallback]:
 
 def open_service(settings: Settings, force_rebuild: bool = False) -> QAService:
     with progress_bar() as update:
-        return QAService.open(settings, progress=update, force_rebuild=force_rebuild)
+        try:
+            return QAService.open(settings, progress=update, force_rebuild=force_rebuild)
+        except ConfigError as error:  # e.g. a model no backend runs: one clear line, no traceback
+            raise click.ClickException(str(error)) from error
 
 
 @click.group()
@@ -206,11 +210,11 @@ def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float
     print(abstention_toml(fitted))
 
 
-# -- documents at run time (rag.index.updates): only the changed document is embedded ---------------
+# -- documents at run time (rag.engine.live): only the changed document is embedded -----------------
 
 
 def _print_change(result: object) -> None:
-    from rag.index.updates import UpdateResult
+    from rag.engine.updates import UpdateResult
 
     assert isinstance(result, UpdateResult)
     data = result.service.data
@@ -231,8 +235,9 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     The file is copied into the seeds folder; only it is chunked and embedded. A server
     running on the same index folder picks the new build up within seconds.
     """
-    from rag.documents.loading import DocumentError, read_document
-    from rag.index.updates import upload
+    from rag.documents.loading import read_document
+    from rag.engine.live import LiveEngine
+    from rag.errors import DocumentError
 
     try:
         text = read_document(file)
@@ -241,7 +246,7 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     service = open_service(settings)
     with progress_bar() as update:
         try:
-            result = upload(service, text, doc_id=doc_id, filename=file.name, progress=update)
+            result = LiveEngine.serving(service).upload(text, doc_id=doc_id, filename=file.name, progress=update)
         except BadRequest as error:
             raise click.ClickException(str(error)) from error
     _print_change(result)
@@ -252,13 +257,13 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
 @click.pass_obj
 def remove(settings: Settings, doc_id: str) -> None:
     """Remove the document DOC_ID from the index and its file from the seeds folder."""
-    from rag.engine.service import UnknownDocument
-    from rag.index.updates import remove as remove_document
+    from rag.engine.live import LiveEngine
+    from rag.errors import UnknownDocument
 
     service = open_service(settings)
     with progress_bar() as update:
         try:
-            result = remove_document(service, doc_id, progress=update)
+            result = LiveEngine.serving(service).remove(doc_id, progress=update)
         except UnknownDocument as error:
             raise click.ClickException(str(error.args[0])) from error
     _print_change(result)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from rag.errors import DocumentError
 from rag.records import Document
 
 SUFFIXES = (".txt", ".md")
@@ -23,10 +24,6 @@ _DOC_ID_UNSAFE = re.compile(r"[^a-z0-9._-]+")
 class SkippedFile(msgspec.Struct, frozen=True):
     path: str
     reason: str
-
-
-class DocumentError(ValueError):
-    """A file cannot be a document; the message says why."""
 
 
 def sha256_text(text: str) -> str:

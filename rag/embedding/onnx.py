@@ -53,7 +53,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.embedding.sentence_transformers import Vectors, forbid_hub_downloads, packaged_model_path
+from rag.embedding.base import Vectors, forbid_hub_downloads, packaged_model_path
+from rag.errors import ModelFileError
 from rag.index.durable import fsync_dir, sha256_file
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -69,10 +70,6 @@ PROBES = (
     "short",
     "Die Verhandlungen sind schwierig, und niemand weiß, wie sie enden — 2025.",
 )
-
-
-class ModelFileError(RuntimeError):
-    """An ONNX model file is missing, damaged or does not match its source."""
 
 
 def source_checksum(model_dir: Path) -> str:

@@ -19,10 +19,12 @@ from rag.answering.citations import verify
 from rag.answering.extract import Answerer
 from rag.config import Settings
 from rag.documents.loading import SkippedFile, load_documents
-from rag.embedding.sentence_transformers import Embedder, create_embedder
+from rag.embedding.base import Embedder
+from rag.embedding.registry import create_embedder
+from rag.errors import BadRequest, UnknownDocument, UnusableIndex
 from rag.index.build import Progress, build_index, fingerprint_for
 from rag.index.lexical import LexicalIndex
-from rag.index.store import IndexData, IndexStore, UnusableIndex
+from rag.index.store import IndexData, IndexStore
 from rag.index.vectors import FaissIndex, VectorCache
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
 from rag.retrieval.hybrid import Retriever
@@ -33,14 +35,6 @@ log = logging.getLogger("rag")
 # C0/C1 control characters other than tab, line feed and carriage return; and lone surrogates,
 # which no UTF-8 text can contain (they arrive only through escapes such as JSON "\ud800").
 _UNUSABLE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-class UnknownDocument(LookupError):
-    pass
-
-
-class BadRequest(ValueError):
-    """The caller asked for something that cannot be answered as asked."""
 
 
 @dataclass
@@ -71,20 +65,23 @@ class QAService:
         embedder = embedder or create_embedder(
             settings.embedding.model, settings.embedding.backend, settings.embedding.batch_size, settings.paths.index
         )
-        documents, skipped = load_documents(Path(settings.paths.seeds))
-        for skip in skipped:
-            log.warning("skipped seed file: %s", skip.reason)
-        store = IndexStore(Path(settings.paths.index))
-        expected = fingerprint_for(settings, embedder, documents)
+        seeds, store = Path(settings.paths.seeds), IndexStore(Path(settings.paths.index))
         reason = "rebuild requested" if force_rebuild else None
         if not force_rebuild:
+            documents, skipped = load_documents(seeds)
             try:
-                return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped)
+                data = store.load(fingerprint_for(settings, embedder, documents), settings.index.hnsw_ef_search)
+                return cls(settings, embedder, data, _logged(skipped))
             except UnusableIndex as error:
                 reason = str(error)
         log.warning("building the index: %s", reason)
-        build_index(store, settings, embedder, documents, progress)
-        return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped, rebuilt=reason)
+        # Under the writer lock, and reading seeds/ only once it is held: a document another
+        # process added meanwhile is in this build, never overwritten by it.
+        with store.writer_lock():
+            documents, skipped = load_documents(seeds)
+            build_index(store, settings, embedder, documents, progress)
+            data = store.load(fingerprint_for(settings, embedder, documents), settings.index.hnsw_ef_search)
+        return cls(settings, embedder, data, _logged(skipped), rebuilt=reason)
 
     # -- questions -------------------------------------------------------------------------
 
@@ -192,6 +189,12 @@ def info(doc: Document) -> DocumentInfo:
 
 def normalised_question(question: str) -> str:
     return " ".join(fold(question).split())
+
+
+def _logged(skipped: list[SkippedFile]) -> list[SkippedFile]:
+    for skip in skipped:
+        log.warning("skipped seed file: %s", skip.reason)
+    return skipped
 
 
 def _ms(start: float, end: float) -> float:

@@ -30,12 +30,12 @@ import uuid
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
-from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from rag.engine.live import LiveEngine
 from rag.records import Answer
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -70,11 +70,11 @@ def prometheus_config() -> PrometheusConfig:
     )
 
 
-def refresh_index_gauges(state: State) -> None:
-    service = state.get("service")
-    if service is None:
+def refresh_index_gauges(live: LiveEngine) -> None:
+    engine = live.engine
+    if engine is None:
         return
-    data = service.data
+    data = engine.data
     INDEX_DOCUMENTS.set(len(data.documents))
     INDEX_CHUNKS.set(data.manifest.chunks)
     INDEX_SENTENCES.set(data.manifest.sentences)
@@ -87,8 +87,8 @@ class MetricsController(PrometheusController):
     path = "/metrics"
 
     @get(include_in_schema=False, opt={"access": "read"}, name="metrics")
-    async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:  # type: ignore[override]
-        refresh_index_gauges(request.app.state)
+    async def get(self, request: Request[Any, Any, Any], live: LiveEngine) -> Response[Any]:  # type: ignore[override]
+        refresh_index_gauges(live)
         response: Response[Any] = await PrometheusController.get.fn(self)  # type: ignore[attr-defined]
         return response
 

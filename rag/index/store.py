@@ -35,13 +35,16 @@ from typing import Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from filelock import FileLock
 
+from rag.errors import UnusableIndex
 from rag.index.durable import fsync_dir, sha256_file, write_array_synced, write_synced
 from rag.index.vectors import FaissIndex
 from rag.records import Chunk, Clause, Document, Sentence
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+WRITER_LOCK = ".writer.lock"  # held by whoever changes seeds or builds, in any process
 KEEP_BUILDS = 2
 STALE_STAGING_S = 3600  # abandoned staging folders older than this are removed
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
@@ -74,10 +77,6 @@ class ChunkTable(msgspec.Struct, frozen=True):
     chunks: list[Chunk]
 
 
-class UnusableIndex(RuntimeError):
-    """The index on disk cannot be used; the message says why."""
-
-
 @dataclass(frozen=True)
 class IndexData:
     """A complete, loaded index: what retrieval and answering read."""
@@ -95,6 +94,12 @@ class IndexData:
 class IndexStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def writer_lock(self) -> FileLock:
+        """The lock file that makes one writer at a time across the processes sharing this folder
+        (a CLI and a server, or two server workers); released by the OS if its holder dies."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.root / WRITER_LOCK)
 
     def current_dir(self) -> Path | None:
         """The live build named by ``CURRENT``; ``UnusableIndex`` if the pointer is garbage."""
