@@ -129,6 +129,13 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     workers: Positive = 1
     request_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0  # a slower request is answered 503
     max_body_bytes: Positive = 65_536  # larger request bodies are refused with 413
+    # rag serve (rag.http.server): a connection is closed when its request's headers or body do
+    # not arrive in time, or when it stays idle between requests; beyond max_concurrency
+    # connections or requests at once, new requests are answered 503.
+    header_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 10.0
+    body_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
+    keep_alive_s: Annotated[float, msgspec.Meta(ge=1.0)] = 5.0
+    max_concurrency: Positive = 1000
 
 
 class RateLimitSettings(msgspec.Struct, forbid_unknown_fields=True):

@@ -138,8 +138,7 @@ def serve(
     settings: Settings, host: str | None, port: int | None, workers: int | None, log_format: str, access_log: bool
 ) -> None:
     """Serve the HTTP API and the web page (building the index first if needed)."""
-    import uvicorn
-
+    from rag.http import server
     from rag.http.app import create_app
     from rag.http.observability import logging_config, share_metrics_between_workers
 
@@ -157,12 +156,12 @@ def serve(
     )
     if workers == 1:  # serve the engine already loaded rather than loading the model twice
         app = create_app(settings, service_factory=lambda _: service)
-        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=log_config, access_log=False)
+        server.run(app, settings.server, host, port, 1, log_level="warning", log_config=log_config, access_log=False)
     else:
         del service
         share_metrics_between_workers()  # /metrics then reports every worker's figures, summed
-        uvicorn.run(
-            "rag.http.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+        server.run(
+            "rag.http.app:create_app", settings.server, host, port, workers, log_level="warning",
             log_config=log_config, access_log=False,
         )  # fmt: skip
 
