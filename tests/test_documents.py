@@ -9,8 +9,8 @@ import pytest
 from rag.config import Settings
 from rag.documents import loading as documents
 from rag.documents.loading import doc_id_for, load_documents
-from rag.errors import DocumentError
 from rag.engine.service import QAService
+from rag.errors import DocumentError
 from tests.conftest import FakeEmbedder
 
 CRLF_TEXT = "Treaty Notes\r\n\r\nThe envoy said Ukraine must cede territory.\r\nThe talks resume in May.\r\n"

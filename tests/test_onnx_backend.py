@@ -18,10 +18,10 @@ import pytest
 
 from rag.config import Settings
 from rag.embedding import onnx as onnx_backend
-from rag.embedding.onnx import OnnxEmbedder
 from rag.embedding.base import Vectors
-from rag.errors import ModelFileError
+from rag.embedding.onnx import OnnxEmbedder
 from rag.engine.service import QAService
+from rag.errors import ModelFileError
 from rag.index.vectors import FaissIndex, VectorCache, index_kind
 from tests.conftest import ROOT, SEED, FakeEmbedder
 

@@ -55,10 +55,13 @@ def closed_after(sock: socket.socket, limit: float) -> float:
     return time.monotonic() - started
 
 
+HALF_HEADERS = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+ONE_BYTE_OF_BODY = b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+
+
 @pytest.mark.parametrize(
     "sent",
-    [b"", b"GET /health HTTP/1.1\r\nHost: x\r\n", b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-     b"\r\nContent-Length: 100\r\n\r\n{"],  # fmt: skip
+    [b"", HALF_HEADERS, ONE_BYTE_OF_BODY],
     ids=["idle socket", "half-sent headers", "body stops after one byte"],
 )
 def test_slow_and_idle_clients_are_closed_while_others_are_served(server: str, sent: bytes) -> None:

@@ -15,10 +15,9 @@ from litestar.testing import TestClient
 
 from rag.config import Settings
 from rag.embedding.base import Vectors
+from rag.engine import updates
 from rag.engine.service import QAService
 from rag.http import plugin as extensions
-
-from rag.engine import updates
 from rag.index.store import IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
