@@ -13,10 +13,11 @@ from tests.conftest import ROOT
 SHIPPED = ROOT / "config" / "rag.toml"
 
 
-def test_shipped_file_keeps_the_hardening_defaults() -> None:
+def test_the_code_defaults_are_the_shipped_file() -> None:
     shipped, defaults = load_settings(SHIPPED, environ={}), Settings()
-    for section in ("paths", "server", "rate_limit", "security"):  # retrieval and abstention are tuned in the file
+    for section in Settings.__struct_fields__:  # a difference here means one of them lies
         assert getattr(shipped, section) == getattr(defaults, section), section
+    assert shipped == defaults
     assert shipped.security.api_key == "" and not shipped.security.cors_origins  # closed unless configured
 
 
@@ -98,9 +99,54 @@ def test_invalid_toml_file_is_a_config_error(tmp_path: Path) -> None:
         load_settings(wrong_type, environ={})
 
 
-def test_a_missing_default_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert load_settings(environ={}) == Settings()
+def test_the_default_file_is_found_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "rag.toml").write_text("[abstention]\nthreshold = 0.9\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # a config/rag.toml here is not the project's
+    assert load_settings(environ={}) == load_settings(SHIPPED, environ={})
+
+
+def test_a_window_larger_than_the_model_s_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"max_word_pieces \(1024\) exceeds the model's window of 256"):
+        load_settings(SHIPPED, environ={"RAG_EMBEDDING__MAX_WORD_PIECES": "1024"})
+
+
+def test_a_model_no_backend_runs_is_refused_at_start(settings: Settings) -> None:
+    from rag.engine.service import QAService
+    from tests.conftest import tuned
+
+    with pytest.raises(ConfigError, match=r"embedding\.model 'bge-small' is not available with backend 'onnx'"):
+        QAService.open(tuned(settings, embedding={"model": "bge-small"}))
+    with pytest.raises(ConfigError, match=r"embedding\.backend 'gpu' is not available; choose one of: onnx, onnx-int8"):
+        QAService.open(tuned(settings, embedding={"backend": "gpu"}))
+
+
+def test_the_cli_says_what_is_wrong_with_the_model_in_one_line() -> None:
+    from click.testing import CliRunner
+
+    from rag.cli import main as cli
+
+    result = CliRunner().invoke(cli.main, ["index"], env={"RAG_EMBEDDING__MODEL": "bge-small"})
+    assert result.exit_code == 1 and "Error: embedding.model 'bge-small' is not available" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_registered_backend_is_used(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.embedding import registry
+    from rag.engine.service import QAService
+    from tests.conftest import FakeEmbedder, tuned
+
+    made: list[tuple[str, int, str]] = []
+
+    def fake_backend(model: str, batch_size: int, cache_dir: str) -> FakeEmbedder:
+        made.append((model, batch_size, cache_dir))
+        return FakeEmbedder()
+
+    monkeypatch.setitem(registry.BACKENDS, "fake", registry.Backend(fake_backend, frozenset({"bag-of-words"})))
+    service = QAService.open(tuned(settings, embedding={"backend": "fake", "model": "bag-of-words"}))
+    assert made == [("bag-of-words", settings.embedding.batch_size, settings.paths.index)]
+    assert service.data.manifest.fingerprint.model == FakeEmbedder.name
+    assert service.ask("What does Moscow insist Ukraine must do?").citations
 
 
 def test_the_api_key_never_appears_in_the_settings_repr() -> None:

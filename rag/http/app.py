@@ -26,5 +26,7 @@ def create_app(
     live = LiveEngine(settings or load_settings(), service_factory, rebuild)
     return Litestar(
         plugins=[RagPlugin(live), problem_details(), StrictStructSchema()],
+        # Here, not in the plugin: Litestar 2.x reads this argument, not the plugin-modified config.
+        request_max_body_size=live.settings.server.max_body_bytes,
         logging_config=None,  # log through the host's configuration (CLI, uvicorn); never reconfigure the root logger
     )

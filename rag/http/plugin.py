@@ -4,8 +4,7 @@ observability, and the engine's life (loaded at start, following builds other pr
 * routes: the JSON API (``rag.http.qa``, ``rag.http.admin``, ``rag.http.documents``), the web
   page (``rag.http.web``, left out of the OpenAPI schema) and ``/metrics``;
 * dependencies: ``engine``, ``live`` and ``settings`` (``rag.http.dependencies``);
-* the API-key guard, the rate limit, CORS and the body limit (``[server]``, ``[rate_limit]``,
-  ``[security]``);
+* the API-key guard, the rate limit and CORS (``[rate_limit]``, ``[security]``);
 * errors: ``rag.http.problems`` (with Litestar's ``ProblemDetailsPlugin``, which ``create_app``
   adds beside this one);
 * request ids, the access log, ``Server-Timing`` and metrics (``rag.http.observability``);
@@ -54,7 +53,6 @@ class RagPlugin(InitPluginProtocol):
         if settings.rate_limit.enabled:
             app_config.middleware.append(rate_limit(settings).middleware)
         app_config.cors_config = cors(settings)
-        app_config.request_max_body_size = settings.server.max_body_bytes
         app_config.template_config = web.template_config()
         app_config.on_startup = [*app_config.on_startup, observability.wrap_app]
         app_config.after_request = observability.after_request
