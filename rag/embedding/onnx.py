@@ -53,9 +53,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rag.durable import fsync_dir, sha256_file
 from rag.embedding.base import Vectors, forbid_hub_downloads, packaged_model_path
 from rag.errors import ModelFileError
-from rag.index.durable import fsync_dir, sha256_file
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 INT8_SUFFIX = "-onnx-int8"

@@ -24,11 +24,11 @@ import msgspec
 
 from rag.config import Settings
 from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, make_document
+from rag.durable import fsync_dir, write_atomically
 from rag.embedding.base import Embedder
 from rag.engine.service import QAService
 from rag.errors import BadRequest, DocumentError, UnknownDocument, UnusableIndex
 from rag.index.build import Progress, fingerprint_for
-from rag.index.durable import fsync_dir, write_atomically
 from rag.index.incremental import build_incrementally
 from rag.index.store import IndexData, IndexStore
 from rag.records import Document

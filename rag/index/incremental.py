@@ -47,11 +47,7 @@ def stored_chunk_vectors(index: FaissIndex, ids: npt.NDArray[np.int64], dim: int
     """Chunk vectors read back from the FAISS index by id (``IndexIDMap2`` keeps the id map)."""
     if not len(ids):
         return np.zeros((0, dim), dtype=np.float32)
-    reconstruct = getattr(index, "reconstruct", None)  # a public accessor, if vectors.py grows one
-    if reconstruct is not None:
-        return np.asarray(reconstruct(ids), dtype=np.float32)
-    raw = index._index  # FaissIndex has no accessor for stored vectors yet
-    return np.asarray(raw.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)), dtype=np.float32)
+    return index.reconstruct(ids)
 
 
 def build_incrementally(

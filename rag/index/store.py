@@ -37,8 +37,8 @@ import numpy as np
 import numpy.typing as npt
 from filelock import FileLock
 
+from rag.durable import fsync_dir, sha256_file, write_array_synced, write_synced
 from rag.errors import UnusableIndex
-from rag.index.durable import fsync_dir, sha256_file, write_array_synced, write_synced
 from rag.index.vectors import FaissIndex
 from rag.records import Chunk, Clause, Document, Sentence
 
