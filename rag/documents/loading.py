@@ -30,9 +30,15 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def folded_name(path: Path) -> str:
+    """The file name's stem, lower case, runs of other characters than ``a-z0-9._-`` to ``-``;
+    empty when nothing is left (``é.txt``, ``..txt``)."""
+    return _DOC_ID_UNSAFE.sub("-", path.stem.lower()).strip("-.")
+
+
 def doc_id_for(path: Path) -> str:
-    """A stable, URL-safe id from the file name: lower case, runs of other characters to ``-``."""
-    return _DOC_ID_UNSAFE.sub("-", path.stem.lower()).strip("-.") or "document"
+    """A stable, URL-safe id from the file name (``document`` for a seed file whose name folds to nothing)."""
+    return folded_name(path) or "document"
 
 
 def title_of(text: str, fallback: str) -> str:

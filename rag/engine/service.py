@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from filelock import Timeout
 
 from rag.answering.citations import verify
 from rag.answering.extract import Answerer
 from rag.config import Settings
 from rag.documents.loading import SkippedFile, load_documents
+from rag.durable import TEMPORARY_SUFFIX
 from rag.embedding.base import Embedder
 from rag.embedding.registry import create_embedder
 from rag.errors import BadRequest, UnknownDocument, UnusableIndex
@@ -66,6 +68,7 @@ class QAService:
             settings.embedding.model, settings.embedding.backend, settings.embedding.batch_size, settings.paths.index
         )
         seeds, store = Path(settings.paths.seeds), IndexStore(Path(settings.paths.index))
+        _remove_leftovers(store, seeds)
         reason = "rebuild requested" if force_rebuild else None
         if not force_rebuild:
             documents, skipped = load_documents(seeds)
@@ -189,6 +192,26 @@ def info(doc: Document) -> DocumentInfo:
 
 def normalised_question(question: str) -> str:
     return " ".join(fold(question).split())
+
+
+def _remove_leftovers(store: IndexStore, seeds: Path) -> None:
+    """Temporary seed files and staging builds that a killed writer left behind. Only while no
+    writer is at work (their files are not leftovers), and never an obstacle to starting: a
+    read-only index folder (a replica) simply keeps them."""
+    try:
+        lock = store.writer_lock()
+        lock.acquire(blocking=False)
+    except (Timeout, OSError):
+        return
+    try:
+        store.remove_leftovers()
+        for temporary in seeds.glob(f".*{TEMPORARY_SUFFIX}"):
+            log.warning("removing %s, left by an interrupted write", temporary)
+            temporary.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("could not remove leftovers of interrupted writes: %s", error)
+    finally:
+        lock.release()
 
 
 def _logged(skipped: list[SkippedFile]) -> list[SkippedFile]:

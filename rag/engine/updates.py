@@ -23,7 +23,7 @@ from typing import Literal
 import msgspec
 
 from rag.config import Settings
-from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, make_document
+from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, folded_name, make_document
 from rag.durable import fsync_dir, write_atomically
 from rag.embedding.base import Embedder
 from rag.engine.service import QAService
@@ -75,6 +75,8 @@ def resolve_name(doc_id: str | None, filename: str | None) -> tuple[str, str]:
             raise BadRequest(f"filename must end in {' or '.join(SUFFIXES)}")
         suffix = name.suffix.lower()
         if doc_id is None:
+            if not folded_name(name):  # two such uploads would silently replace each other
+                raise BadRequest(f"filename {filename!r} has no letters or digits to make an id from; give a doc_id")
             doc_id = doc_id_for(name)
     if doc_id is None:
         raise BadRequest("give a doc_id or a filename")

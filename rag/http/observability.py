@@ -52,6 +52,7 @@ ASK_STAGES = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+CLIENT_DISCONNECTS = Counter("rag_client_disconnects_total", "Requests whose client went away before sending all")
 DOCUMENT_CHANGES = Counter("rag_document_changes_total", "Documents added, replaced or removed at run time", ["action"])
 INDEX_DOCUMENTS = Gauge("rag_index_documents", "Documents in the live index", multiprocess_mode="livemostrecent")
 INDEX_CHUNKS = Gauge("rag_index_chunks", "Chunks (passages) in the live index", multiprocess_mode="livemostrecent")

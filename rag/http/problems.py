@@ -45,8 +45,10 @@ from rag.errors import (
     describe_os_error,
     environmental,
 )
+from rag.http.observability import CLIENT_DISCONNECTS
 
 log = logging.getLogger("rag.http")
+CLIENT_GONE = "client disconnected prematurely"  # Litestar's detail when the body stops arriving
 MAX_DETAIL_CHARS = 1000  # problem details never echo more of the caller's input than this
 
 
@@ -67,6 +69,7 @@ class Problem(ProblemDetailsException):
             detail = detail[:MAX_DETAIL_CHARS] + "…"
         self.detail, self.type_, self.title = detail, "about:blank", _title(self.status_code)
         self.instance = request.url.path[:200]
+        self.headers = {**(self.headers or {}), "X-Content-Type-Options": "nosniff"}
         return super().to_response(request)
 
 
@@ -88,6 +91,13 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], ProblemDetailsExcepti
 
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """Litestar's own errors, with a detail that says what to fix."""
+    if exc.detail == CLIENT_GONE:  # not a server error: nobody is left to read the answer
+        CLIENT_DISCONNECTS.inc()
+        log.info("%s %s: the client disconnected before its request was read", request.method,
+                 request.url.path[:200])  # fmt: skip
+        return Problem(status_code=499, detail="the client disconnected before its request was read").to_response(
+            request
+        )
     if exc.status_code >= 500 and exc.status_code != 503:
         return on_bug(request, exc)
     detail = exc.detail or _title(exc.status_code)

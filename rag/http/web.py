@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Router, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -107,8 +110,15 @@ def span_context(doc: Document, start: int | None, end: int | None, sha256: str 
     return context
 
 
+def no_nul_in_path(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: no file name holds a NUL, and the file system would raise ValueError on one (a 500)."""
+    if "\x00" in connection.url.path:
+        raise NotFoundException()
+
+
 def routes() -> list[Any]:
     static: Router = create_static_files_router(
-        path="/static", directories=[UI_DIR / "static"], include_in_schema=False, name="static"
-    )
+        path="/static", directories=[UI_DIR / "static"], include_in_schema=False, name="static",
+        guards=[no_nul_in_path],
+    )  # fmt: skip
     return [home, documents_page, document_page, static]

@@ -24,7 +24,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -37,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from filelock import FileLock
 
-from rag.durable import fsync_dir, sha256_file, write_array_synced, write_synced
+from rag.durable import fsync_dir, make_unique_dir, sha256_file, write_array_synced, write_synced
 from rag.errors import UnusableIndex
 from rag.index.vectors import FaissIndex
 from rag.records import Chunk, Clause, Document, Sentence
@@ -47,6 +46,7 @@ CURRENT = "CURRENT"
 WRITER_LOCK = ".writer.lock"  # held by whoever changes seeds or builds, in any process
 KEEP_BUILDS = 2
 STALE_STAGING_S = 3600  # abandoned staging folders older than this are removed
+STAGING_PREFIX = ".build-"
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
 
 
@@ -127,7 +127,7 @@ class IndexStore:
     ) -> Manifest:
         """Write a new build and make it current, atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
+        staging = make_unique_dir(self.root, STAGING_PREFIX)
         try:
             write_synced(staging / "documents.msgpack", msgspec.msgpack.encode(documents))
             write_synced(staging / "chunks.msgpack", msgspec.msgpack.encode(table))
@@ -170,6 +170,13 @@ class IndexStore:
         write_synced(pointer_tmp, name.encode("utf-8"))
         os.replace(pointer_tmp, self.root / CURRENT)
         fsync_dir(self.root)  # make the rename itself durable
+
+    def remove_leftovers(self) -> None:
+        """Staging folders and pointer files a killed writer left; call with the writer lock held."""
+        for leftover in [*self.root.glob(f"{STAGING_PREFIX}*"), *self.root.glob(".trash-*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+        for pointer in self.root.glob(f".{CURRENT}.*"):
+            pointer.unlink(missing_ok=True)
 
     def _prune(self, keep: str) -> None:
         """Drop old builds and abandoned staging folders, keeping the newest few builds."""
