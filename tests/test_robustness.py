@@ -101,3 +101,59 @@ def test_problem_details_are_not_sniffed(client: TestClient[Litestar], method: s
     response = client.request(method, path)
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# -- operator mistakes: one clear line, never a traceback (item 14) ---------------------------
+
+
+@pytest.fixture
+def fake_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI runs with the fake embedder, registered as a backend like any other."""
+    from rag.embedding import registry
+
+    backend = registry.Backend(lambda model, batch, cache: FakeEmbedder(), frozenset({"fake"}))
+    monkeypatch.setitem(registry.BACKENDS, "fake", backend)
+    monkeypatch.setenv("RAG_EMBEDDING__BACKEND", "fake")
+    monkeypatch.setenv("RAG_EMBEDDING__MODEL", "fake")
+
+
+@pytest.mark.usefixtures("fake_backend")
+@pytest.mark.parametrize(
+    ("mistake", "says"),
+    [
+        ("index is a file", "a file stands where the index or seeds need a folder: {index}"),
+        ("CURRENT is a folder", "a folder stands where the index or seeds need a file: {index}/CURRENT"),
+        ("seeds missing", "the seeds folder {seeds} does not exist or is not a folder"),
+    ],
+)
+def test_operator_mistakes_are_one_clear_line(settings: Settings, mistake: str, says: str) -> None:
+    from click.testing import CliRunner
+
+    from rag.cli import main as cli
+
+    index, seeds = Path(settings.paths.index), Path(settings.paths.seeds)
+    if mistake == "index is a file":
+        index.write_text("not a folder", encoding="utf-8")
+    elif mistake == "CURRENT is a folder":
+        (index / "CURRENT").mkdir(parents=True)
+    else:
+        for seed in seeds.iterdir():
+            seed.unlink()
+        seeds.rmdir()
+    result = CliRunner().invoke(cli.main, ["index"])
+    assert result.exit_code == 1, result.output
+    assert f"Error: {says.format(index=index, seeds=seeds)}" in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output  # not an uncaught error
+
+
+def test_a_folder_where_the_writer_lock_belongs_is_a_503_not_a_500(
+    keyed_client: TestClient[Litestar], settings: Settings
+) -> None:
+    from rag.index.store import WRITER_LOCK
+
+    lock = Path(settings.paths.index) / WRITER_LOCK
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    response = keyed_client.post("/documents", json={"doc_id": "notes", "text": "A note."}, headers=AUTH)
+    assert response.status_code == 503 and "a folder stands where the index or seeds need a file" in response.text
+    assert str(lock) not in response.text

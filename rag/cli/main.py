@@ -17,7 +17,7 @@ from rich.text import Text
 
 from rag.config import Settings, load_settings
 from rag.engine.service import QAService
-from rag.errors import BadRequest, ConfigError
+from rag.errors import BadRequest, ConfigError, RagError, environmental, explain_os_error
 from rag.index.build import Progress as ProgressCallback
 from rag.records import Answer
 
@@ -47,7 +47,22 @@ def open_service(settings: Settings, force_rebuild: bool = False) -> QAService:
             raise click.ClickException(str(error)) from error
 
 
-@click.group()
+class Commands(click.Group):
+    """Every command: the package's own errors and the machine's (a folder where a file belongs, a
+    read-only or full disk) end in one line that says what is wrong, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RagError as error:
+            raise click.ClickException(str(error)) from error
+        except OSError as error:
+            if not environmental(error):
+                raise
+            raise click.ClickException(explain_os_error(error)) from error
+
+
+@click.group(cls=Commands)
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), help="TOML settings (default config/rag.toml)"
 )

@@ -22,8 +22,8 @@ from litestar.types import Guard
 
 from rag.config import SecuritySettings, Settings
 from rag.engine.live import LiveEngine
+from rag.errors import RequestTimedOut
 from rag.http.openapi import API_KEY_HEADER
-from rag.http.problems import RequestTimedOut
 
 log = logging.getLogger("rag.http")
 T = TypeVar("T")

@@ -40,6 +40,7 @@ from rag.errors import (
     NO_SPACE,
     BadRequest,
     NotReady,
+    RequestTimedOut,
     UnknownDocument,
     UpdateConflict,
     describe_os_error,
@@ -50,11 +51,6 @@ from rag.http.observability import CLIENT_DISCONNECTS
 log = logging.getLogger("rag.http")
 CLIENT_GONE = "client disconnected prematurely"  # Litestar's detail when the body stops arriving
 MAX_DETAIL_CHARS = 1000  # problem details never echo more of the caller's input than this
-
-
-class RequestTimedOut(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"the request did not finish within {seconds:g} s; try again later")
 
 
 class Problem(ProblemDetailsException):
@@ -121,7 +117,7 @@ def on_os_error(request: Request[Any, Any, Any], exc: OSError) -> Response[Any]:
     status = 507 if exc.errno in NO_SPACE else 503
     log.error(
         "%s %s failed: errno %s (%s) on %s", request.method, request.url.path[:200], exc.errno, exc.strerror,
-        exc.filename if exc.filename is not None else "an unnamed file",
+        exc.filename2 if exc.filename2 is not None else exc.filename,
     )  # fmt: skip
     headers = {} if status == 507 else {"Retry-After": "30"}
     return Problem(status_code=status, detail=describe_os_error(exc), headers=headers).to_response(request)
