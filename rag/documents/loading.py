@@ -90,9 +90,12 @@ def load_documents(folder: Path, max_bytes: int | None = None) -> tuple[list[Doc
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, Path] = {}
+    inside = folder.resolve()
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES):
         doc_id = doc_id_for(path)
         try:
+            if not path.resolve().is_relative_to(inside):  # a link may not publish files from elsewhere
+                raise DocumentError(f"{path.name}: a symbolic link to a file outside the seeds folder")
             if doc_id in seen:
                 raise DocumentError(f"{path.name}: same document id {doc_id!r} as {seen[doc_id].name}")
             text = read_document(path, max_bytes)
