@@ -4,7 +4,7 @@ Domain errors (``rag.errors``) map to a status each; Litestar's own exceptions (
 the rate limiter's 429) get a clearer detail; environmental ``OSError``s (disk full, read-only
 folder, out of file descriptors) are 507 or 503 with the reason, logged with errno and path;
 anything else is a bug: 500 with an error id, logged without the request's body or query. One
-renderer (``Problem``) fills in what every problem carries: ``type`` about:blank, the status phrase as
+renderer (``CompleteProblem``) fills in what every problem carries: ``type`` about:blank, the status phrase as
 ``title``, the path as ``instance``, and a ``detail`` that never echoes more than
 ``MAX_DETAIL_CHARS`` of the caller's input.
 
@@ -53,7 +53,7 @@ CLIENT_GONE = "client disconnected prematurely"  # Litestar's detail when the bo
 MAX_DETAIL_CHARS = 1000  # problem details never echo more of the caller's input than this
 
 
-class Problem(ProblemDetailsException):
+class CompleteProblem(ProblemDetailsException):
     """A problem that fills in what every problem carries when it is rendered, whichever handler
     renders it (the plugin's own, for the domain errors it maps, or ours)."""
 
@@ -71,7 +71,7 @@ class Problem(ProblemDetailsException):
 
 def _status(status: int, headers: dict[str, str] | None = None) -> Callable[[Exception], ProblemDetailsException]:
     def convert(exc: Exception) -> ProblemDetailsException:
-        return Problem(status_code=status, detail=str(exc.args[0]) if exc.args else "", headers=headers)
+        return CompleteProblem(status_code=status, detail=str(exc.args[0]) if exc.args else "", headers=headers)
 
     return convert
 
@@ -89,11 +89,9 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     """Litestar's own errors, with a detail that says what to fix."""
     if exc.detail == CLIENT_GONE:  # not a server error: nobody is left to read the answer
         CLIENT_DISCONNECTS.inc()
-        log.info("%s %s: the client disconnected before its request was read", request.method,
-                 request.url.path[:200])  # fmt: skip
-        return Problem(status_code=499, detail="the client disconnected before its request was read").to_response(
-            request
-        )
+        gone = "the client disconnected before its request was read"
+        log.info("%s %s: %s", request.method, request.url.path[:200], gone)
+        return CompleteProblem(status_code=499, detail=gone).to_response(request)
     if exc.status_code >= 500 and exc.status_code != 503:
         return on_bug(request, exc)
     detail = exc.detail or _title(exc.status_code)
@@ -106,7 +104,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
         reset = next((v for k, v in headers.items() if k.lower() == "ratelimit-reset"), None)
         headers["Retry-After"] = reset if reset and reset.isdigit() else "1"
         detail = "too many requests from this client; try again after Retry-After seconds"
-    return Problem(status_code=exc.status_code, detail=detail, headers=headers).to_response(request)
+    return CompleteProblem(status_code=exc.status_code, detail=detail, headers=headers).to_response(request)
 
 
 def on_os_error(request: Request[Any, Any, Any], exc: OSError) -> Response[Any]:
@@ -120,7 +118,7 @@ def on_os_error(request: Request[Any, Any, Any], exc: OSError) -> Response[Any]:
         exc.filename2 if exc.filename2 is not None else exc.filename,
     )  # fmt: skip
     headers = {} if status == 507 else {"Retry-After": "30"}
-    return Problem(status_code=status, detail=describe_os_error(exc), headers=headers).to_response(request)
+    return CompleteProblem(status_code=status, detail=describe_os_error(exc), headers=headers).to_response(request)
 
 
 def on_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -132,7 +130,8 @@ def on_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         "internal error %s on %s %s: %s (message withheld)\n%s",
         error_id, request.method, request.url.path[:200], type(exc).__qualname__, stack,
     )  # fmt: skip
-    return Problem(status_code=500, detail=f"internal error {error_id}; see the server log").to_response(request)
+    detail = f"internal error {error_id}; see the server log"
+    return CompleteProblem(status_code=500, detail=detail).to_response(request)
 
 
 def _title(status: int) -> str:
