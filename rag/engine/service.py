@@ -118,15 +118,16 @@ class QAService:
             raise BadRequest("question has no letters or digits")
         return question
 
-    def check_k(self, k: int | None) -> int:
+    def check_k(self, k: int | None, name: str = "top_k") -> int:
+        """``k`` passages if allowed; ``name`` is what the caller calls it (``k`` in ``/search``)."""
         k = self.settings.retrieval.top_k if k is None else k
         if not 1 <= k <= self.settings.retrieval.max_top_k:
-            raise BadRequest(f"top_k must be between 1 and {self.settings.retrieval.max_top_k}")
+            raise BadRequest(f"{name} must be between 1 and {self.settings.retrieval.max_top_k}")
         return k
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         query = self.check_question(query)
-        return self.retriever.search(query, self.embed_question(query), self.check_k(k))
+        return self.retriever.search(query, self.embed_question(query), self.check_k(k, "k"))
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
