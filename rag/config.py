@@ -64,6 +64,14 @@ class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
             )
 
 
+class DocumentSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """How much the corpus may hold; uploads beyond it are refused with 507 (seed files on disk are
+    never refused: the operator put them there)."""
+
+    max_documents: Positive = 10_000
+    max_corpus_chars: Positive = 500_000_000
+
+
 class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
     exact_below: NonNegative = 20_000  # exact search costs ~1 ms at 20k vectors, ~8 ms at 100k
     hnsw_m: Positive = 32
@@ -176,6 +184,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     paths: PathSettings = msgspec.field(default_factory=PathSettings)
     chunking: ChunkingSettings = msgspec.field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = msgspec.field(default_factory=EmbeddingSettings)
+    documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     index: IndexSettings = msgspec.field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = msgspec.field(default_factory=RetrievalSettings)
     answering: AnsweringSettings = msgspec.field(default_factory=AnsweringSettings)

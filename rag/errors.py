@@ -30,6 +30,10 @@ class UpdateConflict(RagError, RuntimeError):
     """The change cannot run now (another one or a full re-index is running); try again later."""
 
 
+class CorpusFull(RagError, RuntimeError):
+    """Adding this would take the corpus over ``[documents]`` max_documents or max_corpus_chars."""
+
+
 class NotReady(RagError, RuntimeError):
     """No engine is loaded yet (the server is starting)."""
 

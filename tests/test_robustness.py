@@ -164,3 +164,24 @@ def test_search_names_its_own_parameter(client: TestClient[Litestar]) -> None:
     assert response.status_code == 422 and response.json()["detail"] == "k must be between 1 and 50"
     asked = client.post("/ask", json={"question": "Kyiv?", "top_k": 1000})
     assert asked.status_code == 422 and asked.json()["detail"] == "top_k must be between 1 and 50"
+
+
+@pytest.mark.parametrize(
+    ("limits", "detail"),
+    [
+        ({"max_documents": 1}, "the corpus holds its limit of 1 documents; remove one first"),
+        ({"max_corpus_chars": 1000}, "over its limit of 1000; remove documents first"),
+    ],
+)
+def test_uploads_beyond_the_corpus_limits_are_507(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings, limits: dict[str, int], detail: str
+) -> None:
+    client = make_client(tuned(settings, security={"api_key": KEY}, rate_limit={"enabled": False}, documents=limits))
+    response = client.post("/documents", json={"doc_id": "more", "text": "One more note."}, headers=AUTH)
+    assert response.status_code == 507 and detail in response.json()["detail"]
+    assert [d["doc_id"] for d in client.get("/documents").json()] == ["us-ukraine-russia-negotiations"]
+    assert not (Path(settings.paths.seeds) / "more.txt").exists()
+    if "max_documents" in limits:  # a replacement does not add a document
+        seed = "us-ukraine-russia-negotiations"
+        replaced = client.post("/documents", json={"doc_id": seed, "text": "Shorter now."}, headers=AUTH)
+        assert replaced.status_code == 200 and replaced.json()["action"] == "replaced"

@@ -27,7 +27,7 @@ from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, folded_
 from rag.durable import fsync_dir, write_atomically
 from rag.embedding.base import Embedder
 from rag.engine.service import QAService
-from rag.errors import BadRequest, DocumentError, UnknownDocument, UnusableIndex
+from rag.errors import BadRequest, CorpusFull, DocumentError, UnknownDocument, UnusableIndex
 from rag.index.build import Progress, fingerprint_for
 from rag.index.incremental import build_incrementally
 from rag.index.store import IndexData, IndexStore
@@ -81,6 +81,17 @@ def resolve_name(doc_id: str | None, filename: str | None) -> tuple[str, str]:
     if doc_id is None:
         raise BadRequest("give a doc_id or a filename")
     return check_doc_id(doc_id), suffix
+
+
+def check_limits(settings: Settings, documents: list[Document], adding: bool) -> None:
+    """Refuse an upload that takes the corpus over ``[documents]`` (a replacement may keep the count)."""
+    limits = settings.documents
+    if adding and len(documents) > limits.max_documents:
+        raise CorpusFull(f"the corpus holds its limit of {limits.max_documents} documents; remove one first")
+    chars = sum(len(d.text) for d in documents)
+    if chars > limits.max_corpus_chars:
+        limit = limits.max_corpus_chars
+        raise CorpusFull(f"the corpus would hold {chars} characters, over its limit of {limit}; remove documents first")
 
 
 def document_text(text: str, name: str) -> str:
@@ -187,6 +198,7 @@ def apply_change(
     documents = [d for d in base.documents.values() if d.doc_id != doc_id]
     if upsert is not None:
         documents.append(upsert)
+        check_limits(settings, documents, adding=previous is None)
     build = build_incrementally(settings, service.embedder, base, documents, progress)
     seeds.mkdir(parents=True, exist_ok=True)
     transaction = SeedTransaction()

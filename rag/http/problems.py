@@ -39,6 +39,7 @@ from litestar.types import ExceptionHandlersMap
 from rag.errors import (
     NO_SPACE,
     BadRequest,
+    CorpusFull,
     NotReady,
     RequestTimedOut,
     UnknownDocument,
@@ -80,6 +81,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], ProblemDetailsExcepti
     BadRequest: _status(422),
     UnknownDocument: _status(404),
     UpdateConflict: _status(409),
+    CorpusFull: _status(507),
     NotReady: _status(503, {"Retry-After": "5"}),
     RequestTimedOut: _status(503, {"Retry-After": "5"}),
 }
