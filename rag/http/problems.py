@@ -33,6 +33,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
@@ -60,8 +61,9 @@ class CompleteProblem(ProblemDetailsException):
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         detail = self.detail or _title(self.status_code)
-        if self.status_code == 413:  # name the limit of the route that refused the body
-            detail = f"the request body is larger than {request.route_handler.resolve_request_max_body_size()} bytes"
+        handler = request.scope.get("route_handler")
+        if self.status_code == 413 and isinstance(handler, HTTPRouteHandler):  # the limit of the route that refused
+            detail = f"the request body is larger than {handler.resolve_request_max_body_size()} bytes"
         if len(detail) > MAX_DETAIL_CHARS:
             detail = detail[:MAX_DETAIL_CHARS] + "…"
         self.detail, self.type_, self.title = detail, "about:blank", _title(self.status_code)
