@@ -6,6 +6,8 @@ All offsets are Python ``str`` indices (Unicode code points) into a document's r
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -134,3 +136,15 @@ class SpanView(msgspec.Struct, frozen=True):
     context_end: int
     before: str
     after: str
+
+
+class ReindexStatus(msgspec.Struct):
+    """The state of the latest full re-index (``POST /admin/reindex``)."""
+
+    state: Literal["idle", "running", "succeeded", "failed"]
+    started_at: float | None = None
+    finished_at: float | None = None
+    index_version: str | None = None
+    documents: int | None = None
+    chunks: int | None = None
+    error: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,10 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings
-from rag.embedding.sentence_transformers import Vectors
+from rag.embedding.base import Vectors
+from rag.engine import updates
 from rag.engine.service import QAService
 from rag.http import plugin as extensions
-from rag.http.app import ReindexStatus
-from rag.index import updates
 from rag.index.store import IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
@@ -257,14 +257,25 @@ def test_large_documents_fit_the_upload_limit(keyed_client: TestClient[Litestar]
     assert response.status_code == 201, response.text[:300]
 
 
-def test_no_update_while_a_reindex_runs(keyed_client: TestClient[Litestar]) -> None:
-    reindexer = keyed_client.app.state["reindexer"]
-    reindexer.status = ReindexStatus(state="running")
+def test_no_update_while_a_reindex_runs(
+    make_client: Callable[..., TestClient[Litestar]], keyed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def held_rebuild(current: QAService) -> QAService:
+        release.wait(30)  # a re-index that runs until the test lets it finish
+        return current
+
+    client = make_client(keyed, rebuild=held_rebuild)
+    assert client.post("/admin/reindex", headers=AUTH).status_code == 202
     try:
-        response = keyed_client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
+        response = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
+        deleted = client.delete("/documents/us-ukraine-russia-negotiations", headers=AUTH)
     finally:
-        reindexer.status = ReindexStatus(state="idle")
+        release.set()
     assert response.status_code == 409 and "reindex" in response.json()["detail"]
+    assert deleted.status_code == 409 and "reindex" in deleted.json()["detail"]
+    assert not (Path(keyed.paths.seeds) / "rockets.txt").exists()  # refused: nothing written
 
 
 def test_document_routes_are_in_the_schema(keyed_client: TestClient[Litestar]) -> None:

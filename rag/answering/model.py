@@ -53,8 +53,8 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
 
 
-def load_model(path: Path | None = None) -> ReaderModel:
-    return msgspec.json.decode((path or PACKAGED).read_bytes(), type=ReaderModel)
+def load_model(path: Path | str | None = None) -> ReaderModel:
+    return msgspec.json.decode(Path(path or PACKAGED).read_bytes(), type=ReaderModel)
 
 
 def save_model(model: ReaderModel, path: Path) -> None:

@@ -108,9 +108,12 @@ class Reader:
         span_score = model.scorer.logits(reading.features)
         # An answer never only repeats the question ("Where did the Falcon land?" -> not "Falcon").
         echo_only = reading.features[:, FEATURES.index("echo_share")] >= 1.0
-        return sentence_score[np.searchsorted(sentences, sentence_of)] + span_score - ECHO_PENALTY * echo_only
+        penalty = ECHO_PENALTY * echo_only
+        return sentence_score[np.searchsorted(sentences, sentence_of)] + span_score - penalty
 
-    def similarities(self, sentence_ids: list[int], query_vector: npt.NDArray[np.float32]) -> dict[int, dict[str, float]]:
+    def similarities(
+        self, sentence_ids: list[int], query_vector: npt.NDArray[np.float32]
+    ) -> dict[int, dict[str, float]]:
         """Cosines of the question with each sentence, its section title, the sentence before it
         (a question line in an FAQ, a lead-in to a list) and its best clause."""
         sentences, vectors = self.data.sentences, self.data.sentence_vectors

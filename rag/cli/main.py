@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from rag.cli.fitting import fit
-from rag.config import ConfigError, Settings, load_settings
-from rag.engine.service import BadRequest, QAService
+from rag.config import Settings, load_settings
+from rag.engine.service import QAService
+from rag.errors import BadRequest, ConfigError, RagError, environmental, explain_os_error
 from rag.index.build import Progress as ProgressCallback
 from rag.records import Answer
 
@@ -41,10 +42,28 @@ def progress_bar() -> Iterator[ProgressCallback]:
 
 def open_service(settings: Settings, force_rebuild: bool = False) -> QAService:
     with progress_bar() as update:
-        return QAService.open(settings, progress=update, force_rebuild=force_rebuild)
+        try:
+            return QAService.open(settings, progress=update, force_rebuild=force_rebuild)
+        except ConfigError as error:  # e.g. a model no backend runs: one clear line, no traceback
+            raise click.ClickException(str(error)) from error
 
 
-@click.group()
+class Commands(click.Group):
+    """Every command: the package's own errors and the machine's (a folder where a file belongs, a
+    read-only or full disk) end in one line that says what is wrong, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RagError as error:
+            raise click.ClickException(str(error)) from error
+        except OSError as error:
+            if not environmental(error):
+                raise
+            raise click.ClickException(explain_os_error(error)) from error
+
+
+@click.group(cls=Commands)
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), help="TOML settings (default config/rag.toml)"
 )
@@ -135,8 +154,7 @@ def serve(
     settings: Settings, host: str | None, port: int | None, workers: int | None, log_format: str, access_log: bool
 ) -> None:
     """Serve the HTTP API and the web page (building the index first if needed)."""
-    import uvicorn
-
+    from rag.http import server
     from rag.http.app import create_app
     from rag.http.observability import logging_config, share_metrics_between_workers
 
@@ -154,12 +172,12 @@ def serve(
     )
     if workers == 1:  # serve the engine already loaded rather than loading the model twice
         app = create_app(settings, service_factory=lambda _: service)
-        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=log_config, access_log=False)
+        server.run(app, settings.server, host, port, 1, log_level="warning", log_config=log_config, access_log=False)
     else:
         del service
         share_metrics_between_workers()  # /metrics then reports every worker's figures, summed
-        uvicorn.run(
-            "rag.http.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+        server.run(
+            "rag.http.app:create_app", settings.server, host, port, workers, log_level="warning",
             log_config=log_config, access_log=False,
         )  # fmt: skip
 
@@ -184,11 +202,11 @@ def evaluate(settings: Settings, gold_path: Path, json_path: Path | None, markdo
         json_path.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
 
 
-# -- documents at run time (rag.index.updates): only the changed document is embedded ---------------
+# -- documents at run time (rag.engine.live): only the changed document is embedded -----------------
 
 
 def _print_change(result: object) -> None:
-    from rag.index.updates import UpdateResult
+    from rag.engine.updates import UpdateResult
 
     assert isinstance(result, UpdateResult)
     data = result.service.data
@@ -209,8 +227,9 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     The file is copied into the seeds folder; only it is chunked and embedded. A server
     running on the same index folder picks the new build up within seconds.
     """
-    from rag.documents.loading import DocumentError, read_document
-    from rag.index.updates import upload
+    from rag.documents.loading import read_document
+    from rag.engine.live import LiveEngine
+    from rag.errors import DocumentError
 
     try:
         text = read_document(file)
@@ -219,7 +238,7 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     service = open_service(settings)
     with progress_bar() as update:
         try:
-            result = upload(service, text, doc_id=doc_id, filename=file.name, progress=update)
+            result = LiveEngine.serving(service).upload(text, doc_id=doc_id, filename=file.name, progress=update)
         except BadRequest as error:
             raise click.ClickException(str(error)) from error
     _print_change(result)
@@ -230,13 +249,13 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
 @click.pass_obj
 def remove(settings: Settings, doc_id: str) -> None:
     """Remove the document DOC_ID from the index and its file from the seeds folder."""
-    from rag.engine.service import UnknownDocument
-    from rag.index.updates import remove as remove_document
+    from rag.engine.live import LiveEngine
+    from rag.errors import UnknownDocument
 
     service = open_service(settings)
     with progress_bar() as update:
         try:
-            result = remove_document(service, doc_id, progress=update)
+            result = LiveEngine.serving(service).remove(doc_id, progress=update)
         except UnknownDocument as error:
             raise click.ClickException(str(error.args[0])) from error
     _print_change(result)

@@ -38,23 +38,23 @@ session with every core, made on demand and dropped by ``release_bulk`` after a 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from filelock import FileLock
 
-from rag.embedding.sentence_transformers import Vectors, forbid_hub_downloads, packaged_model_path
-from rag.index.durable import fsync_dir, sha256_file
+from rag.durable import fsync_dir, sha256_file
+from rag.embedding.base import Vectors, forbid_hub_downloads, packaged_model_path
+from rag.errors import ModelFileError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 INT8_SUFFIX = "-onnx-int8"
@@ -69,10 +69,6 @@ PROBES = (
     "short",
     "Die Verhandlungen sind schwierig, und niemand weiß, wie sie enden — 2025.",
 )
-
-
-class ModelFileError(RuntimeError):
-    """An ONNX model file is missing, damaged or does not match its source."""
 
 
 def source_checksum(model_dir: Path) -> str:
@@ -247,16 +243,6 @@ def verified(model: Path, sidecar: Path, source: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    with lock_path.open("a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def ensure_fp32_export(model_dir: Path, folder: Path, name: str = MODEL_NAME) -> Path:
     """The verified fp32 ONNX file in ``folder``, exporting it first when missing or invalid."""
     model, sidecar = fp32_paths(folder, name)
@@ -264,7 +250,7 @@ def ensure_fp32_export(model_dir: Path, folder: Path, name: str = MODEL_NAME) ->
     if verified(model, sidecar, source):
         return model
     folder.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder / f".{name}-fp32.lock"):
+    with FileLock(folder / f".{name}-fp32.lock"):  # one export at a time, across processes
         if verified(model, sidecar, source):  # another process exported it while we waited
             return model
         export_fp32(model_dir, model, sidecar, source)

@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 
 from rag.config import Settings
-from rag.embedding.sentence_transformers import Embedder, Vectors
+from rag.embedding.base import Embedder, Vectors
 from rag.index.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
 from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
 from rag.records import Chunk, Clause, Document, Sentence
