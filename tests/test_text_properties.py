@@ -43,10 +43,6 @@ budgets = st.tuples(
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def non_space_positions(text: str) -> set[int]:
-    return {i for i, c in enumerate(text) if not c.isspace()}
-
-
 def assert_trimmed_ordered(text: str, spans: list[tuple[int, int]], lo: int = 0, hi: int | None = None) -> None:
     hi = len(text) if hi is None else hi
     previous_end = lo
