@@ -61,6 +61,19 @@ def test_gold_sets_are_exact() -> None:
     assert len(load_gold(ROOT / "eval" / "own.jsonl")) >= 40
 
 
+def test_the_multi_genre_gold_set_is_exact_and_large_enough() -> None:
+    docs = ROOT / "eval" / "corpus" / "docs"
+    items = [item for path in sorted((ROOT / "eval" / "corpus" / "gold").glob("*.jsonl")) for item in load_gold(path)]
+    assert len(items) >= 250 and len({item.id for item in items}) == len(items)
+    assert len({item.doc for item in items}) >= 10
+    for item in items:
+        text = (docs / item.doc).read_bytes().decode("utf-8")
+        assert bool(item.answers) == bool(item.evidence) == item.answerable, item.id
+        assert item.answerable or item.topic in ("on", "off"), item.id
+        for evidence in item.evidence:
+            assert text[evidence.start : evidence.end] == evidence.text, item.id
+
+
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Report]]:
     from rag.embedding.sentence_transformers import SentenceTransformerEmbedder

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from rag.answering.question import Question
 from rag.records import Candidate, Passage, Sentence
+from rag.text.markup import strip_markup
 from rag.text.normalize import STOPWORDS, fold
 
 ANSWER_SENTENCE_KINDS = frozenset({"paragraph", "list_item", "definition", "table_row", "code"})
@@ -93,19 +94,22 @@ class CandidateIndex:
             run.append(nxt)
         return run
 
-    def propose(self, q: Question, passages: list[Passage], chunk_sentences: dict[int, tuple[int, ...]],
-                text_of: dict[str, str]) -> list[Proposal]:  # fmt: skip
+    @staticmethod
+    def sentence_priors(passages: list[Passage], chunk_sentences: dict[int, tuple[int, ...]]) -> dict[int, float]:
+        """Each sentence of the passages, with its best passage's score relative to the top one."""
         top = passages[0].score if passages and passages[0].score else 1.0
         prior: dict[int, float] = {}
         for passage in passages:
             for sid in chunk_sentences[passage.chunk_id]:
                 prior[sid] = max(prior.get(sid, 0.0), passage.score / top)
+        return prior
+
+    def propose(self, q: Question, priors: dict[int, float], text_of: dict[str, str]) -> list[Proposal]:
         found: list[Proposal] = []
-        for sid, p in prior.items():
+        for sid, prior in priors.items():
             sentence = self.sentences[sid]
-            if sentence.kind not in ANSWER_SENTENCE_KINDS:
-                continue
-            found += self.sentence_proposals(q, sentence, text_of[sentence.doc_id], p)
+            if sentence.kind in ANSWER_SENTENCE_KINDS:
+                found += self.sentence_proposals(q, sentence, text_of[sentence.doc_id], prior)
         return found
 
     def sentence_proposals(self, q: Question, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
@@ -113,13 +117,14 @@ class CandidateIndex:
         cite = ((sentence.start, sentence.end),)
         found = [Proposal(sentence, (whole,), cite, "sentence", prior=prior)]
         for c in self.by_sentence.get(sentence.sentence_id, []):
-            found.append(Proposal(sentence, ((c.start, c.end),), cite, c.kind, c.label, c.head, prior))
+            span = strip_markup(text, c.start, c.end)
+            found.append(Proposal(sentence, (span,), cite, c.kind, c.label, c.head, prior))
         span = focus(text, *whole, q)
         if span != whole:
-            found.append(Proposal(sentence, (span,), cite, "focus", prior=prior))
+            found.append(Proposal(sentence, (strip_markup(text, *span),), cite, "focus", prior=prior))
         run = self.list_run(sentence)
         if len(run) >= 2:
-            items = tuple(strip_bullet(s) for s in run)
+            items = tuple(strip_markup(text, *strip_bullet(s)) for s in run)
             found.append(Proposal(sentence, items, tuple((s.start, s.end) for s in run), "list", prior=prior))
         return found
 

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from rag.answering.candidates import CandidateIndex, Proposal
 from rag.answering.citations import cite
 from rag.answering.features import FEATURES, SENTENCE_FEATURES, featurise, sentence_rows
-from rag.answering.model import ReaderModel, sigmoid
+from rag.answering.model import LinearModel, ReaderModel, sigmoid
 from rag.answering.question import Question, analyse_question
 from rag.config import AnsweringSettings
 from rag.index.lexical import LexicalIndex
@@ -34,6 +34,16 @@ ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_
                        "known_share", "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
 # An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
 _ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
+
+
+def neutral_model() -> ReaderModel:
+    """A model with zero weights for the code's features: what `rag fit` reads with before it
+    has fitted anything (the shipped model may describe other features while they change)."""
+
+    def zeros(names: tuple[str, ...]) -> LinearModel:
+        return LinearModel(list(names), [0.0] * len(names), [1.0] * len(names), [0.0] * len(names), 0.0)
+
+    return ReaderModel(zeros(SENTENCE_FEATURES), zeros(FEATURES), zeros(ABSTENTION_FEATURES), 0.5, {})
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,15 @@ class Reader:
     def read(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Reading:
         q = analyse_question(question, self.lexical)
         considered = passages[: self.settings.passages_considered]
-        proposals = self.candidates.propose(q, considered, self.chunk_sentences, self.text_of)
+        priors = self.candidates.sentence_priors(considered, self.chunk_sentences)
+        # Only the sentences that match best (cosine plus term coverage) get candidates: the
+        # right sentence is among the top 8 of them for 93% of the gold questions, and fewer
+        # candidates are both faster and easier to rank.
+        dense = self.data.sentence_vectors[list(priors)] @ query_vector if priors else np.zeros(0)
+        match = {sid: float(d) + q.coverage(self.sentence_terms[sid] | self.context_terms[sid])
+                 for sid, d in zip(priors, dense, strict=True)}  # fmt: skip
+        kept = sorted(match, key=lambda sid: -match[sid])[: self.settings.sentences_considered]
+        proposals = self.candidates.propose(q, {sid: priors[sid] for sid in kept}, self.text_of)
         sentence_ids = sorted({p.sentence.sentence_id for p in proposals})
         rows = featurise(q, proposals, self.text_of, self.similarities(sentence_ids, query_vector),
                          self.sentence_terms, self.context_terms)  # fmt: skip

@@ -12,11 +12,11 @@ import numpy.typing as npt
 from rich.console import Console
 
 from rag.answering.model import PACKAGED, ReaderModel, save_model, sigmoid
-from rag.answering.reader import Reader
+from rag.answering.reader import Reader, neutral_model
 from rag.config import Settings
 from rag.engine.service import QAService
 from rag.eval.fit import GoldSet, Sample, abstention_rows, calibration, collect, fit_model, held_out_models, load_sets
-from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, render_markdown, summarize
+from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
 
 out = Console(stderr=True)
 
@@ -32,10 +32,13 @@ def genre_of(gold_set: GoldSet, item: GoldItem) -> str:
 
 def open_set(settings: Settings, gold_set: GoldSet) -> tuple[QAService, list[GoldItem]]:
     """The engine over the set's seeds, with its own index under the configured index folder."""
-    paths = msgspec.structs.replace(
-        settings.paths, seeds=gold_set.seeds, index=str(Path(settings.paths.index) / f"eval-{gold_set.name}")
-    )
-    service = QAService.open(msgspec.structs.replace(settings, paths=paths))
+    index = Path(settings.paths.index) / f"eval-{gold_set.name}"
+    index.mkdir(parents=True, exist_ok=True)
+    neutral = index / "neutral-model.json"  # read with no fitted model: features may have changed
+    save_model(neutral_model(), neutral)
+    paths = msgspec.structs.replace(settings.paths, seeds=gold_set.seeds, index=str(index))
+    answering = msgspec.structs.replace(settings.answering, model=str(neutral))
+    service = QAService.open(msgspec.structs.replace(settings, paths=paths, answering=answering))
     return service, [item for path in gold_set.gold for item in load_gold(Path(path))]
 
 
@@ -69,7 +72,7 @@ def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path |
         outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for).outcomes
     report = Report(outcomes=outcomes, summary=summarize(outcomes))
     calibrated = calibration(*held_out_confidence(reader, samples, models))
-    text = render_markdown(report, "held-out figures (leave-one-document-out)") + (
+    text = render_by_group(report, "held-out figures (leave-one-document-out)") + (
         f"\n\nabstention on held-out documents: AUROC {calibrated['auroc']}, "
         f"expected calibration error {calibrated['ece']}\n"
     )
@@ -95,3 +98,17 @@ def held_out_confidence(
             confidence.append(sigmoid(float(model.abstention.logits(row)[0])))
             answerable.append(int(s.item.answerable))
     return np.array(confidence, dtype=np.float64), np.array(answerable, dtype=np.int64)
+
+
+GROUP_COLUMNS = ("questions", "hit@3", "token_f1", "exact_match", "citation_precision", "citation_recall",
+                 "abstained_unanswerable", "abstained_answerable", "citation_validity")  # fmt: skip
+
+
+def render_by_group(report: Report, title: str) -> str:
+    """One row per group (all, per kind, per genre, per document), one column per metric."""
+    header = "| group | " + " | ".join(GROUP_COLUMNS) + " |"
+    lines = [f"**{title}**", "", header, "|---" * (len(GROUP_COLUMNS) + 1) + "|"]
+    for group in sorted(report.summary, key=lambda g: (g.count(":"), g.split(":")[0], g)):
+        cells = [report.summary[group].get(c, float("nan")) for c in GROUP_COLUMNS]
+        lines.append(f"| {group} | " + " | ".join("–" if v != v else f"{v:.3g}" for v in cells) + " |")
+    return "\n".join(lines)

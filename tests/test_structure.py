@@ -1,0 +1,78 @@
+"""Text structure: blocks of Markdown, reStructuredText and plain text, with exact offsets."""
+
+from __future__ import annotations
+
+from rag.text.markup import strip_markup
+from rag.text.segment import segments
+from rag.text.structure import blocks
+
+
+def kinds(text: str) -> list[tuple[str, str]]:
+    return [(b.kind, text[b.start : b.end]) for b in blocks(text)]
+
+
+def test_markdown_headings_lists_tables_and_code() -> None:
+    text = (
+        "# Install\n\nRun the installer:\n\n- on Linux\n- on macOS\n\n"
+        "| option | default |\n|---|---|\n| --fast | off |\n\n```sh\nmake\n```\n"
+    )
+    assert kinds(text) == [
+        ("heading", "Install"),
+        ("paragraph", "Run the installer:"),
+        ("list_item", "- on Linux"),
+        ("list_item", "- on macOS"),
+        ("table_row", "| option | default |"),
+        ("table_row", "| --fast | off |"),
+        ("code", "make"),
+    ]
+
+
+def test_restructuredtext_underlined_headings_definitions_and_literal_blocks() -> None:
+    text = (
+        "Glossary\n========\n\n"
+        "term one\n   The first definition,\n   wrapped over two lines.\n\n"
+        "Example::\n\n    x = 1\n\nAfter the example.\n"
+    )
+    found = kinds(text)
+    assert found[0] == ("heading", "Glossary")
+    assert found[1] == ("term", "term one")
+    assert found[2] == ("definition", "The first definition,\n   wrapped over two lines.")
+    assert ("code", "x = 1") in found and found[-1] == ("paragraph", "After the example.")
+
+
+def test_a_hard_wrapped_sentence_is_one_sentence_under_its_numbered_heading() -> None:
+    text = (
+        "4.1. On what hardware does it\nrun?\n\n"
+        "    It should work on all systems which are\n    supported by the kernel. See the FAQ.\n"
+    )
+    found = segments(text)
+    assert [(s.kind, text[s.start : s.end]) for s in found] == [
+        ("heading", "4.1. On what hardware does it\nrun?"),
+        ("paragraph", "It should work on all systems which are\n    supported by the kernel."),
+        ("paragraph", "See the FAQ."),
+    ]
+    assert found[1].context == 0 and found[2].context == 0  # both are under the heading
+
+
+def test_faq_question_lines_are_headings_not_answers() -> None:
+    text = "**(3) Is it threadsafe?**\n\n> Yes, it is.\n\nCan I copy it?\n\nYes, freely.\n"
+    assert [k for k, _ in kinds(text)] == ["heading", "paragraph", "heading", "paragraph"]
+
+
+def test_one_paragraph_a_line_text_breaks_at_every_line() -> None:
+    long_line = "This paragraph is long enough that nobody would ever wrap it at a fixed width " * 2
+    text = f"A Short Title\n{long_line}\n{long_line}\n"
+    assert [k for k, _ in kinds(text)] == ["heading", "paragraph", "paragraph"]
+
+
+def test_markup_is_stripped_from_answer_edges_only() -> None:
+    for raw, expected in [
+        (":exc:`KeyboardInterrupt`", "KeyboardInterrupt"),
+        ("GPLv2](COPYING)", "GPLv2"),
+        ("[VACUUM](lang_vacuum.html)", "VACUUM"),
+        ("``except*``", "except*"),
+        ("*syntax errors* and *exceptions*", "*syntax errors* and *exceptions*"),
+        ("the :exc:`KeyboardInterrupt` exception", "the :exc:`KeyboardInterrupt` exception"),
+    ]:
+        start, end = strip_markup(raw, 0, len(raw))
+        assert raw[start:end] == expected
