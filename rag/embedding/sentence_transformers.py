@@ -9,7 +9,7 @@ lives in ``rag.embedding.onnx`` and implements the same interface.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -95,11 +95,14 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
 
-def create_embedder(name: str, backend: str, batch_size: int, cache_dir: str) -> Embedder:
-    """The configured backend; ONNX ones export or locate their model file under ``cache_dir``."""
+def create_embedder(
+    name: str, backend: str, batch_size: int, cache_dir: str, progress: Callable[[str, int, int], None] | None = None
+) -> Embedder:
+    """The configured backend; ONNX ones export or locate their model file under ``cache_dir``
+    (``progress`` hears of a first-time export)."""
     if backend == "torch":
         return SentenceTransformerEmbedder(name, batch_size)
     from rag.embedding.onnx import OnnxEmbedder
 
-    embedder: Embedder = OnnxEmbedder.for_backend(name, backend, batch_size, cache_dir)
+    embedder: Embedder = OnnxEmbedder.for_backend(name, backend, batch_size, cache_dir, progress=progress)
     return embedder
