@@ -292,7 +292,7 @@ def ensure_fp32_export(
         export_fp32(model_dir, model, sidecar, source)
         if progress:
             progress("model export", 1, 1)
-        log.info("exported %s to ONNX in %.1f s", name, time.perf_counter() - started)
+        log.debug("exported %s to ONNX in %.1f s", name, time.perf_counter() - started)
     return model
 
 

@@ -82,7 +82,7 @@ class QAService:
                 return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped)
             except UnusableIndex as error:
                 reason = str(error)
-        log.warning("building the index: %s", reason)
+        log.info("building the index: %s", reason)
         build_index(store, settings, embedder, documents, progress)
         return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped, rebuilt=reason)
 
