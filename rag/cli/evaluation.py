@@ -17,25 +17,29 @@ from rag.eval.baseline import (
     regressions,
     save_baseline,
 )
-from rag.eval.gold import GoldFileError, GoldLine, read_gold
-from rag.eval.metrics import Report, evaluate, render_markdown
+from rag.eval.checks import with_resolved_evidence
+from rag.eval.gold import GoldFileError, read_gold
+from rag.eval.metrics import GoldItem, Report, evaluate, render_markdown
 from rag.eval.tables import summary_tables
 from rag.eval.thresholds import EvalSettings, ThresholdError, eval_settings, from_pyproject
 
 PLAIN_WIDTH = 80  # for a pipe or a file
 
 
-def evaluate_gold(settings: Settings, gold_path: Path) -> tuple[Report, list[GoldLine], EvalSettings]:
+def evaluate_gold(settings: Settings, gold_path: Path) -> tuple[Report, list[GoldItem], EvalSettings]:
     try:
         items = read_gold(gold_path)
         evaluation = eval_settings(from_pyproject(Path("pyproject.toml")), "pyproject.toml [tool.rag.eval]")
     except (GoldFileError, ThresholdError) as error:
         raise click.ClickException(str(error)) from error
     service = open_service(settings)
-    try:
-        return evaluate(service, items), items, evaluation
-    except ValueError as error:  # gold evidence that no document holds at its offsets
-        raise click.ClickException(f"{gold_path}: {error}") from error
+    resolved = []
+    for item in items:  # evidence no document holds any more (removed, edited) is reported, then scored as missed
+        checked, notes = with_resolved_evidence(item, service.data.documents)
+        resolved.append(checked)
+        for note in notes:
+            console.print(f"[yellow]{item.id}[/]: {note}", highlight=False)
+    return evaluate(service, resolved), resolved, evaluation
 
 
 def print_report(report: Report, title: str, markdown: bool) -> None:
@@ -52,7 +56,7 @@ def print_report(report: Report, title: str, markdown: bool) -> None:
 
 def compare_with_baseline(
     report: Report,
-    items: list[GoldLine],
+    items: list[GoldItem],
     evaluation: EvalSettings,
     save_to: Path | None,
     compare_to: Path | None,
