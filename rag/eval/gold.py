@@ -97,3 +97,7 @@ def gold_schema() -> dict[str, Any]:
 
 def gold_schema_text() -> str:
     return json.dumps(gold_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m rag.eval.gold > docs/gold.schema.json
+    print(gold_schema_text(), end="")

@@ -2,6 +2,7 @@
 
 * the web page and document pages (``rag.http.web``), left out of the OpenAPI schema;
 * ``POST /documents`` and ``DELETE /documents/{id}`` (``rag.http.documents``);
+* ``POST /gold``, where the document page appends gold questions (``rag.http.gold``);
 * ``/metrics``, request ids, the access log and ``Server-Timing`` (``rag.http.observability``);
 * following builds that other processes save into the shared index folder
   (``rag.index.updates.follow``), so every worker and replica serves a document change within
@@ -21,7 +22,7 @@ from litestar.config.app import AppConfig
 
 from rag.engine.service import QAService
 from rag.http import documents as manage
-from rag.http import observability, web
+from rag.http import gold, observability, web
 from rag.index import updates
 
 FOLLOW_INTERVAL_S = 2.0
@@ -49,7 +50,13 @@ async def follow_index(app: Litestar) -> AsyncIterator[None]:
 
 
 def install(config: AppConfig) -> AppConfig:
-    config.route_handlers = [*config.route_handlers, *web.routes(), *manage.ROUTES, observability.MetricsController]
+    config.route_handlers = [
+        *config.route_handlers,
+        *web.routes(),
+        *manage.ROUTES,
+        *gold.ROUTES,
+        observability.MetricsController,
+    ]
     config.template_config = web.template_config()
     config.middleware = [observability.prometheus_config().middleware, *config.middleware]
     config.on_startup = [*config.on_startup, observability.wrap_app]
