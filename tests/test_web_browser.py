@@ -292,3 +292,32 @@ def test_a_gold_line_made_by_selection_has_code_point_offsets_and_passes_the_plu
         "--rag-gold", "gold.jsonl", "--rag-seeds", str(tmp_path / "seeds"), "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=1)
+
+
+def test_the_placeholder_question_is_answered_from_its_evidence(
+    browser_page: Any, live_server: Callable[..., str]
+) -> None:
+    """The placeholder is a promise: asked as it stands, it gets the gold answer (eval/dev.jsonl d06)."""
+    base = live_server()
+    page = browser_page
+    page.goto(f"{base}/")
+    question = page.get_by_label("Your question").get_attribute("placeholder").removeprefix("e.g. ")
+    page.get_by_label("Your question").fill(question)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#answer .card.answered")
+    assert "cede territory" in page.locator("#answer .answer-text").inner_text()
+    assert "must cede territory" in page.locator("mark.cite").first.text_content()
+
+
+def test_long_titles_are_cut_on_small_screens(browser_page: Any, live_server: Callable[..., str]) -> None:
+    base = live_server()
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/?q=What does Moscow insist Ukraine must do?")
+    page.wait_for_selector("#answer .card.answered")
+    link = page.locator("#answer .where a").first
+    line_height = float(page.evaluate("(a) => parseFloat(getComputedStyle(a).lineHeight)", link.element_handle()))
+    assert link.bounding_box()["height"] < 2 * line_height  # one line, not five
+    assert link.get_attribute("title")  # the whole title on hover
+    link.focus()
+    assert page.evaluate("(a) => getComputedStyle(a).whiteSpace", link.element_handle()) == "normal"

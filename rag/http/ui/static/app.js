@@ -196,7 +196,13 @@ function answerView(answer, titles) {
         citationLink(c.n),
         " ",
         element("q", {}, c.quote),
-        element("span", { class: "where" }, " — ", element("a", { href: spanLink(c.doc_id, c.start, c.end, c.doc_sha256) }, `${titles.get(c.doc_id) || c.doc_id}, characters ${c.start}–${c.end}`)),
+        element(
+          "span",
+          { class: "where" },
+          " — ",
+          // A long title is cut with an ellipsis on small screens; the whole shows on hover (title) and focus (CSS).
+          element("a", { href: spanLink(c.doc_id, c.start, c.end, c.doc_sha256), title: titles.get(c.doc_id) || c.doc_id }, `${titles.get(c.doc_id) || c.doc_id}, characters ${c.start}–${c.end}`),
+        ),
       ),
     );
   }
