@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -27,6 +28,7 @@ from rag.index.build import Progress as ProgressCallback
 console = Console(stderr=True)
 out = Console(soft_wrap=True)  # results are for copying: lines are never broken at the width
 log = logging.getLogger("rag.cli")
+HANDLER_NAME = "rag-cli"
 
 
 class OwnInfoOthersWarnings(logging.Filter):
@@ -36,16 +38,32 @@ class OwnInfoOthersWarnings(logging.Filter):
         return record.name == "rag" or record.name.startswith("rag.") or record.levelno >= logging.WARNING
 
 
+class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it per command)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(verbose: bool) -> None:
+    """Install the CLI's handler on the root logger (replacing one a previous command installed)."""
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = CurrentStderr()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(OwnInfoOthersWarnings())
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers = [handler]
+    for previous in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("rag").setLevel(logging.DEBUG if verbose else logging.INFO)
 

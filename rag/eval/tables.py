@@ -1,6 +1,6 @@
 """``rag eval``'s figures as tables that fit the terminal (80 columns and up) or a pipe.
 
-The summary has one column per group (all, answerable, unanswerable, then one per kind),
+The summary has one column per group (all, answerable, unanswerable, one per kind, ...),
 too many for 80 columns, where rich would cut the metric names (``citati…``) and rows would
 look alike. So the groups are split over as many tables as needed, each no wider than the
 width given; metric names are never cut. For a pipe or a file the tables are plain text,
@@ -22,16 +22,20 @@ def _cell(value: float) -> str:
 
 
 def _header(group: str) -> str:
-    return group.removeprefix("kind:")
+    return group.partition(":")[2] or group
 
 
 def column_groups(report: Report, width: int) -> list[tuple[str, list[str]]]:
-    """(title, groups) per table: the overall groups first, then the kinds, each set fitting ``width``."""
+    """(title, groups) per table: the overall groups first, then one set per prefix ("kind:", and
+    any other "name:" grouping the report has), each set split so that its table fits ``width``."""
     label_width = max(len(r) for r in ROWS) + 3  # the metric name, its padding and a separator
-    overall = [g for g in report.summary if not g.startswith("kind:")]
-    kinds = [g for g in report.summary if g.startswith("kind:")]
+    sets: dict[str, list[str]] = {"": []}
+    for group in report.summary:
+        prefix = group.partition(":")[0] if ":" in group else ""
+        sets.setdefault(prefix, []).append(group)
     tables: list[tuple[str, list[str]]] = []
-    for title, groups in (("", overall), ("by kind", kinds)):
+    for prefix, groups in sets.items():
+        title = f"by {prefix}" if prefix else ""
         current: list[str] = []
         used = label_width
         for group in groups:
