@@ -76,6 +76,7 @@ def append_line(path: Path, item: GoldLine) -> GoldAppended:
     opt={"access": "admin"},
     security=[{"apiKey": []}],
     responses={
+        400: _problem("The body is not a gold line (malformed JSON, wrong types, unknown fields)"),
         401: _problem("Missing or wrong API key"),
         403: _problem("No API key is configured, so appending is disabled"),
         409: _problem("The file already has a question with this id"),
