@@ -87,6 +87,6 @@ def with_api_key(settings: Settings, generate: bool) -> Settings:
 
 
 def print_new_key(key: str, path: Path) -> None:
-    console.print(f"a new API key (stored in {path}, mode 0600; shown only now):", highlight=False)
+    console.print(f"a new API key (stored in {path}, mode 0600; shown only now):", highlight=False, soft_wrap=True)
     console.print(Text(key, style="bold"), soft_wrap=True)
-    console.print("send it as X-API-Key or 'Authorization: Bearer' with POST /documents and /admin/…", highlight=False)
+    console.print("send it as X-API-Key (or Authorization: Bearer) with writes", highlight=False, soft_wrap=True)
