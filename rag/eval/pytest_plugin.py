@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from rag.eval import hookspecs
-from rag.eval.thresholds import ThresholdError, eval_settings, from_pyproject, parse_flag
+from rag.eval.thresholds import EvalSettings, ThresholdError, eval_settings, from_pyproject, parse_flag
 
 if TYPE_CHECKING:  # the engine's imports (faiss, bm25s, ...) wait until a session asks for it
     from rag.config import Settings
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine's imports (faiss, bm25s, ...) wait until a sessi
 
 SESSION: pytest.StashKey[RagSession] = pytest.StashKey()
 CHANGES = pytest.StashKey[list[str]]()
+EVALUATION: pytest.StashKey[EvalSettings] = pytest.StashKey()
 
 
 class QuestionMissed(Exception):
@@ -68,26 +69,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from rag.eval.session import RagSession as Session
-
+    """Check the thresholds now (a typo is a usage error); the engine waits until something needs it."""
     try:
         table = from_pyproject(config.rootpath / "pyproject.toml")
         table.update(parse_flag(flag) for flag in config.getoption("rag_threshold"))
-        evaluation = eval_settings(table, "[tool.rag.eval] and --rag-threshold")
+        config.stash[EVALUATION] = eval_settings(table, "[tool.rag.eval] and --rag-threshold")
     except ThresholdError as error:
         raise pytest.UsageError(str(error)) from error
 
-    def embedder_hook(settings: Settings) -> Embedder | None:
-        chosen: Embedder | None = config.hook.pytest_rag_embedder(config=config, settings=settings)
-        return chosen
 
-    config.stash[SESSION] = Session(
-        config.getoption("rag_config"),
-        config.getoption("rag_seeds"),
-        config.getoption("rag_gold"),
-        evaluation,
-        embedder_hook,
-    )
+def rag_session(config: pytest.Config) -> RagSession:
+    """The session's shared state, made on first use: a run without --rag-gold and without the
+    fixtures never imports the engine (faiss, bm25s, the model)."""
+    if SESSION not in config.stash:
+        from rag.eval.session import RagSession as Session
+
+        def embedder_hook(settings: Settings) -> Embedder | None:
+            chosen: Embedder | None = config.hook.pytest_rag_embedder(config=config, settings=settings)
+            return chosen
+
+        config.stash[SESSION] = Session(
+            config.getoption("rag_config"),
+            config.getoption("rag_seeds"),
+            config.getoption("rag_gold"),
+            config.stash[EVALUATION],
+            embedder_hook,
+        )
+    return config.stash[SESSION]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -100,7 +108,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 class GoldFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        session = self.config.stash[SESSION]
+        session = rag_session(self.config)
         lines = self.path.read_text(encoding="utf-8").splitlines()
         numbers = [number for number, line in enumerate(lines, 1) if line.strip()]  # as read_gold skips blanks
         for gold, number in zip(session.gold(), numbers, strict=True):
@@ -147,7 +155,7 @@ class GoldQuestion(RagItem):
         self.line = line
 
     def runtest(self) -> None:
-        checked = self.config.stash[SESSION].check(self.gold)
+        checked = rag_session(self.config).check(self.gold)
         if not checked.passed:
             raise QuestionMissed(checked)
 
@@ -161,7 +169,7 @@ class ThresholdItem(RagItem):
         self.threshold = threshold
 
     def runtest(self) -> None:
-        session = self.config.stash[SESSION]
+        session = rag_session(self.config)
         result = next(r for r in session.thresholds() if r.name == self.threshold)
         if not result.passed:
             missed = [c.item.id for c in session.check_all() if not c.passed]
@@ -173,7 +181,7 @@ class BaselineItem(RagItem):
     def runtest(self) -> None:
         from rag.eval.baseline import compare, describe_changes, load_baseline, make_baseline, regressions
 
-        session = self.config.stash[SESSION]
+        session = rag_session(self.config)
         before = load_baseline(self.config.getoption("rag_baseline"))
         changes = compare(before, make_baseline(session.check_all()), session.evaluation.baseline_tolerance)
         self.config.stash[CHANGES] = describe_changes(changes, before)
@@ -192,8 +200,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = session.config.getoption("rag_save_baseline", None)
-    state = session.config.stash.get(SESSION, None)
-    if target and state is not None and state.gold_file is not None:
+    if target and session.config.getoption("rag_gold") is not None:
+        state = rag_session(session.config)
         from rag.eval.baseline import make_baseline, save_baseline
 
         save_baseline(target, make_baseline(state.check_all()))
@@ -205,7 +213,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def rag_service(pytestconfig: pytest.Config) -> QAService:
     """The engine over ``--rag-seeds`` (or ``[paths] seeds``), built once per session."""
-    return pytestconfig.stash[SESSION].service()
+    return rag_session(pytestconfig).service()
 
 
 @pytest.fixture
