@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,14 +82,21 @@ class Server:
     """``rag serve`` in a subprocess on ``index``; time to /ready and peak RSS of the process tree."""
 
     def __init__(self, index: Path, log: Path, key: str | None = None) -> None:
-        env = {**os.environ, "RAG_PATHS__INDEX": str(index), "RAG_RATE_LIMIT__ENABLED": "false"}
+        # Run in the scratch folder, whose seeds/ is a copy of the checkout's: the example upload
+        # must never add a document to the real seeds/ (paths in answers stay "seeds/...").
+        env = {
+            **os.environ,
+            "RAG_CONFIG": str(ROOT / "config" / "rag.toml"),
+            "RAG_PATHS__INDEX": str(index),
+            "RAG_RATE_LIMIT__ENABLED": "false",
+        }
         if key:
             env["RAG_SECURITY__API_KEY"] = key
         command = [sys.executable, "-m", "rag.cli", "serve", "--port", str(PORT), "--no-access-log"]
         self.started = time.perf_counter()
         self.log = log
         with log.open("ab") as sink:  # a file, not a pipe: a full pipe would stall the server
-            self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)
+            self.proc = subprocess.Popen(command, cwd=index.parent, env=env, stdout=sink, stderr=sink)
         self.peak_rss = 0  # the server process itself
         self.peak_children_rss = 0  # the one-time ONNX export runs torch in a child process
         self.ready_rss = 0
@@ -123,6 +131,7 @@ def measure() -> dict[str, Any]:
     figures: dict[str, Any] = {"machine": machine(), "load_before": load(), "installed_gb": installed_bytes() / 1e9}
     with tempfile.TemporaryDirectory(prefix="rag-readme-") as scratch:
         index = Path(scratch) / "index"
+        shutil.copytree(ROOT / "seeds", Path(scratch) / "seeds")
         first = Server(index, Path(scratch) / "first.log")
         figures["first_ready_s"] = first.wait_ready()
         figures["first_peak_mb"] = first.peak_rss / 1e6

@@ -1,12 +1,9 @@
 """Retrieval-augmented question answering with verifiable, character-exact citations.
 
-Modules, from the bottom up: ``records`` (plain data), ``config``, ``textnorm`` and
-``sentences`` (offset-preserving text handling), ``documents`` (ingestion), ``chunking``,
-``embedding``, ``vectors`` (the ANN backend), ``lexical`` (BM25), ``store`` (the index
-directory), ``retrieval``, ``answering``, ``citations``, ``service`` (the engine), ``updates``
-(documents added or removed at run time, re-embedding only what changed), and on top ``api``
-(HTTP) with ``extensions`` (``web``: the web page; ``manage``: POST/DELETE /documents;
-``observability``: metrics, request ids, logs), ``cli`` and ``evaluation``.
+Packages, from the bottom up (imports only point down): ``records``, ``errors``, ``config`` and
+``durable``; ``text`` and ``documents``; ``embedding``; ``index``; ``retrieval`` and
+``answering``; ``engine`` (the service, document changes, and ``live.LiveEngine``, the one owner
+of the engine that serves); ``eval``; and on top ``http`` and ``cli``. The README has the map.
 """
 
 __version__ = "0.1.0"

@@ -2,13 +2,15 @@
 
 An environment variable ``RAG_<SECTION>__<KEY>`` overrides ``[section] key``; e.g.
 ``RAG_RETRIEVAL__TOP_K=3``. Values are parsed as TOML scalars (so ``true``, ``3``, ``0.5``
-and bare strings all work). ``RAG_CONFIG`` points at another TOML file. Relative paths
-resolve against the current directory, which is the project root in the README's commands.
+and bare strings all work). ``RAG_CONFIG`` points at another TOML file; without it the
+shipped ``config/rag.toml`` is found beside the package (never through the working directory),
+and the defaults below equal that file (a test compares them), so leaving the file out or
+running from another folder changes nothing. Relative paths in ``[paths]`` resolve against the
+current directory, which is the project root in the README's commands.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tomllib
 from pathlib import Path
@@ -16,7 +18,10 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
-DEFAULT_CONFIG = Path("config/rag.toml")
+from rag.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "rag.toml"
+MODEL_WINDOW = 256  # word pieces all-MiniLM-L6-v2 sees; both backends truncate there
 ENV_PREFIX = "RAG_"
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
@@ -45,10 +50,26 @@ class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     model: str = "all-MiniLM-L6-v2"
-    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"  # see rag.embedding.onnx and benchmarks/REPORT.md
+    # torch | onnx | onnx-int8, or any backend registered in rag.embedding.registry (checked there at start)
+    backend: str = "onnx"
     batch_size: Positive = 32
-    max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = 256
-    query_cache_size: int = 4096  # question vectors kept in an LRU cache; 0 turns it off
+    max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = MODEL_WINDOW
+    query_cache_size: NonNegative = 4096  # question vectors kept in an LRU cache; 0 turns it off
+
+    def __post_init__(self) -> None:
+        if self.max_word_pieces > MODEL_WINDOW:
+            raise ValueError(
+                f"embedding.max_word_pieces ({self.max_word_pieces}) exceeds the model's window of {MODEL_WINDOW} "
+                "word pieces: the model would silently cut every longer chunk"
+            )
+
+
+class DocumentSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """How much the corpus may hold; uploads beyond it are refused with 507 (seed files on disk are
+    never refused: the operator put them there)."""
+
+    max_documents: Positive = 10_000
+    max_corpus_chars: Positive = 500_000_000
 
 
 class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,41 +94,11 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
-    unit: Literal["clause", "sentence"] = "clause"
     passages_considered: Positive = 5
-    reason_bonus: float = 0.03
-    typed_candidates: Positive = 3
     max_question_chars: Positive = 2000
-
-
-class AbstentionSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """When to say "not in the sources": a logistic rule over answerability signals.
-
-    confidence = sigmoid(bias + sum(weights[s] * signal s)), capped at ``type_mismatch_cap``
-    when the question asks for a kind of answer (a number, a date, a name) that the extracted
-    answer does not hold, and at ``unknown_name_cap`` when the question names something the
-    sources never mention ("...the capital of France?"). The service abstains below
-    ``threshold``. ``rag calibrate`` fits the weights and the threshold; a cap of 1 disables it.
-    """
-
-    threshold: Fraction = 0.5
-    bias: float = -3.8
-    weights: dict[str, float] = msgspec.field(
-        default_factory=lambda: {
-            "dense": 1.3, "coverage": 0.6, "best_dense": 1.4, "best_coverage": 0.5, "known": 0.5,
-        }
-    )  # fmt: skip
-    type_mismatch_cap: Fraction = 0.05
-    unknown_name_cap: Fraction = 0.05
-
-    def confidence(self, signals: dict[str, float]) -> float:
-        z = self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())
-        p = 1.0 / (1.0 + math.exp(-z))
-        if signals.get("type_checked") and not signals.get("type_match"):
-            p = min(p, self.type_mismatch_cap)
-        if signals.get("unknown_name"):
-            p = min(p, self.unknown_name_cap)
-        return p
+    # The reader's fitted models (rag.answering.model); empty = the one shipped with the package,
+    # fitted by `rag fit` on eval/sets.toml. Its abstention threshold is part of it.
+    model: str = ""
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -116,6 +107,13 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     workers: Positive = 1
     request_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0  # a slower request is answered 503
     max_body_bytes: Positive = 65_536  # larger request bodies are refused with 413
+    # rag serve (rag.http.server): a connection is closed when its request's headers or body do
+    # not arrive in time, or when it stays idle between requests; beyond max_concurrency
+    # connections or requests at once, new requests are answered 503.
+    header_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 10.0
+    body_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
+    keep_alive_s: Annotated[float, msgspec.Meta(ge=1.0)] = 5.0
+    max_concurrency: Positive = 1000
 
 
 class RateLimitSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -156,17 +154,13 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     paths: PathSettings = msgspec.field(default_factory=PathSettings)
     chunking: ChunkingSettings = msgspec.field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = msgspec.field(default_factory=EmbeddingSettings)
+    documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     index: IndexSettings = msgspec.field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = msgspec.field(default_factory=RetrievalSettings)
     answering: AnsweringSettings = msgspec.field(default_factory=AnsweringSettings)
-    abstention: AbstentionSettings = msgspec.field(default_factory=AbstentionSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
-
-
-class ConfigError(ValueError):
-    """The configuration file or an override is invalid."""
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

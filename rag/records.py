@@ -6,6 +6,8 @@ All offsets are Python ``str`` indices (Unicode code points) into a document's r
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -36,13 +38,17 @@ class Span(msgspec.Struct, frozen=True):
 
 
 class Sentence(msgspec.Struct, frozen=True):
-    """A sentence of a document; ``chunk_ids`` are the chunks that contain it."""
+    """A sentence of a document, with the kind of block it sits in (paragraph, heading,
+    list_item, table_row, term, definition, code) and the id of the sentence that titles its
+    section or definition (``context``, -1 when none)."""
 
     sentence_id: int
     doc_id: str
     start: int
     end: int
     text: str
+    kind: str = "paragraph"
+    context: int = -1
 
 
 class Clause(msgspec.Struct, frozen=True):
@@ -54,6 +60,19 @@ class Clause(msgspec.Struct, frozen=True):
     start: int
     end: int
     text: str
+
+
+class Candidate(msgspec.Struct, frozen=True, array_like=True):
+    """A span of a sentence that could answer a question, found by linguistic analysis:
+    ``kind`` is entity / subject / object / complement / oblique / apposition / noun_phrase,
+    ``label`` the entity type or part of speech, ``head`` the lemma of the word it depends on."""
+
+    sentence_id: int
+    start: int
+    end: int
+    kind: str
+    label: str
+    head: str
 
 
 class Chunk(msgspec.Struct, frozen=True):
@@ -117,3 +136,15 @@ class SpanView(msgspec.Struct, frozen=True):
     context_end: int
     before: str
     after: str
+
+
+class ReindexStatus(msgspec.Struct):
+    """The state of the latest full re-index (``POST /admin/reindex``)."""
+
+    state: Literal["idle", "running", "succeeded", "failed"]
+    started_at: float | None = None
+    finished_at: float | None = None
+    index_version: str | None = None
+    documents: int | None = None
+    chunks: int | None = None
+    error: str | None = None

@@ -23,7 +23,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings, load_settings
-from rag.embedding.sentence_transformers import Vectors
+from rag.embedding.base import Vectors
 from rag.engine.service import QAService
 from rag.http.app import create_app
 from rag.text.normalize import content_terms
@@ -133,6 +133,27 @@ def make_client(make_app: AppMaker) -> Iterator[Callable[..., TestClient[Litesta
 @pytest.fixture
 def client(make_client: Callable[..., TestClient[Litestar]]) -> TestClient[Litestar]:
     return make_client()
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for one index over the seed article, built once per session, for tests that only
+    read it (a test that changes documents takes the per-test ``settings`` instead)."""
+    root = tmp_path_factory.mktemp("shared-index")
+    (root / "seeds").mkdir()
+    shutil.copy(SEED, root / "seeds" / SEED.name)
+    environ = {"RAG_PATHS__SEEDS": str(root / "seeds"), "RAG_PATHS__INDEX": str(root / "index"),
+               "RAG_RATE_LIMIT__ENABLED": "false"}  # fmt: skip
+    shared = load_settings(ROOT / "config" / "rag.toml", environ=environ)
+    QAService.open(shared, embedder=FakeEmbedder())
+    return shared
+
+
+@pytest.fixture(scope="module")
+def read_only_client(shared_index: Settings) -> Iterator[TestClient[Litestar]]:
+    """One started app per test module over the shared index; its tests must not change documents."""
+    with TestClient(app=create_app(shared_index, service_factory=fake_service_factory)) as started:
+        yield started
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import load_settings  # noqa: E402
 from rag.documents.loading import load_documents  # noqa: E402
-from rag.embedding.sentence_transformers import Vectors  # noqa: E402
+from rag.embedding.base import Vectors  # noqa: E402
 from rag.index import store as store_module  # noqa: E402
 from rag.index.build import build_index  # noqa: E402
 from rag.index.store import IndexStore  # noqa: E402

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.answering.citations import CitationMismatch, cite, verify
+from rag.answering.citations import cite, verify
 from rag.documents.loading import make_document
+from rag.errors import CitationMismatch
 from rag.records import Citation
 
 TEXT = "Moscow insists that Ukraine must cede territory.\r\nKyiv refuses — “not one inch”. 🙂 Done."

@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.documents.loading import load_documents
 from rag.engine.service import QAService
 from rag.index.build import fingerprint_for
-from rag.index.store import CURRENT, IndexStore
+from rag.index.store import CURRENT, WRITER_LOCK, IndexStore
 from tests.conftest import ROOT, FakeEmbedder
 
 HELPER = ROOT / "tests" / "crash_build.py"
@@ -71,7 +71,8 @@ def test_kill_9_during_a_build_leaves_the_previous_index_usable(settings: Settin
     data = IndexStore(root).load(fingerprint_for(settings, FakeEmbedder(), original_docs))
     assert data.manifest == before.data.manifest
     assert data.chunks == before.data.chunks and data.documents == before.data.documents
-    debris = sorted(p.name for p in root.iterdir() if p.name != CURRENT and p.name != f"v-{data.manifest.version}")
+    kept = {CURRENT, WRITER_LOCK, f"v-{data.manifest.version}"}  # the lock file is no debris: it stays by design
+    debris = sorted(p.name for p in root.iterdir() if p.name not in kept)
     expected_debris = {"embed": 0, "write": 1, "renamed": 1, "pointer": 2}[stage]
     assert len(debris) == expected_debris, debris  # the kill really happened mid-build
 

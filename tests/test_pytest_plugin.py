@@ -33,7 +33,7 @@ def pytest_rag_embedder(config, settings):
 QUESTIONS = [
     ("lighthouse", "When was the Fenwick lighthouse built?", "1872", HARBOUR, "Fenwick lighthouse was built in 1872"),
     ("master", "Who is the harbour master?", "Tomas Brenner", HARBOUR, "The harbour master today is Tomas Brenner"),
-    ("market", "What did the old fish market become?", "a museum of boats", HARBOUR, "became a museum of boats"),
+    ("market", "When did the old fish market close?", "1964", HARBOUR, "The old fish market closed in 1964"),
     (
         "ferries",
         "When do ferries leave for Lundy Island?",
@@ -109,7 +109,9 @@ def test_removing_the_supporting_document_fails_the_threshold_item(user: pytest.
     result.stdout.fnmatch_lines(["*note: evidence 'Ferries leave for Lundy Island*is in none of the documents"])
     result.stdout.fnmatch_lines(["citation_recall is 0.75; min_citation_recall wants at least 0.9: NOT met"])
     result.stdout.fnmatch_lines(["FAILED gold.jsonl::ferries*", "FAILED gold.jsonl::threshold:min_citation_recall*"])
-    result.assert_outcomes(passed=5, failed=3)  # the question, and both min_f1 and min_citation_recall
+    # the question and min_citation_recall; min_f1 (0.5) still holds, as the reader's exact spans
+    # on the other questions keep the mean F1 above it
+    result.assert_outcomes(passed=6, failed=2)
 
 
 def test_a_baseline_names_what_got_worse(user: pytest.Pytester) -> None:

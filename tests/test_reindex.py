@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings
-from rag.embedding.sentence_transformers import Vectors
+from rag.embedding.base import Vectors
 from rag.engine.service import QAService
 from tests.conftest import FakeEmbedder, tuned
 

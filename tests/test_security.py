@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from rag.config import Settings
 from rag.engine.service import QAService
-from rag.http import app as api
+from rag.http import dependencies as api
 from tests.conftest import fake_service_factory, tuned
 
 KEY = "test-key-0123456789abcdef"

@@ -12,11 +12,12 @@ import pytest
 
 from rag.config import Settings
 from rag.documents.loading import load_documents
+from rag.durable import sha256_file
 from rag.engine.service import QAService
+from rag.errors import UnusableIndex
 from rag.index import store as store_module
 from rag.index.build import build_index, fingerprint_for, make_chunker, split_all
-from rag.index.durable import sha256_file
-from rag.index.store import CURRENT, IndexStore, UnusableIndex
+from rag.index.store import CURRENT, IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
 FILES = ["documents.msgpack", "chunks.msgpack", "dense.faiss", "sentences.npy", "clauses.npy"]

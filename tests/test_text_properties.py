@@ -43,10 +43,6 @@ budgets = st.tuples(
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def non_space_positions(text: str) -> set[int]:
-    return {i for i, c in enumerate(text) if not c.isspace()}
-
-
 def assert_trimmed_ordered(text: str, spans: list[tuple[int, int]], lo: int = 0, hi: int | None = None) -> None:
     hi = len(text) if hi is None else hi
     previous_end = lo
@@ -62,10 +58,23 @@ def assert_trimmed_ordered(text: str, spans: list[tuple[int, int]], lo: int = 0,
 @example(text="a" * 5000)
 @example(text="\r\n".join(["First line", "Second. Third one", "", "  "]))
 def test_sentences_are_ordered_trimmed_and_cover_the_text(text: str) -> None:
+    """Every letter and digit is in a sentence, except on markup lines (``content_positions``);
+    rules and underlines hold no letters or digits at all."""
     spans = sentence_spans(text)
     assert_trimmed_ordered(text, spans)
     covered = {i for start, end in spans for i in range(start, end)}
-    assert non_space_positions(text) <= covered
+    assert content_positions(text) <= covered, sorted(content_positions(text) - covered)[:5]
+
+
+def content_positions(text: str) -> set[int]:
+    """Letters and digits outside markup lines (rST directives and comments, code fences)."""
+    content = set()
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if not line.lstrip(" \t\u00a0").startswith(("..", "```", "~~~")):
+            content |= {offset + i for i, c in enumerate(line) if c.isalnum()}
+        offset += len(line)
+    return content
 
 
 @PROPERTY_SETTINGS
@@ -111,8 +120,8 @@ def test_chunks_are_exact_slices_that_cover_and_fit(text: str, budget: tuple[int
         assert (chunk.start, chunk.end) == (run[0].start, run[-1].end)
     assert [c.start for c in chunks] == sorted(c.start for c in chunks)
     covered = {i for c in chunks for i in range(c.start, c.end)}
-    assert non_space_positions(text) <= covered
-    assert bool(chunks) == bool(non_space_positions(text))
+    assert content_positions(text) <= covered
+    assert bool(chunks) >= bool(content_positions(text))
 
 
 @settings(max_examples=300, deadline=None)
@@ -130,3 +139,28 @@ def test_fold_keeps_length_and_offsets(text: str) -> None:
 def test_fold_examples() -> None:
     assert fold("“Don’t” — İx") == '"don\'t" - İx'
     assert len(fold("İ")) == 1
+
+
+_greek = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+_sentence_words = st.lists(st.sampled_from(_greek), min_size=3, max_size=14)
+_paragraphs = st.lists(st.lists(_sentence_words, min_size=1, max_size=5), min_size=1, max_size=4)
+
+
+@PROPERTY_SETTINGS
+@given(paragraphs=_paragraphs, width=st.integers(min_value=30, max_value=79))
+def test_hard_wrapped_and_unwrapped_text_give_the_same_sentences(
+    paragraphs: list[list[list[str]]], width: int
+) -> None:
+    """A line break inside a paragraph is white space: wrapping a text changes no sentence."""
+    import textwrap
+
+    # Each paragraph ends with a sentence long enough that unwrapped lines pass 100 characters.
+    tail = "Lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega lambda mu nu xi omicron pi rho."
+    prose = [" ".join(" ".join(w).capitalize() + "." for w in paragraph) + " " + tail for paragraph in paragraphs]
+    unwrapped = "\n\n".join(prose)
+    wrapped = "\n\n".join(textwrap.fill(p, width) for p in prose)
+
+    def sentences(text: str) -> list[str]:
+        return [" ".join(text[a:b].split()) for a, b in sentence_spans(text)]
+
+    assert sentences(wrapped) == sentences(unwrapped)

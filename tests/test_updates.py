@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,10 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings
-from rag.embedding.sentence_transformers import Vectors
+from rag.embedding.base import Vectors
+from rag.engine import updates
 from rag.engine.service import QAService
 from rag.http import plugin as extensions
-from rag.http.app import ReindexStatus
-from rag.index import updates
 from rag.index.store import IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
@@ -173,7 +173,8 @@ def test_adding_replacing_and_deleting_change_answers_without_a_restart(
     assert replaced.status_code == 200 and replaced.json()["action"] == "replaced"
     assert replaced.json()["previous_sha256"] == citation["doc_sha256"]
     second = client.post("/ask", json={"question": QUESTION}).json()
-    assert "barge" in second["answer"] and "drone ship" not in second["answer"]
+    quoted = " ".join(c["quote"] for c in second["citations"])  # the answer comes from the new text
+    assert "barge" in quoted and "drone ship" not in second["answer"] + quoted
     stale = client.get(f"{span}&sha256={citation['doc_sha256']}")  # the old citation is detectably stale
     assert stale.status_code == 409 and stale.headers["content-type"].startswith("application/problem+json")
     assert "has changed since the citation was made" in stale.json()["detail"]
@@ -256,14 +257,25 @@ def test_large_documents_fit_the_upload_limit(keyed_client: TestClient[Litestar]
     assert response.status_code == 201, response.text[:300]
 
 
-def test_no_update_while_a_reindex_runs(keyed_client: TestClient[Litestar]) -> None:
-    reindexer = keyed_client.app.state["reindexer"]
-    reindexer.status = ReindexStatus(state="running")
+def test_no_update_while_a_reindex_runs(
+    make_client: Callable[..., TestClient[Litestar]], keyed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def held_rebuild(current: QAService) -> QAService:
+        release.wait(30)  # a re-index that runs until the test lets it finish
+        return current
+
+    client = make_client(keyed, rebuild=held_rebuild)
+    assert client.post("/admin/reindex", headers=AUTH).status_code == 202
     try:
-        response = keyed_client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
+        response = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
+        deleted = client.delete("/documents/us-ukraine-russia-negotiations", headers=AUTH)
     finally:
-        reindexer.status = ReindexStatus(state="idle")
+        release.set()
     assert response.status_code == 409 and "reindex" in response.json()["detail"]
+    assert deleted.status_code == 409 and "reindex" in deleted.json()["detail"]
+    assert not (Path(keyed.paths.seeds) / "rockets.txt").exists()  # refused: nothing written
 
 
 def test_document_routes_are_in_the_schema(keyed_client: TestClient[Litestar]) -> None:

@@ -52,7 +52,7 @@ def test_static_files_are_package_data(client: TestClient[Litestar]) -> None:
     assert client.get("/static/missing.js").status_code == 404
     assert (UI_DIR / "templates" / "base.html").exists()
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8")
-    assert '[tool.hatch.build.targets.wheel]\npackages = ["rag"]' in pyproject  # the whole folder, page files too
+    assert '"http/ui/templates/*.html", "http/ui/static/*"' in pyproject
 
 
 def test_html_routes_stay_out_of_the_schema(client: TestClient[Litestar]) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from rag.errors import CitationMismatch
 from rag.records import Citation, Document
-
-
-class CitationMismatch(RuntimeError):
-    """A citation's quote differs from the source at its offsets: a bug, never served."""
 
 
 def cite(doc: Document, start: int, end: int, score: float, answer_start: int, answer_end: int) -> Citation:

@@ -21,7 +21,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.config import Settings
-from rag.embedding.sentence_transformers import create_embedder
+from rag.embedding.registry import create_embedder
 from rag.engine.service import QAService
 from rag.index.build import Progress as ProgressCallback
 

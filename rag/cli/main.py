@@ -1,4 +1,4 @@
-"""The ``rag`` command: index, ask, serve, eval, calibrate."""
+"""The ``rag`` command: index, ask, serve, eval, fit, add, remove."""
 
 from __future__ import annotations
 
@@ -11,13 +11,30 @@ import click
 from rich.text import Text
 
 from rag.cli.console import configure_logging, console, open_service, out, progress_bar
+from rag.cli.fitting import fit
 from rag.cli.keys import key_path, new_key, print_new_key, with_api_key
-from rag.config import ConfigError, Settings, load_settings
-from rag.engine.service import BadRequest, QAService
+from rag.config import Settings, load_settings
+from rag.engine.service import QAService
+from rag.errors import BadRequest, ConfigError, RagError, environmental, explain_os_error
 from rag.records import Answer
 
 
-@click.group()
+class Commands(click.Group):
+    """Every command: the package's own errors and the machine's (a folder where a file belongs, a
+    read-only or full disk) end in one line that says what is wrong, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RagError as error:
+            raise click.ClickException(str(error)) from error
+        except OSError as error:
+            if not environmental(error):
+                raise
+            raise click.ClickException(explain_os_error(error)) from error
+
+
+@click.group(cls=Commands)
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), help="TOML settings (default config/rag.toml)"
 )
@@ -115,8 +132,7 @@ def serve(
     generate_key: bool,
 ) -> None:
     """Serve the HTTP API and the web page (building the index first if needed)."""
-    import uvicorn
-
+    from rag.http import server
     from rag.http.app import create_app
     from rag.http.observability import logging_config, share_metrics_between_workers
 
@@ -132,12 +148,12 @@ def serve(
     console.print(Text(command), soft_wrap=True)  # one line, however narrow the terminal: pasting must work
     if workers == 1:  # serve the engine already loaded rather than loading the model twice
         app = create_app(settings, service_factory=lambda _: service)
-        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=log_config, access_log=False)
+        server.run(app, settings.server, host, port, 1, log_level="warning", log_config=log_config, access_log=False)
     else:
         del service
         share_metrics_between_workers()  # /metrics then reports every worker's figures, summed
-        uvicorn.run(
-            "rag.http.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+        server.run(
+            "rag.http.app:create_app", settings.server, host, port, workers, log_level="warning",
             log_config=log_config, access_log=False,
         )  # fmt: skip
 
@@ -192,34 +208,11 @@ def evaluate(
             raise SystemExit(1)
 
 
-@main.command()
-@click.option(
-    "--set",
-    "gold_paths",
-    type=click.Path(exists=True, path_type=Path),
-    multiple=True,
-    default=[Path("eval/dev.jsonl"), Path("eval/own.jsonl")],
-    help="Gold sets to pool (repeatable).",
-)
-@click.option("--max-wrong", type=float, default=0.10, show_default=True, help="Most answerable questions to refuse.")
-@click.pass_obj
-def calibrate(settings: Settings, gold_paths: tuple[Path, ...], max_wrong: float) -> None:
-    """Fit the abstention rule on gold sets; print the trade-off curve and the settings."""
-    from rag.eval.metrics import abstention_toml, fit_abstention, load_gold
-
-    service = open_service(settings)
-    items = [item for path in gold_paths for item in load_gold(path)]
-    fitted, curve = fit_abstention(service, items, max_wrong)
-    out.print(curve)
-    out.print("[bold]paste into config/rag.toml:[/]")
-    print(abstention_toml(fitted))
-
-
-# -- documents at run time (rag.index.updates): only the changed document is embedded ---------------
+# -- documents at run time (rag.engine.live): only the changed document is embedded -----------------
 
 
 def _print_change(result: object) -> None:
-    from rag.index.updates import UpdateResult
+    from rag.engine.updates import UpdateResult
 
     assert isinstance(result, UpdateResult)
     data = result.service.data
@@ -240,8 +233,9 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     The file is copied into the seeds folder; only it is chunked and embedded. A server
     running on the same index folder picks the new build up within seconds.
     """
-    from rag.documents.loading import DocumentError, read_document
-    from rag.index.updates import upload
+    from rag.documents.loading import read_document
+    from rag.engine.live import LiveEngine
+    from rag.errors import DocumentError
 
     try:
         text = read_document(file)
@@ -250,7 +244,7 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
     service = open_service(settings)
     with progress_bar() as update:
         try:
-            result = upload(service, text, doc_id=doc_id, filename=file.name, progress=update)
+            result = LiveEngine.serving(service).upload(text, doc_id=doc_id, filename=file.name, progress=update)
         except BadRequest as error:
             raise click.ClickException(str(error)) from error
     _print_change(result)
@@ -261,17 +255,19 @@ def add(settings: Settings, file: Path, doc_id: str | None) -> None:
 @click.pass_obj
 def remove(settings: Settings, doc_id: str) -> None:
     """Remove the document DOC_ID from the index and its file from the seeds folder."""
-    from rag.engine.service import UnknownDocument
-    from rag.index.updates import remove as remove_document
+    from rag.engine.live import LiveEngine
+    from rag.errors import UnknownDocument
 
     service = open_service(settings)
     with progress_bar() as update:
         try:
-            result = remove_document(service, doc_id, progress=update)
+            result = LiveEngine.serving(service).remove(doc_id, progress=update)
         except UnknownDocument as error:
             raise click.ClickException(str(error.args[0])) from error
     _print_change(result)
 
+
+main.add_command(fit)
 
 if __name__ == "__main__":
     sys.exit(main())

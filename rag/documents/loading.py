@@ -1,4 +1,4 @@
-"""Ingestion: every ``.txt`` / ``.md`` file of the seeds folder becomes a ``Document``.
+"""Ingestion: every ``.txt`` / ``.md`` / ``.rst`` file of the seeds folder becomes a ``Document``.
 
 The text is decoded from bytes as strict UTF-8 and kept exactly (no newline translation,
 no stripping), because every citation offset refers to it. Files that are empty, binary,
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import msgspec
 
+from rag.errors import DocumentError
 from rag.records import Document
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = (".txt", ".md", ".rst")
 MAX_BYTES = 20 * 1024 * 1024
 _DOC_ID_UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
@@ -25,17 +26,19 @@ class SkippedFile(msgspec.Struct, frozen=True):
     reason: str
 
 
-class DocumentError(ValueError):
-    """A file cannot be a document; the message says why."""
-
-
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def folded_name(path: Path) -> str:
+    """The file name's stem, lower case, runs of other characters than ``a-z0-9._-`` to ``-``;
+    empty when nothing is left (``é.txt``, ``..txt``)."""
+    return _DOC_ID_UNSAFE.sub("-", path.stem.lower()).strip("-.")
+
+
 def doc_id_for(path: Path) -> str:
-    """A stable, URL-safe id from the file name: lower case, runs of other characters to ``-``."""
-    return _DOC_ID_UNSAFE.sub("-", path.stem.lower()).strip("-.") or "document"
+    """A stable, URL-safe id from the file name (``document`` for a seed file whose name folds to nothing)."""
+    return folded_name(path) or "document"
 
 
 def title_of(text: str, fallback: str) -> str:
@@ -87,9 +90,12 @@ def load_documents(folder: Path, max_bytes: int | None = None) -> tuple[list[Doc
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, Path] = {}
+    inside = folder.resolve()
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES):
         doc_id = doc_id_for(path)
         try:
+            if not path.resolve().is_relative_to(inside):  # a link may not publish files from elsewhere
+                raise DocumentError(f"{path.name}: a symbolic link to a file outside the seeds folder")
             if doc_id in seen:
                 raise DocumentError(f"{path.name}: same document id {doc_id!r} as {seen[doc_id].name}")
             text = read_document(path, max_bytes)

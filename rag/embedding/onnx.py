@@ -38,8 +38,6 @@ session with every core, made on demand and dropped by ``release_bulk`` after a 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -50,18 +48,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from filelock import FileLock
 
-from rag.embedding.sentence_transformers import Vectors, forbid_hub_downloads, packaged_model_path
-from rag.index.durable import fsync_dir, sha256_file
+from rag.durable import fsync_dir, sha256_file
+from rag.embedding.base import Progress, Vectors, forbid_hub_downloads, packaged_model_path
+from rag.errors import ModelFileError
 
 log = logging.getLogger("rag.embedding")
-StageProgress = Callable[[str, int, int], None]  # (stage, done, total), as rag.index.build.Progress
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 INT8_SUFFIX = "-onnx-int8"
@@ -76,10 +75,6 @@ PROBES = (
     "short",
     "Die Verhandlungen sind schwierig, und niemand weiß, wie sie enden — 2025.",
 )
-
-
-class ModelFileError(RuntimeError):
-    """An ONNX model file is missing, damaged or does not match its source."""
 
 
 def source_checksum(model_dir: Path) -> str:
@@ -138,7 +133,7 @@ class OnnxEmbedder:
         batch_size: int,
         cache_dir: str | os.PathLike[str],
         threads: int | None = None,
-        progress: StageProgress | None = None,
+        progress: Progress | None = None,
     ) -> OnnxEmbedder:
         """The embedder for ``backend`` ("onnx" or "onnx-int8"), exporting the fp32 model if needed."""
         forbid_hub_downloads()
@@ -260,18 +255,8 @@ def verified(model: Path, sidecar: Path, source: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    with lock_path.open("a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def ensure_fp32_export(
-    model_dir: Path, folder: Path, name: str = MODEL_NAME, progress: StageProgress | None = None
+    model_dir: Path, folder: Path, name: str = MODEL_NAME, progress: Progress | None = None
 ) -> Path:
     """The verified fp32 ONNX file in ``folder``, exporting it first when missing or invalid.
 
@@ -282,7 +267,7 @@ def ensure_fp32_export(
     if verified(model, sidecar, source):
         return model
     folder.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder / f".{name}-fp32.lock"):
+    with FileLock(folder / f".{name}-fp32.lock"):  # one export at a time, across processes
         if verified(model, sidecar, source):  # another process exported it while we waited
             return model
         log.info("exporting %s to ONNX into %s (once; 15-30 s)", name, folder)

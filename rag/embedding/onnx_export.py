@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.embedding.base import Vectors, forbid_hub_downloads
 from rag.embedding.onnx import INPUTS, MAX_LENGTH, OPSET, PROBES, mean_pool_normalise
-from rag.embedding.sentence_transformers import Vectors, forbid_hub_downloads
 
 
 def export(model_dir: Path, target: Path) -> dict[str, Vectors]:

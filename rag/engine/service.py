@@ -14,15 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from filelock import Timeout
 
 from rag.answering.citations import verify
-from rag.answering.extract import Answerer
+from rag.answering.model import load_model
+from rag.answering.reader import Reader
 from rag.config import Settings
 from rag.documents.loading import SkippedFile, load_documents
-from rag.embedding.sentence_transformers import Embedder, create_embedder
+from rag.durable import TEMPORARY_SUFFIX
+from rag.embedding.base import Embedder
+from rag.embedding.registry import create_embedder
+from rag.errors import BadRequest, UnknownDocument, UnusableIndex
 from rag.index.build import Progress, build_index, fingerprint_for
 from rag.index.lexical import LexicalIndex
-from rag.index.store import IndexData, IndexStore, UnusableIndex
+from rag.index.store import IndexData, IndexStore
 from rag.index.vectors import FaissIndex, VectorCache
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
 from rag.retrieval.hybrid import Retriever
@@ -33,14 +38,6 @@ log = logging.getLogger("rag")
 # C0/C1 control characters other than tab, line feed and carriage return; and lone surrogates,
 # which no UTF-8 text can contain (they arrive only through escapes such as JSON "\ud800").
 _UNUSABLE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-class UnknownDocument(LookupError):
-    pass
-
-
-class BadRequest(ValueError):
-    """The caller asked for something that cannot be answered as asked."""
 
 
 @dataclass
@@ -56,7 +53,8 @@ class QAService:
         sentences = FaissIndex.create(self.embedder.dim, "flat")
         sentences.add(self.data.sentence_vectors, np.arange(len(self.data.sentences), dtype=np.int64))
         self.retriever = Retriever(self.data.chunks, self.data.vectors, sentences, lexical, self.settings.retrieval)
-        self.answerer = Answerer(self.data, lexical, self.settings.answering, self.settings.abstention)
+        model = load_model(self.settings.answering.model or None)
+        self.answerer = Reader(self.data, lexical, self.settings.answering, model)
         self._question_cache = VectorCache(self.settings.embedding.query_cache_size)
 
     @classmethod
@@ -71,20 +69,24 @@ class QAService:
         embedder = embedder or create_embedder(
             settings.embedding.model, settings.embedding.backend, settings.embedding.batch_size, settings.paths.index
         )
-        documents, skipped = load_documents(Path(settings.paths.seeds))
-        for skip in skipped:
-            log.warning("skipped seed file: %s", skip.reason)
-        store = IndexStore(Path(settings.paths.index))
-        expected = fingerprint_for(settings, embedder, documents)
+        seeds, store = Path(settings.paths.seeds), IndexStore(Path(settings.paths.index))
+        _remove_leftovers(store, seeds)
         reason = "rebuild requested" if force_rebuild else None
         if not force_rebuild:
+            documents, skipped = load_documents(seeds)
             try:
-                return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped)
+                data = store.load(fingerprint_for(settings, embedder, documents), settings.index.hnsw_ef_search)
+                return cls(settings, embedder, data, _logged(skipped))
             except UnusableIndex as error:
                 reason = str(error)
         log.info("building the index: %s", reason)
-        build_index(store, settings, embedder, documents, progress)
-        return cls(settings, embedder, store.load(expected, settings.index.hnsw_ef_search), skipped, rebuilt=reason)
+        # Under the writer lock, and reading seeds/ only once it is held: a document another
+        # process added meanwhile is in this build, never overwritten by it.
+        with store.writer_lock():
+            documents, skipped = load_documents(seeds)
+            build_index(store, settings, embedder, documents, progress)
+            data = store.load(fingerprint_for(settings, embedder, documents), settings.index.hnsw_ef_search)
+        return cls(settings, embedder, data, _logged(skipped), rebuilt=reason)
 
     # -- questions -------------------------------------------------------------------------
 
@@ -118,15 +120,16 @@ class QAService:
             raise BadRequest("question has no letters or digits")
         return question
 
-    def check_k(self, k: int | None) -> int:
+    def check_k(self, k: int | None, name: str = "top_k") -> int:
+        """``k`` passages if allowed; ``name`` is what the caller calls it (``k`` in ``/search``)."""
         k = self.settings.retrieval.top_k if k is None else k
         if not 1 <= k <= self.settings.retrieval.max_top_k:
-            raise BadRequest(f"top_k must be between 1 and {self.settings.retrieval.max_top_k}")
+            raise BadRequest(f"{name} must be between 1 and {self.settings.retrieval.max_top_k}")
         return k
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         query = self.check_question(query)
-        return self.retriever.search(query, self.embed_question(query), self.check_k(k))
+        return self.retriever.search(query, self.embed_question(query), self.check_k(k, "k"))
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
@@ -192,6 +195,32 @@ def info(doc: Document) -> DocumentInfo:
 
 def normalised_question(question: str) -> str:
     return " ".join(fold(question).split())
+
+
+def _remove_leftovers(store: IndexStore, seeds: Path) -> None:
+    """Temporary seed files and staging builds that a killed writer left behind. Only while no
+    writer is at work (their files are not leftovers), and never an obstacle to starting: a
+    read-only index folder (a replica) simply keeps them."""
+    try:
+        lock = store.writer_lock()
+        lock.acquire(blocking=False)
+    except (Timeout, OSError):
+        return
+    try:
+        store.remove_leftovers()
+        for temporary in seeds.glob(f".*{TEMPORARY_SUFFIX}"):
+            log.warning("removing %s, left by an interrupted write", temporary)
+            temporary.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("could not remove leftovers of interrupted writes: %s", error)
+    finally:
+        lock.release()
+
+
+def _logged(skipped: list[SkippedFile]) -> list[SkippedFile]:
+    for skip in skipped:
+        log.warning("skipped seed file: %s", skip.reason)
+    return skipped
 
 
 def _ms(start: float, end: float) -> float:

@@ -8,7 +8,7 @@ import pytest
 
 if TYPE_CHECKING:
     from rag.config import Settings
-    from rag.embedding.sentence_transformers import Embedder
+    from rag.embedding.base import Embedder
 
 
 @pytest.hookspec(firstresult=True)

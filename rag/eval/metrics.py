@@ -17,14 +17,13 @@ import statistics
 import string
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import msgspec
-import numpy as np
 from rich.table import Table
 
-from rag.config import AbstentionSettings
+from rag.answering.model import ReaderModel
 from rag.engine.service import QAService
 from rag.records import Answer, Citation, Document, Passage
 
@@ -42,6 +41,8 @@ class GoldItem(msgspec.Struct, frozen=True):
     answers: list[str]
     evidence: list[GoldEvidence]
     kind: str
+    doc: str = ""  # the document file the question is about, when the gold set names it
+    topic: str = ""  # for unanswerable questions: "on" (the document's subject) or "off"
 
     @property
     def answerable(self) -> bool:
@@ -135,6 +136,9 @@ class Outcome(msgspec.Struct):
     evidence: int
     covered_evidence: int
     latency_ms: float
+    doc: str = ""
+    genre: str = ""
+    topic: str = ""
 
 
 class Report(msgspec.Struct):
@@ -167,13 +171,28 @@ def score_item(item: GoldItem, answer: Answer, documents: dict[str, Document], l
     )
 
 
-def evaluate(service: QAService, items: Iterable[GoldItem]) -> Report:
+def evaluate(
+    service: QAService,
+    items: Iterable[GoldItem],
+    genre_of: Callable[[GoldItem], str] | None = None,
+    model_for: Callable[[GoldItem], ReaderModel] | None = None,
+) -> Report:
+    """Answer every item and score it. ``model_for`` gives the reader model per item (a model
+    fitted without the item's document, for held-out figures); the default is the service's."""
     outcomes = []
-    for item in items:
-        started = time.perf_counter()
-        answer = service.ask(item.question, top_k=10)
-        latency = (time.perf_counter() - started) * 1000
-        outcomes.append(score_item(item, answer, service.data.documents, latency))
+    served = service.answerer.model
+    try:
+        for item in items:
+            if model_for is not None:
+                service.answerer.model = model_for(item)
+            started = time.perf_counter()
+            answer = service.ask(item.question, top_k=10)
+            latency = (time.perf_counter() - started) * 1000
+            outcome = score_item(item, answer, service.data.documents, latency)
+            genre = genre_of(item) if genre_of else ""
+            outcomes.append(msgspec.structs.replace(outcome, doc=item.doc, genre=genre, topic=item.topic))
+    finally:
+        service.answerer.model = served
     return Report(outcomes=outcomes, summary=summarize(outcomes))
 
 
@@ -218,6 +237,12 @@ def summarize(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
         groups["all"].append(o)
         groups["answerable" if o.answerable else "unanswerable"].append(o)
         groups[f"kind:{o.kind}"].append(o)
+        if o.genre:
+            groups[f"genre:{o.genre}"].append(o)
+        if o.doc:
+            groups[f"doc:{o.doc}"].append(o)
+        if o.topic:
+            groups[f"unanswerable:{o.topic}-topic"].append(o)
     return {name: figures(group) for name, group in groups.items()}
 
 
@@ -247,88 +272,3 @@ def render_markdown(report: Report, title: str) -> str:
         cells = [report.summary[c].get(row, float("nan")) for c in columns]
         lines.append(f"| {row} | " + " | ".join("–" if v != v else f"{v:g}" for v in cells) + " |")
     return "\n".join(lines)
-
-
-# -- abstention ----------------------------------------------------------------------------
-
-
-def collect_signals(service: QAService, items: Sequence[GoldItem]) -> tuple[list[dict[str, float]], np.ndarray]:
-    """The answerability signals of each question, and 1 for answerable questions."""
-    rows: list[dict[str, float]] = []
-    for item in items:
-        vector = service.embed_question(item.question)
-        passages = service.retriever.search(item.question, vector, service.settings.answering.passages_considered)
-        rows.append(service.answerer.answer(item.question, vector, passages).signals)
-    return rows, np.array([item.answerable for item in items], dtype=np.float64)
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20_000, rate: float = 0.5) -> np.ndarray:
-    """Weights (bias last) of an L2-regularised logistic regression, by gradient descent."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    balance = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))  # classes weigh equally
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-xb @ w))
-        grad = xb.T @ ((p - y) * balance) / len(y) + l2 * np.r_[w[:-1], 0.0]
-        w -= rate * grad
-    return w
-
-
-def auroc(scores: np.ndarray, y: np.ndarray) -> float:
-    pos, neg = scores[y == 1], scores[y == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    wins = sum(float((p > neg).sum()) + 0.5 * float((p == neg).sum()) for p in pos)
-    return wins / (len(pos) * len(neg))
-
-
-def tradeoff(confidence: np.ndarray, y: np.ndarray, thresholds: Iterable[float]) -> list[dict[str, float]]:
-    return [
-        {
-            "threshold": t,
-            "abstained_unanswerable": float((confidence[y == 0] < t).mean()) if (y == 0).any() else float("nan"),
-            "abstained_answerable": float((confidence[y == 1] < t).mean()) if (y == 1).any() else float("nan"),
-        }
-        for t in thresholds
-    ]
-
-
-def fit_abstention(
-    service: QAService, items: Sequence[GoldItem], max_wrong: float = 0.10
-) -> tuple[AbstentionSettings, Table]:
-    """Fit the rule's weights on ``items``; then pick the threshold that abstains on the most
-    unanswerable questions (Youden's J) while abstaining on at most ``max_wrong`` answerable ones.
-    Of equally good thresholds the middle one is taken: the widest margin on either side."""
-    rows, y = collect_signals(service, items)
-    names = sorted(service.settings.abstention.weights)
-    w = fit_logistic(np.array([[row.get(n, 0.0) for n in names] for row in rows]), y)
-    fitted = AbstentionSettings(
-        threshold=0.5,
-        bias=round(float(w[-1]), 3),
-        weights={n: round(float(v), 3) for n, v in zip(names, w[:-1], strict=True)},
-        type_mismatch_cap=service.settings.abstention.type_mismatch_cap,
-        unknown_name_cap=service.settings.abstention.unknown_name_cap,
-    )
-    confidence = np.array([fitted.confidence(row) for row in rows])
-    curve = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)])
-    fine = tradeoff(confidence, y, [round(t, 2) for t in np.arange(0.01, 1.0, 0.01)])
-    allowed = [r for r in fine if r["abstained_answerable"] <= max_wrong]
-    youden = max(r["abstained_unanswerable"] - r["abstained_answerable"] for r in allowed)
-    best = [r["threshold"] for r in allowed if r["abstained_unanswerable"] - r["abstained_answerable"] == youden]
-    fitted = msgspec.structs.replace(fitted, threshold=best[len(best) // 2])
-    table = Table(title=f"abstention trade-off: AUROC {auroc(confidence, y):.3f} over {len(items)} questions")
-    columns = ("threshold", "abstained_unanswerable", "abstained_answerable")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in curve:
-        table.add_row(*(f"{row[c]:.2f}" for c in columns))
-    return fitted, table
-
-
-def abstention_toml(settings: AbstentionSettings) -> str:
-    weights = ", ".join(f"{name} = {value}" for name, value in settings.weights.items())
-    return (
-        f"[abstention]\nthreshold = {settings.threshold}\nbias = {settings.bias}\n"
-        f"weights = {{ {weights} }}\ntype_mismatch_cap = {settings.type_mismatch_cap}\n"
-        f"unknown_name_cap = {settings.unknown_name_cap}"
-    )

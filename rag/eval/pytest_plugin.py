@@ -26,7 +26,7 @@ from rag.eval.thresholds import EvalSettings, ThresholdError, eval_settings, fro
 
 if TYPE_CHECKING:  # the engine's imports (faiss, bm25s, ...) wait until a session asks for it
     from rag.config import Settings
-    from rag.embedding.sentence_transformers import Embedder
+    from rag.embedding.base import Embedder
     from rag.engine.service import QAService
     from rag.eval.checks import Checked
     from rag.eval.gold import GoldLine

@@ -15,7 +15,8 @@ from pathlib import Path
 import msgspec
 
 from rag.config import Settings, load_settings
-from rag.embedding.sentence_transformers import Embedder, create_embedder
+from rag.embedding.base import Embedder
+from rag.embedding.registry import create_embedder
 from rag.engine.service import QAService
 from rag.eval.checks import Checked, check_question
 from rag.eval.gold import GoldLine, read_gold

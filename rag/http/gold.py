@@ -12,19 +12,20 @@ interleave lines.
 
 from __future__ import annotations
 
-import fcntl
 from pathlib import Path
 
 import anyio.to_thread
 import msgspec
+from filelock import FileLock
 from litestar import post
-from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.openapi import ResponseSpec
 
-from rag.engine.service import BadRequest, QAService
+from rag.config import Settings
+from rag.engine.service import QAService
+from rag.errors import BadRequest
 from rag.eval.gold import GoldFileError, GoldLine, consistency_problems, parse_gold_line
-from rag.http.app import PROBLEM, Problem
+from rag.http.dependencies import require_json
+from rag.http.openapi import ADMIN_ERRORS, problem_spec
 
 
 class GoldAppended(msgspec.Struct):
@@ -34,15 +35,11 @@ class GoldAppended(msgspec.Struct):
     questions: int  # questions now in the file
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=Problem, media_type=PROBLEM, description=description, generate_examples=False)
-
-
-def check_evidence(item: GoldLine, service: QAService) -> None:
+def check_evidence(item: GoldLine, engine: QAService) -> None:
     """Every span must name a document and hold exactly its text at its offsets."""
     problems = consistency_problems(item)
     for n, e in enumerate(item.evidence):
-        doc = service.data.documents.get(e.doc_id or "")
+        doc = engine.data.documents.get(e.doc_id or "")
         if doc is None:
             problems.append(f"evidence[{n}] names no known document (doc_id {e.doc_id!r})")
         elif doc.text[e.start : e.end] != e.text:
@@ -53,8 +50,9 @@ def check_evidence(item: GoldLine, service: QAService) -> None:
 
 def append_line(path: Path, item: GoldLine) -> GoldAppended:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+", encoding="utf-8") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
+    # A lock file beside the gold file (as for the index's writer lock): workers and processes
+    # that append at once take turns, so no two lines interleave and no id is written twice.
+    with FileLock(path.with_name(path.name + ".lock")), path.open("a+", encoding="utf-8") as handle:
         handle.seek(0)
         lines = [line for line in handle.read().splitlines() if line.strip()]
         for number, line in enumerate(lines, 1):
@@ -73,25 +71,21 @@ def append_line(path: Path, item: GoldLine) -> GoldAppended:
 @post(
     "/gold",
     status_code=201,
+    before_request=require_json,
     opt={"access": "admin"},
     security=[{"apiKey": []}],
     responses={
-        400: _problem("The body is not a gold line (malformed JSON, wrong types, unknown fields)"),
-        401: _problem("Missing or wrong API key"),
-        403: _problem("No API key is configured, so appending is disabled"),
-        409: _problem("The file already has a question with this id"),
-        422: _problem("The line is inconsistent, or its evidence is not the document's text at its offsets"),
-        503: _problem("The index is not loaded yet"),
+        **ADMIN_ERRORS,
+        400: problem_spec("The body is not a gold line (malformed JSON, wrong types, unknown fields)"),
+        409: problem_spec("The file already has a question with this id"),
+        415: problem_spec("The body is not JSON"),
+        422: problem_spec("The line is inconsistent, or its evidence is not the document's text at its offsets"),
     },
 )
-async def append_gold(data: GoldLine, state: State) -> GoldAppended:
+async def append_gold(data: GoldLine, engine: QAService, settings: Settings) -> GoldAppended:
     """Append one gold question to the server's gold file (``[paths] gold``)."""
-    service: QAService | None = state.get("service")
-    if service is None:
-        raise HTTPException(status_code=503, detail="the index is not loaded yet")
-    check_evidence(data, service)
-    path = Path(state["settings"].paths.gold)
-    return await anyio.to_thread.run_sync(append_line, path, data)
+    check_evidence(data, engine)
+    return await anyio.to_thread.run_sync(append_line, Path(settings.paths.gold), data)
 
 
 ROUTES = [append_gold]

@@ -30,12 +30,12 @@ import uuid
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
-from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from rag.engine.live import LiveEngine
 from rag.records import Answer
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -52,6 +52,7 @@ ASK_STAGES = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+CLIENT_DISCONNECTS = Counter("rag_client_disconnects_total", "Requests whose client went away before sending all")
 DOCUMENT_CHANGES = Counter("rag_document_changes_total", "Documents added, replaced or removed at run time", ["action"])
 INDEX_DOCUMENTS = Gauge("rag_index_documents", "Documents in the live index", multiprocess_mode="livemostrecent")
 INDEX_CHUNKS = Gauge("rag_index_chunks", "Chunks (passages) in the live index", multiprocess_mode="livemostrecent")
@@ -70,11 +71,11 @@ def prometheus_config() -> PrometheusConfig:
     )
 
 
-def refresh_index_gauges(state: State) -> None:
-    service = state.get("service")
-    if service is None:
+def refresh_index_gauges(live: LiveEngine) -> None:
+    engine = live.engine
+    if engine is None:
         return
-    data = service.data
+    data = engine.data
     INDEX_DOCUMENTS.set(len(data.documents))
     INDEX_CHUNKS.set(data.manifest.chunks)
     INDEX_SENTENCES.set(data.manifest.sentences)
@@ -87,8 +88,8 @@ class MetricsController(PrometheusController):
     path = "/metrics"
 
     @get(include_in_schema=False, opt={"access": "read"}, name="metrics")
-    async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:  # type: ignore[override]
-        refresh_index_gauges(request.app.state)
+    async def get(self, request: Request[Any, Any, Any], live: LiveEngine) -> Response[Any]:  # type: ignore[override]
+        refresh_index_gauges(live)
         response: Response[Any] = await PrometheusController.get.fn(self)  # type: ignore[attr-defined]
         return response
 

@@ -1,7 +1,7 @@
 """The web page: ask a question, read the answer, see every cited span in its source.
 
 No build step: Jinja templates and one vanilla-JavaScript file, shipped as package data in
-``rag/ui/``. Pages:
+``rag/http/ui/``. Pages:
 
 * ``/``: the question form. The script asks ``POST /ask``, shows the answer, its confidence
   and its citations, and below them each cited document with every cited span in a
@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Router, get
-from litestar.datastructures import State
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from rag import __version__
-from rag.engine.service import UnknownDocument, info
-from rag.http.app import _service
+from rag.engine.service import QAService, info
+from rag.errors import UnknownDocument
 from rag.records import Document
 
 UI_DIR = Path(__file__).parent / "ui"
@@ -64,14 +66,14 @@ async def home() -> Template:
 
 
 @get("/ui/documents", include_in_schema=False, opt={"access": "read"}, name="ui-documents")
-async def documents_page(state: State) -> Template:
-    docs = sorted(_service(state).documents(), key=lambda d: (d.title.lower(), d.doc_id))
+async def documents_page(engine: QAService) -> Template:
+    docs = sorted(engine.documents(), key=lambda d: (d.title.lower(), d.doc_id))
     return page("documents.html", documents=docs)
 
 
 @get("/ui/documents/{doc_id:str}", include_in_schema=False, opt={"access": "read"}, name="ui-document")
 async def document_page(
-    state: State,
+    engine: QAService,
     doc_id: str,
     start: Annotated[int | None, Parameter(ge=0)] = None,
     end: Annotated[int | None, Parameter(ge=0)] = None,
@@ -79,7 +81,7 @@ async def document_page(
 ) -> Template:
     """A document's text; ``start``/``end`` (code points) highlight a span, ``sha256`` checks its version."""
     try:
-        doc = _service(state).document(doc_id)
+        doc = engine.document(doc_id)
     except UnknownDocument:
         return page("missing.html", status_code=404, doc_id=doc_id)
     return page("document.html", status_code=200, **span_context(doc, start, end, sha256))
@@ -108,8 +110,15 @@ def span_context(doc: Document, start: int | None, end: int | None, sha256: str 
     return context
 
 
+def no_nul_in_path(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: no file name holds a NUL, and the file system would raise ValueError on one (a 500)."""
+    if "\x00" in connection.url.path:
+        raise NotFoundException()
+
+
 def routes() -> list[Any]:
     static: Router = create_static_files_router(
-        path="/static", directories=[UI_DIR / "static"], include_in_schema=False, name="static"
-    )
+        path="/static", directories=[UI_DIR / "static"], include_in_schema=False, name="static",
+        guards=[no_nul_in_path],
+    )  # fmt: skip
     return [home, documents_page, document_page, static]

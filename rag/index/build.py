@@ -15,11 +15,12 @@ import msgspec
 import numpy as np
 
 from rag.config import Settings
-from rag.embedding.sentence_transformers import Embedder, Vectors
+from rag.embedding.base import Embedder, Vectors
 from rag.index.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
 from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
 from rag.records import Chunk, Clause, Document, Sentence
 from rag.text.chunk import Chunker, tiktoken_counter
+from rag.text.linguistics import ANALYSIS_VERSION, analyse
 from rag.text.segment import SEGMENTATION_VERSION, clause_spans
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -48,6 +49,7 @@ def fingerprint_for(settings: Settings, embedder: Embedder, documents: Sequence[
             "overlap_tokens": settings.chunking.overlap_tokens,
             "max_word_pieces": settings.embedding.max_word_pieces,
             "segmentation": SEGMENTATION_VERSION,
+            "analysis": ANALYSIS_VERSION,
         },
         index={
             "exact_below": index.exact_below,
@@ -72,7 +74,7 @@ def split_all(chunker: Chunker, documents: Sequence[Document]) -> ChunkTable:
         for a, b in clause_spans(texts[s.doc_id], s.start, s.end)
     ]
     clauses = [msgspec.structs.replace(c, clause_id=i) for i, c in enumerate(clauses)]
-    return ChunkTable(sentences=sentences, clauses=clauses, chunks=chunks)
+    return ChunkTable(sentences=sentences, clauses=clauses, chunks=chunks, candidates=analyse(sentences))
 
 
 def embed_in_batches(

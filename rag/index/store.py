@@ -24,7 +24,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -35,15 +34,19 @@ from typing import Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from filelock import FileLock
 
-from rag.index.durable import fsync_dir, sha256_file, write_array_synced, write_synced
+from rag.durable import fsync_dir, make_unique_dir, sha256_file, write_array_synced, write_synced
+from rag.errors import UnusableIndex
 from rag.index.vectors import FaissIndex
-from rag.records import Chunk, Clause, Document, Sentence
+from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+WRITER_LOCK = ".writer.lock"  # held by whoever changes seeds or builds, in any process
 KEEP_BUILDS = 2
 STALE_STAGING_S = 3600  # abandoned staging folders older than this are removed
+STAGING_PREFIX = ".build-"
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
 
 
@@ -72,10 +75,7 @@ class ChunkTable(msgspec.Struct, frozen=True):
     sentences: list[Sentence]
     clauses: list[Clause]
     chunks: list[Chunk]
-
-
-class UnusableIndex(RuntimeError):
-    """The index on disk cannot be used; the message says why."""
+    candidates: list[Candidate] = []  # answer candidates from the linguistic analysis, in sentence order
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,18 @@ class IndexData:
     sentence_vectors: npt.NDArray[np.float32]
     clauses: list[Clause]
     clause_vectors: npt.NDArray[np.float32]
+    candidates: list[Candidate]
 
 
 class IndexStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def writer_lock(self) -> FileLock:
+        """The lock file that makes one writer at a time across the processes sharing this folder
+        (a CLI and a server, or two server workers); released by the OS if its holder dies."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.root / WRITER_LOCK)
 
     def current_dir(self) -> Path | None:
         """The live build named by ``CURRENT``; ``UnusableIndex`` if the pointer is garbage."""
@@ -122,7 +129,7 @@ class IndexStore:
     ) -> Manifest:
         """Write a new build and make it current, atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
+        staging = make_unique_dir(self.root, STAGING_PREFIX)
         try:
             write_synced(staging / "documents.msgpack", msgspec.msgpack.encode(documents))
             write_synced(staging / "chunks.msgpack", msgspec.msgpack.encode(table))
@@ -165,6 +172,13 @@ class IndexStore:
         write_synced(pointer_tmp, name.encode("utf-8"))
         os.replace(pointer_tmp, self.root / CURRENT)
         fsync_dir(self.root)  # make the rename itself durable
+
+    def remove_leftovers(self) -> None:
+        """Staging folders and pointer files a killed writer left; call with the writer lock held."""
+        for leftover in [*self.root.glob(f"{STAGING_PREFIX}*"), *self.root.glob(".trash-*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+        for pointer in self.root.glob(f".{CURRENT}.*"):
+            pointer.unlink(missing_ok=True)
 
     def _prune(self, keep: str) -> None:
         """Drop old builds and abandoned staging folders, keeping the newest few builds."""
@@ -215,6 +229,7 @@ class IndexStore:
             sentence_vectors=sentence_vectors,
             clauses=table.clauses,
             clause_vectors=clause_vectors,
+            candidates=table.candidates,
         )
 
 

@@ -131,6 +131,12 @@ class FaissIndex:
             raise NotImplementedError("HNSW cannot remove vectors; rebuild the index instead")
         self._index.remove_ids(ids.astype(np.int64))  # type: ignore[arg-type]  # SWIG takes arrays
 
+    def reconstruct(self, ids: Ids) -> npt.NDArray[np.float32]:
+        """The stored vectors of ``ids`` (``IndexIDMap2`` keeps the id map): an incremental build
+        reuses them instead of embedding unchanged documents again."""
+        rows = self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+        return np.asarray(rows, dtype=np.float32)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 import tiktoken
 
 from rag.records import Chunk, Document, Sentence
-from rag.text.segment import sentence_spans
+from rag.text.segment import segments
 
 Counter = Callable[[str], int]
 _WORD_END = re.compile(r"\S+")
@@ -51,11 +51,15 @@ class Chunker:
         self, doc: Document, first_sentence_id: int = 0, first_chunk_id: int = 0
     ) -> tuple[list[Sentence], list[Chunk]]:
         text = doc.text
-        units = [piece for span in sentence_spans(text) for piece in self._fit_pieces(text, *span)]
-        sentences = [
-            Sentence(sentence_id=first_sentence_id + i, doc_id=doc.doc_id, start=s, end=e, text=text[s:e])
-            for i, (s, e) in enumerate(units)
-        ]
+        sentences: list[Sentence] = []
+        first_piece: list[int] = []  # segment index -> sentence id of its first piece
+        for segment in segments(text):
+            first_piece.append(first_sentence_id + len(sentences))
+            context = first_piece[segment.context] if segment.context >= 0 else -1
+            for s, e in self._fit_pieces(text, segment.start, segment.end):
+                sentence_id = first_sentence_id + len(sentences)
+                sentences.append(Sentence(sentence_id, doc.doc_id, s, e, text[s:e], segment.kind, context))
+        units = [(s.start, s.end) for s in sentences]
         chunks = [
             self._chunk(doc, sentences[i:j], first_chunk_id + n) for n, (i, j) in enumerate(self._windows(text, units))
         ]

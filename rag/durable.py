@@ -11,11 +11,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+TEMPORARY_SUFFIX = ".tmp"  # a file being written; one left behind by a crash is removed at start
+
+
+def make_unique_dir(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder whose mode follows the umask (``tempfile.mkdtemp`` forces 0700)."""
+    while True:
+        folder = parent / f"{prefix}{uuid.uuid4().hex[:12]}"
+        try:
+            folder.mkdir(mode=0o777)
+            return folder
+        except FileExistsError:
+            continue
 
 
 def sha256_file(path: Path) -> str:
@@ -52,7 +65,10 @@ def write_array_synced(path: Path, array: npt.NDArray[np.float32]) -> None:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data``: a temporary file beside it, fsync, rename, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # os.open with 0o666 lets the umask decide the mode, as for any file the user writes
+    # (mkstemp's 0600 kept replicas running as another user from reading seeds written here).
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}{TEMPORARY_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

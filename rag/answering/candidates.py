@@ -1,0 +1,146 @@
+"""Answer candidates: the spans of the top passages' sentences that could answer a question.
+
+Reads the index (sentences with their block kind and section title, the persisted linguistic
+candidates) and the ranked passages. For each sentence of the top passages it proposes:
+
+- the linguistic candidates of ``rag.text.linguistics`` (entities, subjects, objects,
+  complements, obliques, appositions, noun phrases);
+- ``focus``: the sentence narrowed to the words that do not echo the question, the last run of
+  two or more content words (English puts new information last);
+- ``sentence``: the whole sentence, or a table row, or a definition's body;
+- ``list``: the items of a list, when the sentence is a list item or introduces a list with a
+  colon; each item becomes a part of the answer with its own citation.
+
+Headings and terms are never answers themselves: their words reach the sentences under them
+as context. Each candidate keeps the sentence it came from and the passage prior of its best
+passage, for the features.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.answering.question import Question
+from rag.records import Candidate, Passage, Sentence
+from rag.text.normalize import STOPWORDS, fold
+
+ANSWER_SENTENCE_KINDS = frozenset({"paragraph", "list_item", "definition", "table_row", "code"})
+MAX_LIST_ITEMS = 12
+_WORD = re.compile(r"\w+(?:[-'.\u2010-\u2015]\w+)*")
+_BULLET = re.compile(r"(?:[-*+•▪◦]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}\)|#\.)\s+")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One candidate answer: its parts (answer spans) and the sentences that cite them."""
+
+    sentence: Sentence
+    parts: tuple[tuple[int, int], ...]
+    cited: tuple[tuple[int, int], ...]
+    kind: str
+    label: str = ""
+    head: str = ""
+    prior: float = 0.0
+
+    @property
+    def start(self) -> int:
+        return self.parts[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.parts[-1][1]
+
+
+def strip_bullet(sentence: Sentence) -> tuple[int, int]:
+    marker = _BULLET.match(sentence.text)
+    return (sentence.start + (marker.end() if marker else 0), sentence.end)
+
+
+class CandidateIndex:
+    """The persisted candidates grouped by sentence, and each document's sentence order."""
+
+    def __init__(self, sentences: list[Sentence], candidates: list[Candidate]) -> None:
+        self.sentences = sentences
+        self.by_sentence: dict[int, list[Candidate]] = {}
+        for candidate in candidates:
+            self.by_sentence.setdefault(candidate.sentence_id, []).append(candidate)
+
+    def following(self, sentence: Sentence) -> Sentence | None:
+        nxt = sentence.sentence_id + 1
+        if nxt < len(self.sentences) and self.sentences[nxt].doc_id == sentence.doc_id:
+            return self.sentences[nxt]
+        return None
+
+    def list_run(self, sentence: Sentence) -> list[Sentence]:
+        """The list items of the list ``sentence`` belongs to, or introduces with a colon."""
+        if sentence.kind == "list_item":
+            first = sentence
+            while first.sentence_id > 0:
+                previous = self.sentences[first.sentence_id - 1]
+                if previous.kind != "list_item" or previous.doc_id != first.doc_id:
+                    break
+                first = previous
+        elif sentence.text.rstrip().endswith(":"):
+            nxt = self.following(sentence)
+            if nxt is None or nxt.kind != "list_item":
+                return []
+            first = nxt
+        else:
+            return []
+        run = [first]
+        while len(run) < MAX_LIST_ITEMS and (nxt := self.following(run[-1])) is not None and nxt.kind == "list_item":
+            run.append(nxt)
+        return run
+
+    def propose(self, q: Question, passages: list[Passage], chunk_sentences: dict[int, tuple[int, ...]],
+                text_of: dict[str, str]) -> list[Proposal]:  # fmt: skip
+        top = passages[0].score if passages and passages[0].score else 1.0
+        prior: dict[int, float] = {}
+        for passage in passages:
+            for sid in chunk_sentences[passage.chunk_id]:
+                prior[sid] = max(prior.get(sid, 0.0), passage.score / top)
+        found: list[Proposal] = []
+        for sid, p in prior.items():
+            sentence = self.sentences[sid]
+            if sentence.kind not in ANSWER_SENTENCE_KINDS:
+                continue
+            found += self.sentence_proposals(q, sentence, text_of[sentence.doc_id], p)
+        return found
+
+    def sentence_proposals(self, q: Question, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
+        whole = strip_bullet(sentence)
+        cite = ((sentence.start, sentence.end),)
+        found = [Proposal(sentence, (whole,), cite, "sentence", prior=prior)]
+        for c in self.by_sentence.get(sentence.sentence_id, []):
+            found.append(Proposal(sentence, ((c.start, c.end),), cite, c.kind, c.label, c.head, prior))
+        span = focus(text, *whole, q)
+        if span != whole:
+            found.append(Proposal(sentence, (span,), cite, "focus", prior=prior))
+        run = self.list_run(sentence)
+        if len(run) >= 2:
+            items = tuple(strip_bullet(s) for s in run)
+            found.append(Proposal(sentence, items, tuple((s.start, s.end) for s in run), "list", prior=prior))
+        return found
+
+
+def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
+    """The last run of two or more content words that do not echo the question, else the
+    longest run; the span itself when no word echoes it."""
+    runs: list[list[tuple[int, int]]] = [[]]
+    for match in _WORD.finditer(fold(text[start:end])):
+        if q.echoes(match.group()):
+            runs.append([])
+        elif match.group() not in STOPWORDS or runs[-1]:
+            runs[-1].append((start + match.start(), start + match.end()))
+    spans = []
+    for run in runs:
+        while run and fold(text[run[-1][0] : run[-1][1]]) in STOPWORDS:
+            run.pop()
+        if run:
+            spans.append((run[0][0], run[-1][1], sum(fold(text[a:b]) not in STOPWORDS for a, b in run)))
+    if len(runs) == 1 or not spans:
+        return start, end
+    informative = [s for s in spans if s[2] >= 2]
+    best = informative[-1] if informative else max(spans, key=lambda s: s[2])
+    return best[0], best[1]

@@ -1,0 +1,113 @@
+"""Question analysis: what kind of answer a question asks for, and which of its words count.
+
+The kind comes from the question's opening wh-phrase, read against ``ANSWER_TYPES`` (rules as
+data, first match wins). Each kind names the entity types that fit it (spaCy's labels), so a
+"When ...?" question prefers a DATE or TIME and a "How many ...?" a CARDINAL or QUANTITY, on any
+document. Wh-words are a closed class of English; nothing here names a topic. Terms are the
+question's stemmed content words with their idf in the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.index.lexical import LexicalIndex
+from rag.text.normalize import STOPWORDS, content_terms, fold, stem
+
+_OPENING = r"^(?:(?:and|so|but|then|in|on|at|from|by|since|until|of|to|for|during|under|with)\s+)?"
+# (answer kind, opening pattern, entity labels that fit). Order matters: specific before general.
+ANSWER_TYPES: tuple[tuple[str, str, frozenset[str]], ...] = tuple(
+    (kind, _OPENING + "(?:" + pattern + ")", frozenset(labels.split()))
+    for kind, pattern, labels in (
+        ("count", r"(?:how many|what number of|what is the number of)\b", "CARDINAL QUANTITY"),
+        ("amount", r"how much\b", "MONEY QUANTITY PERCENT CARDINAL"),
+        ("duration", r"how (?:long|often)\b|for how long\b", "DATE TIME QUANTITY CARDINAL"),
+        ("measure", r"how (?:old|far|big|large|fast|high|tall|wide|deep|heavy|small)\b", "QUANTITY CARDINAL DATE"),
+        ("percent", r"what (?:percent|percentage|share|proportion)\b", "PERCENT CARDINAL"),
+        ("time", r"when\b|what (?:year|date|day|month|time|century|decade)\b"
+                 r"|which (?:year|date|day|month|version|release)\b", "DATE TIME CARDINAL"),
+        ("person", r"who(?:m|se)?\b", "PERSON ORG NORP GPE"),
+        ("place", r"where\b|what (?:country|city|place|region|location)\b|which (?:country|city|place|region)\b",
+         "GPE LOC FAC ORG"),
+        ("reason", r"why\b|for what reason\b|what (?:is|was|are|were) the (?:reason|purpose|cause|point)s?\b", ""),
+        ("manner", r"how\b", ""),
+        ("definition", r"what (?:is|are|was|were|does) (?:an? |the )?[^ ]+(?: [^ ]+){0,3}(?: mean| stand for)?\??$",
+         ""),
+        ("thing", r"(?:what|which)\b", ""),
+    )
+)  # fmt: skip
+# Plural agreement ("Which options are...", "What files do..."), "what are the...", "list/name the...", or a count
+# of things ("the three storage classes"): the answer is several items.
+_LIST_CUE = re.compile(
+    r"^(?:(?:which|what) (?:\w+ ){0,2}\w+[^su\W]s (?:are|were|do|did|have|can|could|should|must|will)\b"
+    r"|what are (?:the|some|all) |(?:list|name) (?:the |all )?\w"
+    r"|.*\b(?:two|three|four|five|six|seven|eight|nine|ten|several|various) \w+s\b)"
+)
+_YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might|must)\b")
+_NAME = re.compile(r"\w+(?:[-'.]\w+)*")
+
+
+@dataclass
+class Question:
+    text: str
+    kind: str  # an ANSWER_TYPES kind, "yes_no", or "other"
+    labels: frozenset[str]  # entity labels that fit the kind
+    terms: dict[str, float]  # stemmed content word -> idf
+    wants_list: bool
+    known_share: float  # idf share of the question's terms that occur in the corpus
+    unknown_names: list[str] = field(default_factory=list)  # capitalised words the corpus never uses
+
+    @property
+    def total(self) -> float:
+        return sum(self.terms.values()) or 1.0
+
+    def coverage(self, found: frozenset[str]) -> float:
+        """Idf-weighted share of the question's terms among ``found``."""
+        return sum(w for t, w in self.terms.items() if t in found) / self.total
+
+    def echoes(self, folded_word: str) -> bool:
+        """Whether a (folded) word repeats the question: same stem, or one stem prefixes the other."""
+        word = folded_word.removesuffix("'s")
+        if word in STOPWORDS:
+            return False
+        root = stem(word)
+        return root in self.terms or any(
+            len(t) >= 4 and len(root) >= 4 and (root.startswith(t) or t.startswith(root)) for t in self.terms
+        )
+
+
+def lowered(question: str) -> str:
+    return " ".join(fold(question).split())
+
+
+def answer_kind(question: str) -> tuple[str, frozenset[str]]:
+    q = lowered(question)
+    if _YES_NO.match(q):
+        return "yes_no", frozenset()
+    for kind, pattern, labels in ANSWER_TYPES:
+        if re.match(pattern, q):
+            return kind, labels
+    return "other", frozenset()
+
+
+def analyse_question(text: str, lexical: LexicalIndex) -> Question:
+    kind, labels = answer_kind(text)
+    terms = {t: lexical.idf(t) for t in content_terms(text)}
+    total = sum(terms.values())
+    known = sum(w for t, w in terms.items() if lexical.known(t))
+    names = [
+        m.group()
+        for m in _NAME.finditer(text)
+        if m.start() > 0 and m.group()[:1].isupper() and fold(m.group()) not in STOPWORDS
+    ]
+    unknown = [n for n in names if not all(lexical.known(t) for t in content_terms(n))]
+    return Question(
+        text=text,
+        kind=kind,
+        labels=labels,
+        terms=terms,
+        wants_list=bool(_LIST_CUE.match(lowered(text))),
+        known_share=known / total if total else 0.0,
+        unknown_names=unknown,
+    )

@@ -1,0 +1,196 @@
+"""The extractive reader: question analysis -> candidates -> features -> scorer -> span -> abstention.
+
+Each stage is its own module (``question``, ``candidates``, ``features``, ``model``); this one
+runs them in order and makes citations. The answer is the best-scored candidate; a list
+candidate answers with each item, each cited. Confidence is the abstention model's
+probability that the sources answer the question, fitted on the same candidate scores
+(``rag fit``), and the reader abstains below the model's threshold. With ``explain`` the
+result carries the top candidates and their features: why the winner won.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.answering.candidates import CandidateIndex, Proposal
+from rag.answering.citations import cite
+from rag.answering.features import FEATURES, SENTENCE_FEATURES, featurise, sentence_rows
+from rag.answering.model import ReaderModel, sigmoid
+from rag.answering.question import Question, analyse_question
+from rag.config import AnsweringSettings
+from rag.index.lexical import LexicalIndex
+from rag.index.store import IndexData
+from rag.records import Citation, Passage
+from rag.text.normalize import content_terms
+
+PART_SEPARATOR = "; "
+ECHO_PENALTY = 20.0
+ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
+                       "known_share", "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
+# An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
+_ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    answer: str
+    citations: list[Citation]
+    confidence: float
+    abstained: bool
+    signals: dict[str, float]
+    explain: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The intermediate stages for one question (what ``rag fit`` learns from)."""
+
+    question: Question
+    proposals: list[Proposal]
+    features: npt.NDArray[np.float32]
+
+
+class Reader:
+    def __init__(self, data: IndexData, lexical: LexicalIndex, settings: AnsweringSettings, model: ReaderModel) -> None:
+        model.sentence.check(SENTENCE_FEATURES, "sentence")
+        model.scorer.check(FEATURES, "scorer")
+        model.abstention.check(ABSTENTION_FEATURES, "abstention")
+        self.data = data
+        self.lexical = lexical
+        self.settings = settings
+        self.model = model
+        self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
+        self.chunk_sentences = {c.chunk_id: c.sentence_ids for c in data.chunks}
+        self.candidates = CandidateIndex(data.sentences, data.candidates)
+        self.clauses_of: dict[int, list[int]] = {}
+        for clause in data.clauses:
+            self.clauses_of.setdefault(clause.sentence_id, []).append(clause.clause_id)
+        # Stemming is the costly part of term coverage: once per sentence at load, not per question.
+        self.sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
+        self.context_terms = [self._context(s.sentence_id) for s in data.sentences]
+
+    def _context(self, sentence_id: int) -> frozenset[str]:
+        """Terms of what a sentence is about: its section title (two levels up) and, when it
+        opens with an anaphor, the sentence before it."""
+        sentence = self.data.sentences[sentence_id]
+        terms: frozenset[str] = frozenset()
+        context, depth = sentence.context, 0
+        while context >= 0 and depth < 2:
+            terms |= self.sentence_terms[context]
+            context, depth = self.data.sentences[context].context, depth + 1
+        previous = sentence_id - 1
+        if previous >= 0 and self.data.sentences[previous].doc_id == sentence.doc_id and _ANAPHORIC.match(
+            sentence.text
+        ):
+            terms |= self.sentence_terms[previous]
+        return terms
+
+    def read(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Reading:
+        q = analyse_question(question, self.lexical)
+        considered = passages[: self.settings.passages_considered]
+        proposals = self.candidates.propose(q, considered, self.chunk_sentences, self.text_of)
+        sentence_ids = sorted({p.sentence.sentence_id for p in proposals})
+        rows = featurise(q, proposals, self.text_of, self.similarities(sentence_ids, query_vector),
+                         self.sentence_terms, self.context_terms)  # fmt: skip
+        return Reading(q, proposals, rows)
+
+    def scores(self, reading: Reading, model: ReaderModel | None = None) -> npt.NDArray[np.float64]:
+        """Each candidate's score: its sentence's score plus its own score within the sentence."""
+        model = model or self.model
+        sentence_of = np.array([p.sentence.sentence_id for p in reading.proposals], dtype=np.int64)
+        sentences, rows = sentence_rows(reading.features, sentence_of)
+        sentence_score = model.sentence.logits(rows)
+        span_score = model.scorer.logits(reading.features)
+        # An answer never only repeats the question ("Where did the Falcon land?" -> not "Falcon").
+        echo_only = reading.features[:, FEATURES.index("echo_share")] >= 1.0
+        penalty = ECHO_PENALTY * echo_only
+        return sentence_score[np.searchsorted(sentences, sentence_of)] + span_score - penalty
+
+    def similarities(
+        self, sentence_ids: list[int], query_vector: npt.NDArray[np.float32]
+    ) -> dict[int, dict[str, float]]:
+        """Cosines of the question with each sentence, its section title, the sentence before it
+        (a question line in an FAQ, a lead-in to a list) and its best clause."""
+        sentences, vectors = self.data.sentences, self.data.sentence_vectors
+        found: dict[int, dict[str, float]] = {}
+        for sid in sentence_ids:
+            sentence = sentences[sid]
+            previous = sid - 1 if sid > 0 and sentences[sid - 1].doc_id == sentence.doc_id else -1
+            clauses = self.clauses_of.get(sid, [])
+            found[sid] = {
+                "sentence_dense": float(vectors[sid] @ query_vector),
+                "context_dense": float(vectors[sentence.context] @ query_vector) if sentence.context >= 0 else 0.0,
+                "previous_dense": float(vectors[previous] @ query_vector) if previous >= 0 else 0.0,
+                "clause_dense": float((self.data.clause_vectors[clauses] @ query_vector).max()) if clauses else 0.0,
+            }
+        return found
+
+    def abstention_row(self, reading: Reading, logits: npt.NDArray[np.float64],
+                       passages: list[Passage]) -> npt.NDArray[np.float32]:  # fmt: skip
+        rows, q = reading.features, reading.question
+        order = np.argsort(-logits)
+        best = int(order[0])
+        second = next((int(i) for i in order[1:] if reading.proposals[i].parts != reading.proposals[best].parts), None)
+        col = {name: FEATURES.index(name) for name in ("sentence_dense", "sentence_coverage", "type_miss")}
+        values = {
+            "best_logit": float(logits[best]),
+            "margin": float(logits[best] - logits[second]) if second is not None else 5.0,
+            "best_dense": float(rows[best, col["sentence_dense"]]),
+            "max_dense": float(rows[:, col["sentence_dense"]].max()),
+            "best_coverage": float(rows[best, col["sentence_coverage"]]),
+            "max_coverage": float(rows[:, col["sentence_coverage"]].max()),
+            "known_share": q.known_share,
+            "unknown_name": float(bool(q.unknown_names)),
+            "type_miss": float(rows[best, col["type_miss"]]),
+            "top_passage_score": passages[0].dense_score or 0.0 if passages else 0.0,
+        }
+        return np.asarray([values[name] for name in ABSTENTION_FEATURES], dtype=np.float32)
+
+    def answer(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage],
+               explain: bool = False) -> Extraction:  # fmt: skip
+        reading = self.read(question, query_vector, passages)
+        if not reading.proposals:
+            return Extraction("", [], 0.0, True, {})
+        logits = self.scores(reading)
+        best = int(np.argmax(logits))
+        signals_row = self.abstention_row(reading, logits, passages)
+        confidence = sigmoid(float(self.model.abstention.logits(signals_row[None, :])[0]))
+        signals = {name: round(float(v), 4) for name, v in zip(ABSTENTION_FEATURES, signals_row, strict=True)}
+        trace = self.trace(reading, logits) if explain else []
+        if confidence < self.model.threshold:
+            return Extraction("", [], round(confidence, 4), True, signals, trace)
+        answer, citations = self.cite(reading.proposals[best], sigmoid(float(logits[best])))
+        return Extraction(answer, citations, round(confidence, 4), False, signals, trace)
+
+    def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:
+        doc = self.data.documents[proposal.sentence.doc_id]
+        pieces: list[str] = []
+        citations: list[Citation] = []
+        offset = 0
+        for (start, end), (cite_start, cite_end) in zip(proposal.parts, proposal.cited, strict=True):
+            pieces.append(doc.text[start:end])
+            citations.append(cite(doc, cite_start, cite_end, score, offset, offset + end - start))
+            offset += end - start + len(PART_SEPARATOR)
+        return PART_SEPARATOR.join(pieces), citations
+
+    def trace(self, reading: Reading, logits: npt.NDArray[np.float64], top: int = 5) -> list[dict[str, Any]]:
+        entries = []
+        for i in np.argsort(-logits)[:top]:
+            p = reading.proposals[int(i)]
+            text = self.text_of[p.sentence.doc_id]
+            entries.append({
+                "text": PART_SEPARATOR.join(text[a:b] for a, b in p.parts),
+                "doc_id": p.sentence.doc_id,
+                "start": p.start,
+                "end": p.end,
+                "kind": p.kind,
+                "label": p.label,
+                "score": round(sigmoid(float(logits[i])), 4),
+                "features": {n: round(float(v), 4) for n, v in zip(FEATURES, reading.features[i], strict=True) if v},
+            })  # fmt: skip
+        return entries

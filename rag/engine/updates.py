@@ -1,0 +1,285 @@
+"""Documents at run time: add, replace or remove one document without re-embedding the others.
+
+The build itself is ``rag.index.incremental``; this module validates an upload as a seed file
+would be, writes the seed file atomically (temporary file, fsync, rename), saves the new build
+through ``IndexStore.save`` (atomic too) and puts the seed files back if saving fails. It
+takes no lock and swaps nothing: ``rag.engine.live.LiveEngine`` is the one owner of the engine
+that serves, serialises writers (in this process and, through a lock file, across processes)
+and swaps the returned engine in; requests in flight finish on the engine they started with.
+
+``newer_build`` loads a build another process saved into the shared index folder, without
+re-embedding anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from rag.config import Settings
+from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, folded_name, make_document
+from rag.durable import fsync_dir, write_atomically
+from rag.embedding.base import Embedder
+from rag.engine.service import QAService
+from rag.errors import BadRequest, CorpusFull, DocumentError, UnknownDocument, UnusableIndex
+from rag.index.build import Progress, fingerprint_for
+from rag.index.incremental import build_incrementally
+from rag.index.store import IndexData, IndexStore
+from rag.records import Document
+
+log = logging.getLogger("rag.engine.updates")
+
+MAX_DOC_ID_CHARS = 128
+Action = Literal["added", "replaced", "removed", "unchanged"]
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    service: QAService  # the new engine (the old one when nothing changed)
+    action: Action
+    doc_id: str
+    previous_sha256: str | None
+    chunks_embedded: int  # chunks of the changed document, chunked and embedded now
+    chunks_reused: int  # chunks of the other documents, vectors copied from the previous build
+    elapsed_ms: float
+
+
+# -- validation --------------------------------------------------------------------------
+
+
+def check_doc_id(doc_id: str) -> str:
+    """``doc_id`` if it is what a seed file name would give (``[a-z0-9._-]``, no edge ``-``/``.``)."""
+    if not doc_id or len(doc_id) > MAX_DOC_ID_CHARS or doc_id_for(Path(doc_id + ".txt")) != doc_id:
+        raise BadRequest(
+            f"doc_id must be 1-{MAX_DOC_ID_CHARS} characters of a-z, 0-9, '.', '_' and '-', "
+            "not starting or ending with '.' or '-'"
+        )
+    return doc_id
+
+
+def resolve_name(doc_id: str | None, filename: str | None) -> tuple[str, str]:
+    """The document id and seed-file suffix for an upload: the id is ``doc_id``, else taken from
+    ``filename`` as for a seed file; the suffix is the file name's (``.txt`` or ``.md``)."""
+    suffix = ".txt"
+    if filename is not None:
+        name = Path(filename)
+        if name.name != filename or filename in {".", ".."}:
+            raise BadRequest("filename must be a bare file name, without folders")
+        if name.suffix.lower() not in SUFFIXES:
+            raise BadRequest(f"filename must end in {' or '.join(SUFFIXES)}")
+        suffix = name.suffix.lower()
+        if doc_id is None:
+            if not folded_name(name):  # two such uploads would silently replace each other
+                raise BadRequest(f"filename {filename!r} has no letters or digits to make an id from; give a doc_id")
+            doc_id = doc_id_for(name)
+    if doc_id is None:
+        raise BadRequest("give a doc_id or a filename")
+    return check_doc_id(doc_id), suffix
+
+
+def check_limits(settings: Settings, documents: list[Document], adding: bool) -> None:
+    """Refuse an upload that takes the corpus over ``[documents]`` (a replacement may keep the count)."""
+    limits = settings.documents
+    if adding and len(documents) > limits.max_documents:
+        raise CorpusFull(f"the corpus holds its limit of {limits.max_documents} documents; remove one first")
+    chars = sum(len(d.text) for d in documents)
+    if chars > limits.max_corpus_chars:
+        limit = limits.max_corpus_chars
+        raise CorpusFull(f"the corpus would hold {chars} characters, over its limit of {limit}; remove documents first")
+
+
+def document_text(text: str, name: str) -> str:
+    """The text if it would be accepted as a seed file (UTF-8, no NUL, not blank, not too large)."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as error:  # lone surrogates from JSON escapes
+        raise BadRequest(f"{name}: text contains a lone surrogate at position {error.start}") from error
+    try:
+        return decode_document(data, name)
+    except DocumentError as error:
+        raise BadRequest(str(error)) from error
+
+
+# -- persistence ---------------------------------------------------------------------------
+
+
+def seed_files_of(seeds: Path, doc_id: str) -> list[Path]:
+    """Every seed file that names ``doc_id`` (e.g. ``notes.md`` and ``Notes.TXT`` both name ``notes``)."""
+    if not seeds.is_dir():
+        return []
+    return sorted(
+        p for p in seeds.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and doc_id_for(p) == doc_id
+    )
+
+
+class SeedTransaction:
+    """Seed-file changes that can be rolled back until the index that matches them is saved."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[Path, bytes | None]] = []
+
+    def _remember(self, path: Path) -> None:
+        if any(p == path for p, _ in self._undo):
+            return
+        try:
+            self._undo.append((path, path.read_bytes()))
+        except FileNotFoundError:
+            self._undo.append((path, None))
+
+    def write(self, path: Path, data: bytes) -> None:
+        self._remember(path)
+        write_atomically(path, data)
+
+    def delete(self, path: Path) -> None:
+        self._remember(path)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fsync_dir(path.parent)
+
+    def rollback(self) -> None:
+        for path, data in reversed(self._undo):
+            try:
+                if data is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomically(path, data)
+            except OSError:
+                log.exception("could not restore seed file %s", path)
+
+
+def current_data(store: IndexStore, settings: Settings, embedder: Embedder) -> IndexData:
+    """The build ``CURRENT`` names, checked against this process's model and settings (any documents)."""
+    manifest = store.read_manifest()
+    expected = fingerprint_for(settings, embedder, [])
+    expected = msgspec.structs.replace(expected, documents=manifest.fingerprint.documents)
+    return store.load(expected, settings.index.hnsw_ef_search)
+
+
+def _base(service: QAService, store: IndexStore) -> IndexData:
+    """What to build on: the live engine's index, or a newer build another process saved."""
+    try:
+        folder = store.current_dir()
+    except UnusableIndex:
+        folder = None
+    if folder is None or folder.name == f"v-{service.data.manifest.version}":
+        return service.data
+    log.info("building on %s, saved by another process since this one loaded", folder.name)
+    return current_data(store, service.settings, service.embedder)
+
+
+def apply_change(
+    service: QAService,
+    upsert: Document | None = None,
+    remove: str | None = None,
+    progress: Progress | None = None,
+) -> UpdateResult:
+    """Add or replace ``upsert`` (its ``path`` names its seed file), or remove the document ``remove``."""
+    started = time.perf_counter()
+    settings = service.settings
+    seeds, root = Path(settings.paths.seeds), Path(settings.paths.index)
+    store = IndexStore(root)
+    doc_id = upsert.doc_id if upsert is not None else remove
+    assert doc_id is not None and (upsert is None) != (remove is None)
+    # The caller holds the writer lock (rag.engine.live.LiveEngine): nothing else writes meanwhile.
+    base = _base(service, store)
+    previous = base.documents.get(doc_id)
+    if upsert is None and previous is None:
+        raise UnknownDocument(f"no document with id {doc_id!r}")
+    action: Action = "removed" if upsert is None else "added" if previous is None else "replaced"
+    if upsert is not None and previous is not None and previous.sha256 == upsert.sha256:
+        unchanged = service if base is service.data else QAService(settings, service.embedder, base)
+        return UpdateResult(unchanged, "unchanged", doc_id, previous.sha256, 0, 0, _ms(started))
+    documents = [d for d in base.documents.values() if d.doc_id != doc_id]
+    if upsert is not None:
+        documents.append(upsert)
+        check_limits(settings, documents, adding=previous is None)
+    build = build_incrementally(settings, service.embedder, base, documents, progress)
+    seeds.mkdir(parents=True, exist_ok=True)
+    transaction = SeedTransaction()
+    try:
+        for path in seed_files_of(seeds, doc_id):
+            if upsert is None or path != Path(upsert.path):
+                transaction.delete(path)
+        if upsert is not None:
+            transaction.write(Path(upsert.path), upsert.text.encode("utf-8"))
+        manifest = store.save(
+            fingerprint_for(settings, service.embedder, build.documents),
+            build.documents,
+            build.table,
+            build.vectors,
+            build.sentence_vectors,
+            build.clause_vectors,
+        )
+    except BaseException:
+        transaction.rollback()
+        raise
+    if progress:
+        progress("saving", 1, 1)
+    data = IndexData(
+        manifest=manifest,
+        documents={d.doc_id: d for d in build.documents},
+        sentences=build.table.sentences,
+        chunks=build.table.chunks,
+        vectors=build.vectors,
+        sentence_vectors=build.sentence_vectors,
+        clauses=build.table.clauses,
+        clause_vectors=build.clause_vectors,
+        candidates=build.table.candidates,
+    )
+    fresh = QAService(settings, service.embedder, data, service.skipped)
+    log.info(
+        "document %s %s: index %s, %d documents, %d chunks (%d embedded, %d reused)",
+        doc_id, action, manifest.version, len(data.documents), manifest.chunks, build.chunks_embedded,
+        build.chunks_reused,
+    )  # fmt: skip
+    previous_sha = previous.sha256 if previous is not None else None
+    return UpdateResult(fresh, action, doc_id, previous_sha, build.chunks_embedded, build.chunks_reused, _ms(started))
+
+
+def upload(
+    service: QAService,
+    text: str,
+    doc_id: str | None = None,
+    filename: str | None = None,
+    progress: Progress | None = None,
+) -> UpdateResult:
+    """Add or replace a document from its text, validated as a seed file would be."""
+    doc_id, suffix = resolve_name(doc_id, filename)
+    text = document_text(text, filename or doc_id + suffix)
+    seeds = Path(service.settings.paths.seeds)
+    existing = seed_files_of(seeds, doc_id)
+    if filename is None and existing:  # a replacement keeps its file's kind unless told otherwise
+        suffix = existing[0].suffix.lower()
+    path = seeds / f"{doc_id}{suffix}"
+    return apply_change(service, upsert=make_document(doc_id, text, str(path)), progress=progress)
+
+
+def remove(service: QAService, doc_id: str, progress: Progress | None = None) -> UpdateResult:
+    return apply_change(service, remove=doc_id, progress=progress)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+# -- builds saved by other processes --------------------------------------------------------
+
+
+def newer_build(service: QAService) -> QAService | None:
+    """A new engine if ``CURRENT`` names another build than ``service`` serves; else ``None``.
+
+    Only a build made for this process's model and settings is taken (any documents); the
+    documents' vectors are loaded, not recomputed.
+    """
+    store = IndexStore(Path(service.settings.paths.index))
+    folder = store.current_dir()
+    if folder is None or folder.name == f"v-{service.data.manifest.version}":
+        return None
+    data = current_data(store, service.settings, service.embedder)
+    return QAService(service.settings, service.embedder, data, service.skipped)

@@ -1,0 +1,185 @@
+"""Fitting the reader's models on gold sets, and measuring them on documents held out from fitting.
+
+``rag fit`` reads the gold sets named in ``eval/sets.toml`` (each a seeds folder and gold
+questions over it), runs retrieval and the reader's stages for every question, and labels each
+candidate by its token F1 with the gold answers (>= 0.5 is a right answer). Two logistic
+regressions (scikit-learn) are fitted: the candidate scorer on answerable questions, and the
+abstention rule (is the question answerable?) on features of the scored candidates. The
+threshold is the middle of the best plateau of Youden's J among thresholds that refuse at most
+``max_wrong`` of the answerable questions.
+
+Leave-one-document-out: for every document, both models are refitted without its questions and
+its questions are answered with those models, so each reported figure comes from a model that
+never saw that document. The final model, fitted on everything, is written for serving.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.preprocessing import StandardScaler
+
+from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
+from rag.answering.model import LinearModel, ReaderModel, sigmoid
+from rag.answering.reader import ABSTENTION_FEATURES, PART_SEPARATOR, Reader, Reading
+from rag.engine.service import QAService
+from rag.eval.metrics import GoldItem, token_f1
+from rag.records import Passage
+
+RIGHT_ANSWER_F1 = 0.5
+
+
+class GoldSet(msgspec.Struct, frozen=True):
+    name: str
+    seeds: str
+    gold: list[str]  # JSON-lines files
+    genre: str = ""  # the genre of every document of the set, unless ``genres`` names it
+    genres: dict[str, str] = {}  # document file name -> genre
+
+
+def load_sets(path: Path) -> list[GoldSet]:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [msgspec.convert(s, GoldSet) for s in raw.get("set", [])]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One gold question with what the reader saw: candidates, their features and labels."""
+
+    item: GoldItem
+    group: str  # the document it is about: the unit held out
+    genre: str
+    reading: Reading
+    passages: list[Passage]
+    quality: npt.NDArray[np.float64]  # token F1 of each candidate with the gold answers
+
+
+def collect(service: QAService, items: Sequence[GoldItem], group: Callable[[GoldItem], str],
+            genre: Callable[[GoldItem], str]) -> list[Sample]:  # fmt: skip
+    reader = service.answerer
+    samples = []
+    for item in items:
+        vector = service.embed_question(item.question)
+        passages = service.retriever.search(item.question, vector, service.settings.answering.passages_considered)
+        reading = reader.read(item.question, vector, passages)
+        quality = np.zeros(len(reading.proposals))
+        if item.answerable:
+            quality = np.array([token_f1(answer_text(reader, p.parts, p.sentence.doc_id), item.answers)
+                                for p in reading.proposals])  # fmt: skip
+        samples.append(Sample(item, group(item), genre(item), reading, passages, quality))
+    return samples
+
+
+def answer_text(reader: Reader, parts: Sequence[tuple[int, int]], doc_id: str) -> str:
+    text = reader.text_of[doc_id]
+    return PART_SEPARATOR.join(text[a:b] for a, b in parts)
+
+
+def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], names: Sequence[str], c: float) -> LinearModel:
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit((x - scaler.mean_) / scale, y)
+    return LinearModel(list(names), [round(float(v), 6) for v in scaler.mean_], [round(float(v), 6) for v in scale],
+                       [round(float(v), 6) for v in model.coef_[0]], round(float(model.intercept_[0]), 6))  # fmt: skip
+
+
+def pairwise(pairs: Sequence[npt.NDArray[np.float64]], names: Sequence[str], scale: npt.NDArray[np.float64],
+             c: float) -> LinearModel:  # fmt: skip
+    """A ranking model (RankSVM-style logistic regression on feature differences of a better and a
+    worse item of the same question), so the weights say what separates competitors."""
+    d = np.vstack(pairs)
+    y = np.r_[np.ones(len(d)), np.zeros(len(d))]
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(np.vstack([d, -d]), y)
+    return LinearModel(list(names), [0.0] * len(names), [round(float(v), 6) for v in scale],
+                       [round(float(v), 6) for v in model.coef_[0]], 0.0)  # fmt: skip
+
+
+def feature_scale(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    scale = rows.std(axis=0)
+    return np.where(scale > 0, scale, 1.0)
+
+
+def fit_scorers(samples: Sequence[Sample], c: float = 1.0, sample_pairs: int = 40,
+                seed: int = 0) -> tuple[LinearModel, LinearModel]:  # fmt: skip
+    """The sentence scorer (a sentence holding a right answer against one that holds none) and the
+    span scorer (a right answer, F1 >= 0.5, against a span of the same sentence at least 0.3 worse)."""
+    rng = np.random.default_rng(seed)
+    useful = [s for s in samples if s.item.answerable and len(s.quality) and s.quality.max() >= RIGHT_ANSWER_F1]
+    span_scale = feature_scale(np.vstack([s.reading.features for s in useful]).astype(np.float64))
+    sentence_tables = []
+    for s in useful:
+        sentence_of = np.array([p.sentence.sentence_id for p in s.reading.proposals], dtype=np.int64)
+        ids, table = sentence_rows(s.reading.features, sentence_of)
+        best = np.array([s.quality[sentence_of == i].max() for i in ids])
+        sentence_tables.append((table.astype(np.float64), best, sentence_of))
+    sentence_scale = feature_scale(np.vstack([t[0] for t in sentence_tables]))
+    span_pairs: list[npt.NDArray[np.float64]] = []
+    sentence_pairs: list[npt.NDArray[np.float64]] = []
+    for s, (sentence_table, best, sentence_of) in zip(useful, sentence_tables, strict=True):
+        x = s.reading.features.astype(np.float64) / span_scale
+        for i in np.flatnonzero(s.quality >= RIGHT_ANSWER_F1):
+            same = np.flatnonzero((s.quality <= s.quality[i] - 0.3) & (sentence_of == sentence_of[i]))
+            span_pairs += [x[i] - x[j] for j in same]
+        z = sentence_table / sentence_scale
+        bad = np.flatnonzero(best < RIGHT_ANSWER_F1)
+        if len(bad) > sample_pairs:
+            bad = rng.choice(bad, sample_pairs, replace=False)
+        sentence_pairs += [z[i] - z[j] for i in np.flatnonzero(best >= RIGHT_ANSWER_F1) for j in bad]
+    return pairwise(sentence_pairs, SENTENCE_FEATURES, sentence_scale, c), pairwise(span_pairs, FEATURES, span_scale, c)
+
+
+def abstention_rows(reader: Reader, model: ReaderModel, samples: Sequence[Sample]) -> npt.NDArray[np.float64]:
+    rows = [reader.abstention_row(s.reading, reader.scores(s.reading, model), s.passages) for s in samples]
+    return np.vstack(rows).astype(np.float64)
+
+
+def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = 0.10) -> ReaderModel:
+    usable = [s for s in samples if len(s.reading.proposals)]
+    sentence, scorer = fit_scorers(usable)
+    unfinished = ReaderModel(sentence, scorer, LinearModel([], [], [], [], 0.0), 0.5, {})
+    x = abstention_rows(reader, unfinished, usable)
+    y = np.array([s.item.answerable for s in usable], dtype=np.int64)
+    abstention = logistic(x, y, ABSTENTION_FEATURES, 1.0)
+    confidence = np.array([sigmoid(v) for v in abstention.logits(x)])
+    fitted_on: dict[str, int] = {}
+    for s in usable:
+        fitted_on[s.group] = fitted_on.get(s.group, 0) + 1
+    return ReaderModel(sentence, scorer, abstention, choose_threshold(confidence, y, max_wrong), fitted_on)
+
+
+def choose_threshold(confidence: npt.NDArray[np.float64], y: npt.NDArray[np.int64], max_wrong: float) -> float:
+    """The middle of the best plateau of Youden's J among thresholds refusing <= max_wrong answerable."""
+    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    refused_answerable = np.array([(confidence[y == 1] < t).mean() for t in grid])
+    refused_unanswerable = np.array([(confidence[y == 0] < t).mean() if (y == 0).any() else 0.0 for t in grid])
+    allowed = refused_answerable <= max_wrong
+    if not allowed.any():
+        return float(grid[0])
+    j = np.where(allowed, refused_unanswerable - refused_answerable, -np.inf)
+    best = grid[j == j.max()]
+    return float(best[len(best) // 2])
+
+
+def held_out_models(reader: Reader, samples: Sequence[Sample]) -> dict[str, ReaderModel]:
+    """For each document, the model fitted on every other document's questions."""
+    groups = sorted({s.group for s in samples})
+    return {g: fit_model(reader, [s for s in samples if s.group != g]) for g in groups}
+
+
+def calibration(confidence: npt.NDArray[np.float64], y: npt.NDArray[np.int64], bins: int = 10) -> dict[str, float]:
+    """AUROC and expected calibration error of the abstention probability."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+    ece = sum(abs(confidence[which == b].mean() - y[which == b].mean()) * (which == b).mean()
+              for b in range(bins) if (which == b).any())  # fmt: skip
+    auroc = float(roc_auc_score(y, confidence)) if 0 < y.sum() < len(y) else float("nan")
+    points = len(roc_curve(y, confidence)[0]) if 0 < y.sum() < len(y) else 0
+    return {"auroc": round(auroc, 4), "ece": round(float(ece), 4), "roc_points": points}

@@ -1,0 +1,115 @@
+"""What handlers are given and what runs before them: the engine (Litestar dependency injection),
+the API-key guard, the JSON body check, and the deadline for engine work."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import msgspec
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from rag.config import SecuritySettings, Settings
+from rag.engine.live import LiveEngine
+from rag.errors import RequestTimedOut
+from rag.http.openapi import API_KEY_HEADER
+
+log = logging.getLogger("rag.http")
+T = TypeVar("T")
+
+
+def dependencies(live: LiveEngine) -> dict[str, Provide]:
+    """``engine`` (the one that serves now; 503 before it is loaded), ``live`` (its owner, for
+    changes and health) and ``settings``, by name, to any handler that asks for them."""
+    return {
+        "engine": Provide(live.require, sync_to_thread=False),
+        "live": Provide(lambda: live, sync_to_thread=False),
+        "settings": Provide(lambda: live.settings, sync_to_thread=False),
+    }
+
+
+async def off_loop(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-bound engine work in a worker thread, answering 503 if it overruns the deadline.
+
+    The overrunning thread is abandoned, not killed (Python cannot), and finishes on its own;
+    every request's work is bounded (``answering.max_question_chars``, ``retrieval.max_top_k``).
+    """
+    seconds = settings.server.request_timeout_s
+    with anyio.move_on_after(seconds) as scope:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=True)
+    assert scope.cancelled_caught
+    log.warning("request timed out after %g s", seconds)  # the access log line names the route
+    raise RequestTimedOut(seconds)
+
+
+def _supplied_key(connection: ASGIConnection[Any, Any, Any, Any]) -> bytes | None:
+    key = connection.headers.get(API_KEY_HEADER)
+    if key is None:
+        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    # ASGI headers arrive as bytes; Litestar decodes them as latin-1, so this restores the bytes.
+    return None if key is None else key.encode("latin-1", errors="replace")
+
+
+def key_guard(security: SecuritySettings) -> Guard:
+    """Handlers with ``opt={"access": "admin"}`` (and ``"read"`` ones when configured) need the key."""
+
+    def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        access = handler.opt.get("access")
+        if access != "admin" and not (access == "read" and security.read_requires_key):
+            return
+        if not security.api_key:
+            raise PermissionDeniedException(
+                detail="this endpoint is disabled: the server has no API key configured; set security.api_key "
+                "(RAG_SECURITY__API_KEY) or start the server with `rag serve --generate-key`"
+            )
+        supplied = _supplied_key(connection)
+        challenge = {"WWW-Authenticate": f'Bearer realm="rag", {API_KEY_HEADER.lower()}="header"'}
+        if supplied is None:
+            raise NotAuthorizedException(
+                detail=f"this endpoint needs the API key, in an {API_KEY_HEADER} or 'Authorization: Bearer' header",
+                headers=challenge,
+            )
+        if not hmac.compare_digest(supplied, security.api_key.encode("utf-8")):
+            raise NotAuthorizedException(detail="the API key is not valid", headers=challenge)
+
+    return require_key
+
+
+async def require_json(request: Request[Any, Any, Any]) -> None:
+    """Before-request hook: the body must be JSON, and decodable, before Litestar parses it.
+
+    Litestar's decoder lets two failures through as exceptions rather than 400s: bytes that
+    are not UTF-8 (``UnicodeDecodeError``) and nesting deep enough to exhaust the recursion
+    limit (``RecursionError``). Decoding once here (the body is cached, and at most the
+    route's body limit) turns every such body into a clear 400.
+    """
+    media_type = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if not (media_type == "application/json" or re.fullmatch(r"application/[\w.+-]+\+json", media_type)):
+        shown = media_type[:100] or "none"
+        raise ClientException(
+            status_code=415, detail=f"send the body as JSON with Content-Type: application/json (got {shown})"
+        )
+    body = await request.body()
+    if not body.strip():
+        raise ClientException(detail='the request body is empty; send a JSON object such as {"question": "..."}')
+    try:
+        body.decode("utf-8")  # first: msgspec >= 0.23 reports bad UTF-8 as a JSON error
+        msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise ClientException(detail=f"the request body is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise ClientException(detail="the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise ClientException(detail="the request body is nested too deeply") from None

@@ -1,0 +1,67 @@
+"""The OpenAPI document: its config, the problem responses each route documents, and one schema fix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.typing import FieldDefinition
+
+from rag import __version__
+from rag.http.schemas import Problem
+
+PROBLEM = "application/problem+json"
+API_KEY_HEADER = "X-API-Key"
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=Problem, media_type=PROBLEM, description=description, generate_examples=False)
+
+
+COMMON_ERRORS: dict[int, ResponseSpec] = {
+    429: problem_spec("Over the rate limit; see Retry-After"),
+    500: problem_spec("A bug; the detail names an error id to look up in the server log"),
+    503: problem_spec("Not loaded yet, out of time, or the disk or the file descriptors failed"),
+}
+AUTH_ERRORS = {
+    401: problem_spec("Missing or wrong API key (when the endpoint needs one)"),
+    403: problem_spec("The endpoint needs an API key but none is configured"),
+}
+READ_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS, 400: problem_spec("The request does not match the schema")}
+ADMIN_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    409: problem_spec("A reindex or another document update is running"),
+    507: problem_spec("No space left for the new build; the previous index keeps serving"),
+}
+
+
+def errors(extra: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    return {**READ_ERRORS, **{code: problem_spec(text) for code, text in (extra or {}).items()}}
+
+
+class StrictStructSchema(StructSchemaPlugin):
+    """OpenAPI for msgspec structs that also says when unknown fields are refused.
+
+    Litestar's own plugin omits ``additionalProperties: false`` for ``forbid_unknown_fields``
+    structs, so the schema allowed bodies the server rejects (found by schemathesis).
+    """
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="rag: cited question answering",
+        version=__version__,
+        components=Components(
+            security_schemes={"apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")}
+        ),
+    )

@@ -1,0 +1,123 @@
+"""The read side of the API: ask, search, documents and spans, health and readiness.
+
+Handlers receive the engine that serves (``engine``) or its owner (``live``) by dependency
+injection (``rag.http.dependencies``); engine work runs off the event loop under the deadline.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Response, get, post
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+
+from rag.config import Settings
+from rag.engine.live import LiveEngine
+from rag.engine.service import QAService
+from rag.http.dependencies import off_loop, require_json
+from rag.http.openapi import COMMON_ERRORS, errors, problem_spec
+from rag.http.schemas import AskRequest, Health, SearchResponse
+from rag.records import Answer, Document, DocumentInfo, SpanView
+
+
+@post(
+    "/ask",
+    status_code=200,
+    before_request=require_json,
+    opt={"access": "read"},
+    responses=errors(
+        {
+            413: "The body is larger than server.max_body_bytes",
+            415: "The body is not JSON",
+            422: "The question cannot be answered as asked (empty, too long, control characters, top_k too large)",
+        }
+    ),
+)
+async def ask(data: AskRequest, engine: QAService, settings: Settings) -> Answer:
+    """Answer a question from the sources, with exact cited spans, or abstain."""
+    return await off_loop(settings, engine.ask, data.question, data.top_k)
+
+
+@get(
+    "/search",
+    opt={"access": "read"},
+    responses=errors({422: "The query cannot be searched as given (empty, too long, control characters, k too large)"}),
+)
+async def search(
+    engine: QAService, settings: Settings, q: str, k: Annotated[int | None, Parameter(ge=1)] = None
+) -> SearchResponse:
+    """Ranked passages (hybrid retrieval) with their spans and scores."""
+    passages = await off_loop(settings, engine.search, q, k)
+    return SearchResponse(query=q, passages=passages)
+
+
+@get("/documents", opt={"access": "read"}, responses=errors())
+async def list_documents(engine: QAService) -> list[DocumentInfo]:
+    """Every indexed document, without its text."""
+    return engine.documents()
+
+
+@get("/documents/{doc_id:str}", opt={"access": "read"}, responses=errors({404: "No document has this id"}))
+async def get_document(engine: QAService, doc_id: str) -> Document:
+    """A document with its full raw text: the text every citation offset refers to."""
+    return engine.document(doc_id)
+
+
+@get(
+    "/documents/{doc_id:str}/spans",
+    opt={"access": "read"},
+    responses=errors(
+        {
+            404: "No document has this id",
+            409: "The document has changed since the citation was made (sha256 given and different)",
+            422: "The span is reversed, empty or beyond the document",
+        }
+    ),
+)
+async def get_span(
+    engine: QAService,
+    doc_id: str,
+    start: Annotated[int, Parameter(ge=0, description="First character (code point) of the span")],
+    end: Annotated[int, Parameter(ge=1, description="One past the last character of the span")],
+    context: Annotated[int, Parameter(ge=0, le=10_000, description="Characters shown either side")] = 200,
+    sha256: Annotated[
+        str | None,
+        Parameter(
+            pattern="^[0-9a-f]{64}$", description="The citation's doc_sha256: 409 if the document has changed since"
+        ),
+    ] = None,
+) -> SpanView:
+    """Look a citation up: the exact text at ``[start, end)`` with surrounding context."""
+    current = engine.document(doc_id).sha256
+    if sha256 is not None and sha256 != current:
+        raise HTTPException(
+            status_code=409,
+            detail=f"document {doc_id!r} has changed since the citation was made "
+            f"(sha256 now {current}, cited {sha256})",
+        )
+    return engine.span(doc_id, start, end, context)
+
+
+def health_of(live: LiveEngine) -> Health:
+    engine = live.engine
+    if engine is None:
+        return Health(status="starting", ready=False, index_version=None, documents=0, chunks=0)
+    manifest = engine.data.manifest
+    return Health("ok", True, manifest.version, len(engine.data.documents), manifest.chunks)
+
+
+@get("/health", responses=COMMON_ERRORS)
+async def health(live: LiveEngine) -> Health:
+    """Liveness, plus whether the index is loaded (readiness)."""
+    return health_of(live)
+
+
+@get("/ready", responses={**COMMON_ERRORS, 503: problem_spec("Not loaded yet")})
+async def ready(live: LiveEngine) -> Response[Health]:
+    """200 when the index is loaded, 503 before."""
+    body = health_of(live)
+    return Response(body, status_code=200 if body.ready else 503)
+
+
+ROUTES = [ask, search, list_documents, get_document, get_span, health, ready]

@@ -1,0 +1,142 @@
+"""The reader's stages, each on its own: question analysis, candidates, features, model, trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.answering.candidates import focus
+from rag.answering.features import COLUMN, FEATURES
+from rag.answering.model import PACKAGED, LinearModel, load_model
+from rag.answering.question import analyse_question, answer_kind
+from rag.answering.reader import ABSTENTION_FEATURES
+from rag.config import Settings
+from rag.engine.service import QAService
+from rag.index.lexical import LexicalIndex
+from tests.conftest import FakeEmbedder
+
+CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many architectures does Debian support?", "count"),
+        ("How long does the key stay valid?", "duration"),
+        ("When was version 3.1 released?", "time"),
+        ("In what year did the project start?", "time"),
+        ("Who maintains the archive?", "person"),
+        ("Where is the configuration file kept?", "place"),
+        ("Why does the merge need a revert?", "reason"),
+        ("How do I sort a list in reverse order?", "manner"),
+        ("What is a docstring?", "definition"),
+        ("Which command removes a package?", "thing"),
+        ("Is SQLite threadsafe?", "yes_no"),
+        ("Describe the archive areas.", "other"),
+    ],
+)
+def test_the_opening_wh_phrase_gives_the_answer_kind(question: str, kind: str) -> None:
+    assert answer_kind(question)[0] == kind
+
+
+def test_answer_kinds_name_fitting_entity_types() -> None:
+    assert "DATE" in answer_kind("When was it founded?")[1]
+    assert "CARDINAL" in answer_kind("How many ports are there?")[1]
+    assert answer_kind("Why is it slow?")[1] == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("question", "wants"),
+    [("Which architectures are supported?", True), ("What are the three storage classes?", True),
+     ("What is the default priority?", False), ("Which command removes a package?", False)],
+)  # fmt: skip
+def test_list_questions_are_recognised(question: str, wants: bool) -> None:
+    assert analyse_question(question, CORPUS).wants_list is wants
+
+
+def test_question_terms_carry_idf_and_unknown_names() -> None:
+    q = analyse_question("Does Ukraine talk to Brazil?", CORPUS)
+    assert q.unknown_names == ["Brazil"]
+    assert q.terms["brazil"] > q.terms["ukrain"]  # never seen: the highest idf
+    assert 0 < q.known_share < 1
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("What does Moscow insist Ukraine must do as part of any agreement?",
+         "Moscow continues to insist that Ukraine must cede territory as part of any agreement", "cede territory"),
+        ("What was the framework meant to replace?",
+         "Officials said the framework was meant to replace an earlier, heavily criticized proposal",
+         "earlier, heavily criticized proposal"),
+        ("Does Moscow insist?", "Moscow insists", "Moscow insists"),  # nothing but echo: the whole span
+    ],
+)  # fmt: skip
+def test_focus_keeps_what_answers_and_drops_the_echo(question: str, sentence: str, expected: str) -> None:
+    start, end = focus(sentence, 0, len(sentence), analyse_question(question, CORPUS))
+    assert sentence[start:end] == expected
+
+
+def test_the_packaged_model_matches_the_code_features() -> None:
+    model = load_model(PACKAGED)
+    assert model.scorer.features == list(FEATURES)
+    assert model.abstention.features == list(ABSTENTION_FEATURES)
+    assert 0 < model.threshold < 1
+
+
+def test_a_model_with_other_features_is_refused_with_the_difference() -> None:
+    model = LinearModel(["a", "b"], [0, 0], [1, 1], [1, 1], 0)
+    with pytest.raises(ValueError, match="missing"):
+        model.check(FEATURES, "scorer")
+
+
+def test_linear_model_standardises_then_weighs() -> None:
+    model = LinearModel(["x", "y"], [1.0, 0.0], [2.0, 1.0], [1.0, -1.0], 0.5)
+    logits = model.logits(np.array([[3.0, 1.0]], dtype=np.float32))
+    assert logits[0] == pytest.approx((3 - 1) / 2 - 1 + 0.5)
+
+
+def test_every_candidate_cites_its_whole_sentence_and_quotes_exactly(service: QAService) -> None:
+    question = "What does Moscow insist Ukraine must do?"
+    vector = service.embed_question(question)
+    passages = service.retriever.search(question, vector, 5)
+    reading = service.answerer.read(question, vector, passages)
+    assert reading.proposals and reading.features.shape == (len(reading.proposals), len(FEATURES))
+    kinds = {p.kind for p in reading.proposals}
+    assert {"sentence", "focus"} <= kinds and kinds & {"entity", "object", "noun_phrase", "subject"}
+    for p in reading.proposals:
+        sentence = p.sentence
+        assert all(sentence.start <= a < b <= sentence.end for a, b in p.parts) or p.kind == "list"
+        assert all(0 <= reading.features[i, COLUMN["echo_share"]] <= 1 for i in range(len(reading.proposals)))
+
+
+def test_explain_returns_the_top_candidates_with_their_features(service: QAService) -> None:
+    question = "What does Moscow insist Ukraine must do?"
+    vector = service.embed_question(question)
+    extraction = service.answerer.answer(question, vector, service.retriever.search(question, vector, 5), explain=True)
+    assert 1 <= len(extraction.explain) <= 5
+    scores = [entry["score"] for entry in extraction.explain]
+    assert scores == sorted(scores, reverse=True)
+    top = extraction.explain[0]
+    document = service.data.documents[top["doc_id"]].text
+    assert top["features"] and all(name in FEATURES for name in top["features"])
+    assert top["text"].split("; ")[0] == document[top["start"] : top["start"] + len(top["text"].split("; ")[0])]
+
+
+def test_list_items_answer_a_list_question_each_cited(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "seeds" / "guide.md").write_text(
+        "# Supported systems\n\nThe tool runs on the following systems:\n\n- Linux\n- FreeBSD\n- macOS\n\n"
+        "It was first released in 2019 by a small team.\n",
+        encoding="utf-8",
+    )
+    svc = QAService.open(settings, embedder=FakeEmbedder())
+    question = "Which systems does the tool run on?"
+    vector = svc.embed_question(question)
+    reading = svc.answerer.read(question, vector, svc.retriever.search(question, vector, 5))
+    lists = [p for p in reading.proposals if p.kind == "list" and p.sentence.doc_id == "guide"]
+    assert lists
+    text = svc.data.documents["guide"].text
+    assert [text[a:b] for a, b in lists[0].parts] == ["Linux", "FreeBSD", "macOS"]
+    assert [text[a:b] for a, b in lists[0].cited] == ["- Linux", "- FreeBSD", "- macOS"]
