@@ -32,6 +32,7 @@ Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 class PathSettings(msgspec.Struct, forbid_unknown_fields=True):
     seeds: str = "seeds"
     index: str = "index"
+    gold: str = "gold.jsonl"  # where the web page appends gold questions (POST /gold, with the API key)
 
 
 class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):

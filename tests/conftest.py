@@ -59,6 +59,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("RAG_CONFIG", str(ROOT / "config" / "rag.toml"))
     monkeypatch.setenv("RAG_PATHS__INDEX", str(tmp_path / "index"))
     monkeypatch.setenv("RAG_PATHS__SEEDS", str(tmp_path / "seeds"))
+    monkeypatch.setenv("RAG_PATHS__GOLD", str(tmp_path / "gold.jsonl"))
     (tmp_path / "seeds").mkdir()
     shutil.copy(SEED, tmp_path / "seeds" / SEED.name)
 

@@ -24,6 +24,7 @@ def _flat(output: str) -> str:
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("rag.engine.service.create_embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr("rag.cli.console.create_embedder", lambda *args, **kwargs: FakeEmbedder())  # the CLI's own
 
 
 def test_add_and_remove_update_the_index_and_the_seeds(tmp_path: Path, settings: Settings) -> None:

@@ -138,7 +138,7 @@ def test_a_registered_backend_is_used(settings: Settings, monkeypatch: pytest.Mo
 
     made: list[tuple[str, int, str]] = []
 
-    def fake_backend(model: str, batch_size: int, cache_dir: str) -> FakeEmbedder:
+    def fake_backend(model: str, batch_size: int, cache_dir: str, progress: object) -> FakeEmbedder:
         made.append((model, batch_size, cache_dir))
         return FakeEmbedder()
 

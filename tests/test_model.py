@@ -62,3 +62,11 @@ def test_the_real_model_serves_concurrent_questions(real_service: QAService) -> 
         thread.join(timeout=120)
     assert errors == []
     assert len(answers) == 40
+
+
+def test_the_web_pages_placeholder_is_the_question_checked_here() -> None:
+    """The page's placeholder promises an answer; this file checks the real model gives it."""
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "rag" / "http" / "ui" / "templates" / "index.html"
+    assert f'placeholder="e.g. {QUESTION}"' in template.read_text(encoding="utf-8")

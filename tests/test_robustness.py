@@ -111,7 +111,7 @@ def fake_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI runs with the fake embedder, registered as a backend like any other."""
     from rag.embedding import registry
 
-    backend = registry.Backend(lambda model, batch, cache: FakeEmbedder(), frozenset({"fake"}))
+    backend = registry.Backend(lambda model, batch, cache, progress: FakeEmbedder(), frozenset({"fake"}))
     monkeypatch.setitem(registry.BACKENDS, "fake", backend)
     monkeypatch.setenv("RAG_EMBEDDING__BACKEND", "fake")
     monkeypatch.setenv("RAG_EMBEDDING__MODEL", "fake")

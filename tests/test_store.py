@@ -78,7 +78,7 @@ def test_a_changed_seed_makes_the_index_stale_and_open_rebuilds(
     store: IndexStore, settings: Settings, seeds: Path
 ) -> None:
     first = QAService.open(settings, embedder=FakeEmbedder())
-    assert first.rebuilt == "no index in " + settings.paths.index
+    assert first.rebuilt == "no index built yet in " + settings.paths.index + "/"
     assert QAService.open(settings, embedder=FakeEmbedder()).rebuilt is None  # current: loaded, not rebuilt
 
     seed = next(seeds.glob("*.txt"))
@@ -179,12 +179,12 @@ def test_a_damaged_file_is_detected_and_rebuilt(store: IndexStore, settings: Set
     [
         (lambda root, live: (live / "manifest.json").write_bytes(b"{not json"), "unreadable manifest in"),
         (lambda root, live: (live / "manifest.json").write_bytes(b'{"version": 3}'), "unreadable manifest in"),
-        (lambda root, live: (live / "manifest.json").unlink(), "no index in"),
+        (lambda root, live: (live / "manifest.json").unlink(), "no index built yet in"),
         (lambda root, live: (root / CURRENT).write_text("../../etc"), "which is not a build of this index"),
         (lambda root, live: (root / CURRENT).write_bytes(b"\xff\xfe"), "unreadable"),
-        (lambda root, live: (root / CURRENT).write_text("v-0000000000000000"), "no index in"),
-        (lambda root, live: (root / CURRENT).unlink(), "no index in"),
-        (lambda root, live: (root / CURRENT).write_text(""), "no index in"),
+        (lambda root, live: (root / CURRENT).write_text("v-0000000000000000"), "no index built yet in"),
+        (lambda root, live: (root / CURRENT).unlink(), "no index built yet in"),
+        (lambda root, live: (root / CURRENT).write_text(""), "no index built yet in"),
     ],
     ids=["garbage", "wrong-shape", "no-manifest", "traversal", "not-utf8", "dangling", "no-pointer", "empty"],
 )

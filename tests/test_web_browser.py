@@ -6,6 +6,7 @@ Skipped, saying why, when ``/usr/bin/chromium`` or the ``playwright`` package is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ QUESTION = "Where did the Falcon first stage land?"
 UNANSWERABLE = "How many kilometres is it from the Moon to Mars?"
 
 pytestmark = [pytest.mark.browser]
+pytest_plugins = ("pytester",)
 
 
 def _playwright() -> Any:
@@ -204,3 +206,116 @@ def test_document_pages_and_stale_citations(browser_page: Any, server: str) -> N
 def test_screenshot_artifacts_are_not_committed() -> None:
     ignored = (Path(__file__).resolve().parent.parent / ".gitignore").read_text(encoding="utf-8")
     assert "tests/artifacts/" in ignored.splitlines()
+
+
+GOLD_CONFTEST = """
+from tests.conftest import FakeEmbedder
+
+def pytest_rag_embedder(config, settings):
+    return FakeEmbedder()
+"""
+
+
+def _select(page: Any, text: str) -> None:
+    """Select ``text`` in the document's text box, as a drag of the mouse would (one Range)."""
+    page.evaluate(
+        """(wanted) => {
+            const box = document.getElementById("doc-text");
+            const node = [...box.childNodes].find((n) => n.nodeType === Node.TEXT_NODE && n.data.includes(wanted));
+            const start = node.data.indexOf(wanted);
+            const range = document.createRange();
+            range.setStart(node, start);
+            range.setEnd(node, start + wanted.length);
+            const selection = window.getSelection();
+            selection.removeAllRanges();
+            selection.addRange(range);
+        }""",
+        text,
+    )
+
+
+def test_a_gold_line_made_by_selection_has_code_point_offsets_and_passes_the_plugin(
+    browser_page: Any, live_server: Callable[..., str], settings: Any, tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.conftest import tuned
+
+    (tmp_path / "seeds" / "rockets.txt").write_text(ROCKETS, encoding="utf-8")
+    key = "k" * 24
+    base = live_server(tuned(settings, security={"api_key": key}, rate_limit={"enabled": False}))
+    page = browser_page
+    page.goto(f"{base}/ui/documents/rockets")
+
+    # Astral characters inside the selection and before it: UTF-16 and code-point offsets differ.
+    inside = "🚀🚀🚀 was loud 😀 and the crowd cheered 𝔸𝔹ℂ"
+    _select(page, inside)
+    expect(page.locator("#gold-selection")).to_contain_text("Selected characters")
+    page.get_by_label("Question", exact=True).fill("How was launch day?")
+    page.get_by_label("Short answers, one per line").fill("loud")
+    page.get_by_role("button", name="Make gold line").click()
+
+    evidence = "The Falcon rocket's first stage landed on the drone ship in April 2016."
+    _select(page, evidence)
+    page.get_by_label("Question", exact=True).fill(QUESTION)
+    page.get_by_label("Short answers, one per line").fill("on the drone ship")
+    page.get_by_role("button", name="Make gold line").click()
+
+    made = [json.loads(line) for line in page.locator("#gold-lines").input_value().splitlines()]
+    assert [line["id"] for line in made] == ["rockets-1", "rockets-2"]  # the id field's default, then the next
+    for line, text in zip(made, (inside, evidence), strict=True):
+        span = line["evidence"][0]
+        assert ROCKETS[span["start"] : span["end"]] == span["text"] == text, span  # code points, as Python counts
+        assert span["doc_id"] == "rockets"
+    assert made[0]["evidence"][0]["start"] == ROCKETS.index(inside)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download JSONL").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8") == page.locator("#gold-lines").input_value()
+
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Append to the server's gold file").click()
+    expect(page.locator("#gold-status")).to_contain_text("Appended rockets-2")
+    gold_file = Path(settings.paths.gold)
+    assert [json.loads(line)["id"] for line in gold_file.read_text(encoding="utf-8").splitlines()] == [
+        "rockets-1",
+        "rockets-2",
+    ]
+
+    # The plugin passes on the line made by selection.
+    appended = gold_file.read_text(encoding="utf-8").splitlines()[1]
+    (pytester.path / "gold.jsonl").write_text(appended + "\n", encoding="utf-8")
+    pytester.makeconftest(GOLD_CONFTEST)
+    result = pytester.runpytest(
+        "--rag-gold", "gold.jsonl", "--rag-seeds", str(tmp_path / "seeds"), "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_the_placeholder_question_is_answered_from_its_evidence(
+    browser_page: Any, live_server: Callable[..., str]
+) -> None:
+    """The placeholder is a promise: asked as it stands, it gets the gold answer (eval/dev.jsonl d06)."""
+    base = live_server()
+    page = browser_page
+    page.goto(f"{base}/")
+    question = page.get_by_label("Your question").get_attribute("placeholder").removeprefix("e.g. ")
+    page.get_by_label("Your question").fill(question)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#answer .card.answered")
+    assert "cede territory" in page.locator("#answer .answer-text").inner_text()
+    assert "must cede territory" in page.locator("mark.cite").first.text_content()
+
+
+def test_long_titles_are_cut_on_small_screens(browser_page: Any, live_server: Callable[..., str]) -> None:
+    base = live_server()
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/?q=What does Moscow insist Ukraine must do?")
+    page.wait_for_selector("#answer .card.answered")
+    link = page.locator("#answer .where a").first
+    line_height = float(page.evaluate("(a) => parseFloat(getComputedStyle(a).lineHeight)", link.element_handle()))
+    assert link.bounding_box()["height"] < 2 * line_height  # one line, not five
+    assert link.get_attribute("title")  # the whole title on hover
+    link.focus()
+    assert page.evaluate("(a) => getComputedStyle(a).whiteSpace", link.element_handle()) == "normal"

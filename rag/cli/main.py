@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from rag.cli.console import configure_logging, console, open_service, out, progress_bar
 from rag.cli.fitting import fit
+from rag.cli.keys import key_path, new_key, print_new_key, with_api_key
 from rag.config import Settings, load_settings
 from rag.engine.service import QAService
 from rag.errors import BadRequest, ConfigError, RagError, environmental, explain_os_error
-from rag.index.build import Progress as ProgressCallback
 from rag.records import Answer
-
-console = Console(stderr=True)
-out = Console()
-
-
-@contextmanager
-def progress_bar() -> Iterator[ProgressCallback]:
-    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        tasks: dict[str, object] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
-
-        yield update
-
-
-def open_service(settings: Settings, force_rebuild: bool = False) -> QAService:
-    with progress_bar() as update:
-        try:
-            return QAService.open(settings, progress=update, force_rebuild=force_rebuild)
-        except ConfigError as error:  # e.g. a model no backend runs: one clear line, no traceback
-            raise click.ClickException(str(error)) from error
 
 
 class Commands(click.Group):
@@ -67,13 +38,11 @@ class Commands(click.Group):
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), help="TOML settings (default config/rag.toml)"
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log what the service does.")
+@click.option("-v", "--verbose", is_flag=True, help="Also log the service's debug messages.")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """Answer questions over the documents in seeds/, with exact cited spans."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(verbose)
     if config_path:
         os.environ["RAG_CONFIG"] = str(config_path)  # server workers read the same file
     try:
@@ -149,27 +118,34 @@ def print_answer(service: QAService, answer: Answer) -> None:
     "--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True, help="Log line format."
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="One log line per request.")
+@click.option(
+    "--generate-key", is_flag=True, help="Create a new random API key for writes, store it next to the index, print it."
+)
 @click.pass_obj
 def serve(
-    settings: Settings, host: str | None, port: int | None, workers: int | None, log_format: str, access_log: bool
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    log_format: str,
+    access_log: bool,
+    generate_key: bool,
 ) -> None:
     """Serve the HTTP API and the web page (building the index first if needed)."""
     from rag.http import server
     from rag.http.app import create_app
     from rag.http.observability import logging_config, share_metrics_between_workers
 
-    log_config = logging_config(log_format, access=access_log)  # our access log replaces uvicorn's
+    log_config = logging_config(log_format, level="INFO", access=access_log)  # our access log replaces uvicorn's
 
     host, port = host or settings.server.host, port or settings.server.port
     workers = workers or settings.server.workers
+    settings = with_api_key(settings, generate_key)  # rag.cli.keys
     service = open_service(settings)  # build the index once here, so workers only ever load it
-    console.print(
-        f"[green]ready[/] on http://{host}:{port} ({workers} worker(s)); try:\n"
-        f"  curl -s -X POST http://{host}:{port}/ask -H 'Content-Type: application/json' "
-        """-d '{"question": "What does Moscow insist Ukraine must do?"}'""",
-        markup=True,
-        highlight=False,
-    )
+    console.print(f"[green]ready[/] on http://{host}:{port} ({workers} worker(s)); try:", highlight=False)
+    example = """{"question": "What does Moscow insist Ukraine must do?"}"""
+    command = f"curl -s -X POST http://{host}:{port}/ask -H 'Content-Type: application/json' -d '{example}'"
+    console.print(Text(command), soft_wrap=True)  # one line, however narrow the terminal: pasting must work
     if workers == 1:  # serve the engine already loaded rather than loading the model twice
         app = create_app(settings, service_factory=lambda _: service)
         server.run(app, settings.server, host, port, 1, log_level="warning", log_config=log_config, access_log=False)
@@ -182,24 +158,54 @@ def serve(
         )  # fmt: skip
 
 
+@main.group()
+def key() -> None:
+    """The API key that writes (POST /documents, /admin/...) need."""
+
+
+@key.command(name="new")
+@click.pass_obj
+def key_new(settings: Settings) -> None:
+    """Create a random key next to the index (replacing any older one) and print it once."""
+    if settings.security.api_key:
+        console.print("[yellow]note:[/] security.api_key is configured and wins over the stored key")
+    path = key_path(settings)
+    print_new_key(new_key(path), path)
+
+
 @main.command(name="eval")
 @click.option("--set", "gold_path", type=click.Path(exists=True, path_type=Path), default=Path("eval/dev.jsonl"))
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the figures here.")
 @click.option("--markdown", is_flag=True, help="Print the table as Markdown.")
+@click.option("--save-baseline", type=click.Path(path_type=Path), default=None, help="Save each question's outcome.")
+@click.option(
+    "--baseline", type=click.Path(exists=True, path_type=Path), default=None, help="List questions worse or better."
+)
+@click.option("--tolerance", type=float, default=None, help="F1 drop that counts as worse (default 0.05).")
 @click.pass_obj
-def evaluate(settings: Settings, gold_path: Path, json_path: Path | None, markdown: bool) -> None:
-    """Run a gold question set through the pipeline and print the metrics."""
-    from rag.eval.metrics import evaluate as run
-    from rag.eval.metrics import load_gold, render, render_markdown
+def evaluate(
+    settings: Settings,
+    gold_path: Path,
+    json_path: Path | None,
+    markdown: bool,
+    save_baseline: Path | None,
+    baseline: Path | None,
+    tolerance: float | None,
+) -> None:
+    """Run a gold question set through the pipeline and print the metrics.
 
-    service = open_service(settings)
-    report = run(service, load_gold(gold_path))
-    if markdown:
-        print(render_markdown(report, title=str(gold_path)))
-    else:
-        out.print(render(report, title=str(gold_path)))
+    With --baseline, exit with status 1 when a question got worse than in the baseline
+    (question_f1 and baseline_tolerance come from [tool.rag.eval] in ./pyproject.toml)."""
+    from rag.cli.evaluation import compare_with_baseline, evaluate_gold, print_report
+
+    report, items, evaluation = evaluate_gold(settings, gold_path)
+    print_report(report, str(gold_path), markdown)
     if json_path:
         json_path.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
+    if save_baseline or baseline:
+        worse = compare_with_baseline(report, items, evaluation, save_baseline, baseline, tolerance)
+        if worse:
+            raise SystemExit(1)
 
 
 # -- documents at run time (rag.engine.live): only the changed document is embedded -----------------
@@ -261,8 +267,7 @@ def remove(settings: Settings, doc_id: str) -> None:
     _print_change(result)
 
 
+main.add_command(fit)
+
 if __name__ == "__main__":
     sys.exit(main())
-
-
-main.add_command(fit)

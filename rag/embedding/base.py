@@ -8,13 +8,14 @@ L2-normalised float32, so inner product is cosine similarity.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as rag.index.build.Progress
 
 
 class Embedder(Protocol):

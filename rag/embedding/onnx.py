@@ -39,11 +39,15 @@ session with every core, made on demand and dropped by ``release_bulk`` after a 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
+import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
-import warnings
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,8 +57,10 @@ import numpy.typing as npt
 from filelock import FileLock
 
 from rag.durable import fsync_dir, sha256_file
-from rag.embedding.base import Vectors, forbid_hub_downloads, packaged_model_path
+from rag.embedding.base import Progress, Vectors, forbid_hub_downloads, packaged_model_path
 from rag.errors import ModelFileError
+
+log = logging.getLogger("rag.embedding")
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 INT8_SUFFIX = "-onnx-int8"
@@ -121,7 +127,13 @@ class OnnxEmbedder:
 
     @classmethod
     def for_backend(
-        cls, name: str, backend: str, batch_size: int, cache_dir: str | os.PathLike[str], threads: int | None = None
+        cls,
+        name: str,
+        backend: str,
+        batch_size: int,
+        cache_dir: str | os.PathLike[str],
+        threads: int | None = None,
+        progress: Progress | None = None,
     ) -> OnnxEmbedder:
         """The embedder for ``backend`` ("onnx" or "onnx-int8"), exporting the fp32 model if needed."""
         forbid_hub_downloads()
@@ -131,7 +143,7 @@ class OnnxEmbedder:
         tokenizer = model_dir / "tokenizer.json"
         threads = 1 if threads is None else threads
         if backend == "onnx":
-            path = ensure_fp32_export(model_dir, Path(cache_dir) / "onnx", name)
+            path = ensure_fp32_export(model_dir, Path(cache_dir) / "onnx", name, progress)
             return cls(name, path, tokenizer, batch_size, threads)
         if backend == "onnx-int8":
             return cls(name + INT8_SUFFIX, int8_model_file(), tokenizer, batch_size, threads)
@@ -243,8 +255,13 @@ def verified(model: Path, sidecar: Path, source: str) -> bool:
         return False
 
 
-def ensure_fp32_export(model_dir: Path, folder: Path, name: str = MODEL_NAME) -> Path:
-    """The verified fp32 ONNX file in ``folder``, exporting it first when missing or invalid."""
+def ensure_fp32_export(
+    model_dir: Path, folder: Path, name: str = MODEL_NAME, progress: Progress | None = None
+) -> Path:
+    """The verified fp32 ONNX file in ``folder``, exporting it first when missing or invalid.
+
+    ``progress("model export", done, 1)`` is called before and after an export (15-30 s),
+    so a front end can say why the first start is slow."""
     model, sidecar = fp32_paths(folder, name)
     source = source_checksum(model_dir)
     if verified(model, sidecar, source):
@@ -253,7 +270,14 @@ def ensure_fp32_export(model_dir: Path, folder: Path, name: str = MODEL_NAME) ->
     with FileLock(folder / f".{name}-fp32.lock"):  # one export at a time, across processes
         if verified(model, sidecar, source):  # another process exported it while we waited
             return model
+        log.info("exporting %s to ONNX into %s (once; 15-30 s)", name, folder)
+        started = time.perf_counter()
+        if progress:
+            progress("model export", 0, 1)
         export_fp32(model_dir, model, sidecar, source)
+        if progress:
+            progress("model export", 1, 1)
+        log.debug("exported %s to ONNX in %.1f s", name, time.perf_counter() - started)
     return model
 
 
@@ -274,9 +298,7 @@ def export_fp32(model_dir: Path, model: Path, sidecar: Path, source: str) -> Non
             "opset": OPSET,
             "max_length": MAX_LENGTH,
         }
-        import torch
-
-        meta["torch"] = str(torch.__version__)
+        meta["torch"] = importlib.metadata.version("torch")  # of the exporting child; never imported here
         sidecar_temp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
         sidecar_temp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         # Model first, then the sidecar: a crash in between leaves a sidecar that does not
@@ -289,57 +311,21 @@ def export_fp32(model_dir: Path, model: Path, sidecar: Path, source: str) -> Non
 
 
 def _export(model_dir: Path, target: Path) -> dict[str, Vectors]:
-    """Write the encoder (last hidden state) to ``target``; return torch's vectors of the probes."""
-    import torch
-    from transformers import AutoModel
+    """Write the encoder (last hidden state) to ``target``; return torch's vectors of the probes.
 
-    encoder = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(
-            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-        ) -> torch.Tensor:
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            hidden: torch.Tensor = out.last_hidden_state
-            return hidden
-
-    wrapper = LastHiddenState(encoder).eval()
-    example = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 2023, 2003, 102, 0, 0]], dtype=torch.int64)
-    args = (example, (example != 0).long(), torch.zeros_like(example))
-    batch = torch.export.Dim("batch")
-    sequence = torch.export.Dim("sequence", max=512)
-    axes = {0: batch, 1: sequence}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and dynamic-axis chatter
-        torch.onnx.export(
-            wrapper,
-            args,
-            str(target),
-            input_names=list(INPUTS),
-            output_names=["last_hidden_state"],
-            opset_version=OPSET,
-            dynamo=True,
-            external_data=False,
-            dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
-            verbose=False,
-        )
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=MAX_LENGTH)
-    reference: dict[str, Vectors] = {}
-    with torch.no_grad():
-        for probe in PROBES:
-            ids = torch.tensor([tokenizer.encode(probe).ids], dtype=torch.int64)
-            mask = torch.ones_like(ids)
-            hidden = wrapper(ids, mask, torch.zeros_like(ids)).numpy()
-            reference[probe] = mean_pool_normalise(hidden, mask.numpy())[0]
-    return reference
+    torch runs in a child process (``rag.embedding.onnx_export``): the serving process then
+    never loads it (its resident memory stays at the ONNX Runtime figure, not torch's), and
+    the exporter's warnings and progress bars stay out of the service's log unless it fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="rag-onnx-export-") as scratch:
+        probes = Path(scratch) / "probes.npy"
+        command = [sys.executable, "-m", "rag.embedding.onnx_export", str(model_dir), str(target), str(probes)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+            raise ModelFileError(f"the ONNX export failed (exit status {done.returncode}):\n{tail}")
+        vectors = np.load(probes)
+    return {probe: vectors[row] for row, probe in enumerate(PROBES)}
 
 
 def _check_export(path: Path, model_dir: Path, reference: dict[str, Vectors]) -> None:

@@ -1,8 +1,9 @@
 """Embedding backends by name: the seam where a new backend is added.
 
-A backend is a factory ``(model, batch_size, cache_dir) -> Embedder`` and the models it can
-run; ``[embedding] backend`` and ``model`` pick one. Adding a backend means one module and one
-``register_backend`` call (a test registers a fake one). An unknown backend or a model the
+A backend is a factory ``(model, batch_size, cache_dir, progress) -> Embedder`` and the models
+it can run (``progress``, when given, hears of slow one-time preparation such as the ONNX
+export); ``[embedding] backend`` and ``model`` pick one. Adding a backend means one module and
+one ``register_backend`` call (a test registers a fake one). An unknown backend or a model the
 backend cannot run is a ``ConfigError`` at start, naming what is available: a label that
 silently loaded another model would build an index whose fingerprint lies.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rag.embedding.base import Embedder
+from rag.embedding.base import Embedder, Progress
 from rag.errors import ConfigError
 
-BackendFactory = Callable[[str, int, str], Embedder]  # (model, batch_size, cache_dir) -> Embedder
+BackendFactory = Callable[[str, int, str, Progress | None], Embedder]  # (model, batch_size, cache_dir, progress)
 MINILM = "all-MiniLM-L6-v2"  # the one model the shipped packages hold
 
 
@@ -45,22 +46,25 @@ def check_embedding(model: str, backend: str) -> Backend:
     return chosen
 
 
-def create_embedder(model: str, backend: str, batch_size: int, cache_dir: str) -> Embedder:
-    """The configured backend; ONNX ones export or locate their model file under ``cache_dir``."""
-    return check_embedding(model, backend).factory(model, batch_size, cache_dir)
+def create_embedder(
+    model: str, backend: str, batch_size: int, cache_dir: str, progress: Progress | None = None
+) -> Embedder:
+    """The configured backend; ONNX ones export or locate their model file under ``cache_dir``
+    (``progress`` hears of a first-time export)."""
+    return check_embedding(model, backend).factory(model, batch_size, cache_dir, progress)
 
 
-def _torch(model: str, batch_size: int, cache_dir: str) -> Embedder:
+def _torch(model: str, batch_size: int, cache_dir: str, progress: Progress | None) -> Embedder:
     from rag.embedding.sentence_transformers import SentenceTransformerEmbedder  # imports torch: only when chosen
 
     return SentenceTransformerEmbedder(model, batch_size)
 
 
 def _onnx(backend: str) -> BackendFactory:
-    def factory(model: str, batch_size: int, cache_dir: str) -> Embedder:
+    def factory(model: str, batch_size: int, cache_dir: str, progress: Progress | None) -> Embedder:
         from rag.embedding.onnx import OnnxEmbedder
 
-        return OnnxEmbedder.for_backend(model, backend, batch_size, cache_dir)
+        return OnnxEmbedder.for_backend(model, backend, batch_size, cache_dir, progress=progress)
 
     return factory
 

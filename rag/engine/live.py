@@ -123,7 +123,7 @@ class LiveEngine:
             status = ReindexStatus(
                 "succeeded", started, time.time(), manifest.version, len(fresh.data.documents), manifest.chunks
             )
-            log.warning("reindexed: index %s, %d documents, %d chunks", manifest.version, len(fresh.data.documents),
+            log.info("reindexed: index %s, %d documents, %d chunks", manifest.version, len(fresh.data.documents),
                         manifest.chunks)  # fmt: skip
         with self._bookkeeping:
             self.reindex_status = status
@@ -146,7 +146,7 @@ class LiveEngine:
             if fresh is None:
                 return False
             self.engine = fresh
-            log.warning("loaded index %s saved by another process", fresh.data.manifest.version)
+            log.info("loaded index %s saved by another process", fresh.data.manifest.version)
             return True
         finally:
             self._writer.release()

@@ -79,7 +79,7 @@ class QAService:
                 return cls(settings, embedder, data, _logged(skipped))
             except UnusableIndex as error:
                 reason = str(error)
-        log.warning("building the index: %s", reason)
+        log.info("building the index: %s", reason)
         # Under the writer lock, and reading seeds/ only once it is held: a document another
         # process added meanwhile is in this build, never overwritten by it.
         with store.writer_lock():

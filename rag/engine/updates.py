@@ -169,7 +169,7 @@ def _base(service: QAService, store: IndexStore) -> IndexData:
         folder = None
     if folder is None or folder.name == f"v-{service.data.manifest.version}":
         return service.data
-    log.warning("building on %s, saved by another process since this one loaded", folder.name)
+    log.info("building on %s, saved by another process since this one loaded", folder.name)
     return current_data(store, service.settings, service.embedder)
 
 
@@ -233,7 +233,7 @@ def apply_change(
         candidates=build.table.candidates,
     )
     fresh = QAService(settings, service.embedder, data, service.skipped)
-    log.warning(
+    log.info(
         "document %s %s: index %s, %d documents, %d chunks (%d embedded, %d reused)",
         doc_id, action, manifest.version, len(data.documents), manifest.chunks, build.chunks_embedded,
         build.chunks_reused,

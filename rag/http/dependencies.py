@@ -70,7 +70,10 @@ def key_guard(security: SecuritySettings) -> Guard:
         if access != "admin" and not (access == "read" and security.read_requires_key):
             return
         if not security.api_key:
-            raise PermissionDeniedException(detail="this endpoint is disabled: the server has no API key configured")
+            raise PermissionDeniedException(
+                detail="this endpoint is disabled: the server has no API key configured; set security.api_key "
+                "(RAG_SECURITY__API_KEY) or start the server with `rag serve --generate-key`"
+            )
         supplied = _supplied_key(connection)
         challenge = {"WWW-Authenticate": f'Bearer realm="rag", {API_KEY_HEADER.lower()}="header"'}
         if supplied is None:

@@ -2,7 +2,8 @@
 observability, and the engine's life (loaded at start, following builds other processes save).
 
 * routes: the JSON API (``rag.http.qa``, ``rag.http.admin``, ``rag.http.documents``), the web
-  page (``rag.http.web``, left out of the OpenAPI schema) and ``/metrics``;
+  page (``rag.http.web``, left out of the OpenAPI schema), ``POST /gold``, where the document
+  page appends gold questions (``rag.http.gold``), and ``/metrics``;
 * dependencies: ``engine``, ``live`` and ``settings`` (``rag.http.dependencies``);
 * the API-key guard, the rate limit and CORS (``[rate_limit]``, ``[security]``);
 * errors: ``rag.http.problems`` (with Litestar's ``ProblemDetailsPlugin``, which ``create_app``
@@ -27,7 +28,7 @@ from litestar.plugins import InitPluginProtocol
 
 from rag.config import Settings
 from rag.engine.live import LiveEngine
-from rag.http import admin, documents, observability, qa, web
+from rag.http import admin, documents, gold, observability, qa, web
 from rag.http.dependencies import dependencies, key_guard
 from rag.http.openapi import API_KEY_HEADER, openapi_config
 from rag.http.problems import EXCEPTION_HANDLERS
@@ -42,7 +43,7 @@ class RagPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.live.settings
         app_config.route_handlers = [
-            *app_config.route_handlers, *qa.ROUTES, *admin.ROUTES, *documents.ROUTES, *web.routes(),
+            *app_config.route_handlers, *qa.ROUTES, *admin.ROUTES, *documents.ROUTES, *gold.ROUTES, *web.routes(),
             observability.MetricsController,
         ]  # fmt: skip
         app_config.dependencies = {**app_config.dependencies, **dependencies(self.live)}

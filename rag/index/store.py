@@ -195,7 +195,7 @@ class IndexStore:
     def read_manifest(self, folder: Path | None = None) -> Manifest:
         folder = folder or self.current_dir()
         if folder is None or not (folder / "manifest.json").exists():
-            raise UnusableIndex(f"no index in {self.root}")
+            raise UnusableIndex(f"no index built yet in {self.root}/")
         try:
             return msgspec.json.decode((folder / "manifest.json").read_bytes(), type=Manifest)
         except (OSError, msgspec.DecodeError) as error:

@@ -196,7 +196,13 @@ function answerView(answer, titles) {
         citationLink(c.n),
         " ",
         element("q", {}, c.quote),
-        element("span", { class: "where" }, " — ", element("a", { href: spanLink(c.doc_id, c.start, c.end, c.doc_sha256) }, `${titles.get(c.doc_id) || c.doc_id}, characters ${c.start}–${c.end}`)),
+        element(
+          "span",
+          { class: "where" },
+          " — ",
+          // A long title is cut with an ellipsis on small screens; the whole shows on hover (title) and focus (CSS).
+          element("a", { href: spanLink(c.doc_id, c.start, c.end, c.doc_sha256), title: titles.get(c.doc_id) || c.doc_id }, `${titles.get(c.doc_id) || c.doc_id}, characters ${c.start}–${c.end}`),
+        ),
       ),
     );
   }
@@ -307,10 +313,122 @@ function setupAskPage(form) {
 }
 
 function setupDocumentPage() {
+  const maker = document.getElementById("gold-maker");
+  if (maker) setupGoldMaker(maker);
   const mark = document.getElementById("span");
   if (!mark) return;
   mark.scrollIntoView({ block: "center" });
   mark.focus({ preventScroll: true });
+}
+
+/** Code points in a string (a surrogate pair is one). */
+function codePointLength(text) {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
+/**
+ * The selection inside `box` as code-point offsets into its text, or null. The DOM counts
+ * UTF-16 units: the units before the selection and in it are measured with Ranges, then
+ * converted by counting the code points they hold.
+ */
+function selectionOffsets(box) {
+  const selection = window.getSelection();
+  if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return null;
+  const range = selection.getRangeAt(0);
+  if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) return null;
+  const before = document.createRange();
+  before.selectNodeContents(box);
+  before.setEnd(range.startContainer, range.startOffset);
+  const all = box.textContent;
+  const startUnits = before.toString().length;
+  const endUnits = startUnits + range.toString().length;
+  const start = codePointLength(all.slice(0, startUnits));
+  return { start, end: start + codePointLength(all.slice(startUnits, endUnits)), text: all.slice(startUnits, endUnits) };
+}
+
+function setupGoldMaker(maker) {
+  const box = document.getElementById("doc-text");
+  const form = document.getElementById("gold-form");
+  const shown = document.getElementById("gold-selection");
+  const output = document.getElementById("gold-lines");
+  const problem = document.getElementById("gold-error");
+  const status = document.getElementById("gold-status");
+  const download = document.getElementById("gold-download");
+  const append = document.getElementById("gold-append");
+  const key = document.getElementById("gold-key");
+  const idInput = document.getElementById("gold-id");
+  const lines = [];
+  let chosen = null; // kept while the user types the question (typing moves the selection away)
+
+  document.addEventListener("selectionchange", () => {
+    const offsets = selectionOffsets(box);
+    if (!offsets) return;
+    chosen = offsets;
+    const preview = offsets.text.length > 160 ? `${offsets.text.slice(0, 160)}…` : offsets.text;
+    shown.textContent = `Selected characters ${offsets.start}–${offsets.end}: “${preview}”`;
+  });
+
+  function fail(message) {
+    problem.textContent = message;
+    problem.hidden = false;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    const kind = document.getElementById("gold-kind").value;
+    const answers = document.getElementById("gold-answers").value.split("\n").map((a) => a.trim()).filter(Boolean);
+    const answerable = kind !== "unanswerable";
+    if (answerable && !chosen) return fail("Select the evidence in the document text first.");
+    if (answerable && !answers.length) return fail("Give at least one short answer.");
+    const id = idInput.value.trim();
+    if (lines.some((line) => line.id === id)) return fail(`The id ${id} is already used above.`);
+    const line = {
+      id,
+      question: document.getElementById("gold-question").value.trim(),
+      answers: answerable ? answers : [],
+      evidence: answerable ? [{ start: chosen.start, end: chosen.end, text: chosen.text, doc_id: box.dataset.docId }] : [],
+      kind,
+    };
+    lines.push(line);
+    output.value = lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
+    download.disabled = false;
+    append.disabled = false;
+    const match = /^(.*?)(\d+)$/.exec(id); // suggest the next id: doc-1 -> doc-2
+    if (match) idInput.value = `${match[1]}${Number(match[2]) + 1}`;
+    status.textContent = `Gold line ${line.id} made (${lines.length} in all).`;
+  });
+
+  download.addEventListener("click", () => {
+    const blob = new Blob([output.value], { type: "application/jsonl" });
+    const link = element("a", { href: URL.createObjectURL(blob), download: `${box.dataset.docId}-gold.jsonl` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  });
+
+  append.addEventListener("click", async () => {
+    problem.hidden = true;
+    const pending = lines.filter((line) => !line.appended);
+    try {
+      for (const line of pending) {
+        const { appended, ...body } = line;
+        const result = await api("/gold", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-API-Key": key.value },
+          body: JSON.stringify(body),
+        });
+        line.appended = true;
+        status.textContent = `Appended ${result.id} to ${result.file} (line ${result.line}).`;
+      }
+      if (!pending.length) status.textContent = "Every line above is already in the server's gold file.";
+    } catch (error) {
+      fail(error.message);
+    }
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -320,4 +438,4 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // For tests and the console.
-window.rag = { utf16Offsets, sliceCodePoints };
+window.rag = { utf16Offsets, sliceCodePoints, selectionOffsets };

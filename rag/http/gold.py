@@ -1,0 +1,91 @@
+"""``POST /gold``: append a gold question, made on the document page, to the server's gold file.
+
+The document page (``/ui/documents/{id}``) turns a selection, a question and short answers
+into a gold line (``rag.eval.gold``) that can be downloaded; with the API key it can also be
+appended here to ``[paths] gold`` (default ``gold.jsonl``), the file that
+``pytest --rag-gold`` and ``rag eval --set`` read. The line is checked before it is written:
+against the schema, for consistency, for an id not yet in the file, and every evidence span
+against the document text at its offsets (code points), so the file never holds a line that
+would not load. Appends are serialised with a file lock, so concurrent workers never
+interleave lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio.to_thread
+import msgspec
+from filelock import FileLock
+from litestar import post
+from litestar.exceptions import HTTPException
+
+from rag.config import Settings
+from rag.engine.service import QAService
+from rag.errors import BadRequest
+from rag.eval.gold import GoldFileError, GoldLine, consistency_problems, parse_gold_line
+from rag.http.dependencies import require_json
+from rag.http.openapi import ADMIN_ERRORS, problem_spec
+
+
+class GoldAppended(msgspec.Struct):
+    id: str
+    file: str
+    line: int  # 1-based line number of the appended question
+    questions: int  # questions now in the file
+
+
+def check_evidence(item: GoldLine, engine: QAService) -> None:
+    """Every span must name a document and hold exactly its text at its offsets."""
+    problems = consistency_problems(item)
+    for n, e in enumerate(item.evidence):
+        doc = engine.data.documents.get(e.doc_id or "")
+        if doc is None:
+            problems.append(f"evidence[{n}] names no known document (doc_id {e.doc_id!r})")
+        elif doc.text[e.start : e.end] != e.text:
+            problems.append(f"evidence[{n}] is not the text of {doc.doc_id} at {e.start}-{e.end} (code points)")
+    if problems:
+        raise BadRequest("; ".join(problems))
+
+
+def append_line(path: Path, item: GoldLine) -> GoldAppended:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A lock file beside the gold file (as for the index's writer lock): workers and processes
+    # that append at once take turns, so no two lines interleave and no id is written twice.
+    with FileLock(path.with_name(path.name + ".lock")), path.open("a+", encoding="utf-8") as handle:
+        handle.seek(0)
+        lines = [line for line in handle.read().splitlines() if line.strip()]
+        for number, line in enumerate(lines, 1):
+            try:
+                existing = parse_gold_line(line, where=f"{path.name}:{number}")
+            except GoldFileError:
+                continue  # a line someone broke by hand does not block appending
+            if existing.id == item.id:
+                raise HTTPException(status_code=409, detail=f"{path.name} already has a question with id {item.id!r}")
+        handle.seek(0, 2)
+        handle.write(msgspec.json.encode(item).decode("utf-8") + "\n")
+        handle.flush()
+    return GoldAppended(id=item.id, file=str(path), line=len(lines) + 1, questions=len(lines) + 1)
+
+
+@post(
+    "/gold",
+    status_code=201,
+    before_request=require_json,
+    opt={"access": "admin"},
+    security=[{"apiKey": []}],
+    responses={
+        **ADMIN_ERRORS,
+        400: problem_spec("The body is not a gold line (malformed JSON, wrong types, unknown fields)"),
+        409: problem_spec("The file already has a question with this id"),
+        415: problem_spec("The body is not JSON"),
+        422: problem_spec("The line is inconsistent, or its evidence is not the document's text at its offsets"),
+    },
+)
+async def append_gold(data: GoldLine, engine: QAService, settings: Settings) -> GoldAppended:
+    """Append one gold question to the server's gold file (``[paths] gold``)."""
+    check_evidence(data, engine)
+    return await anyio.to_thread.run_sync(append_line, Path(settings.paths.gold), data)
+
+
+ROUTES = [append_gold]

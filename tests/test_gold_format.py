@@ -1,0 +1,82 @@
+"""The gold format: one schema (docs/gold.schema.json, generated), errors naming the line, POST /gold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from rag.config import Settings
+from rag.eval.gold import GoldFileError, gold_schema_text, read_gold
+from tests.conftest import SEED, tuned
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "g" * 20
+Client = Callable[..., TestClient[Litestar]]
+
+
+def test_the_documented_schema_is_the_loaders() -> None:
+    written = (ROOT / "docs" / "gold.schema.json").read_text(encoding="utf-8")
+    assert written == gold_schema_text(), "regenerate: python -m rag.eval.gold > docs/gold.schema.json"
+
+
+def test_the_projects_gold_sets_load() -> None:
+    assert len(read_gold(ROOT / "eval" / "dev.jsonl")) > 0 and len(read_gold(ROOT / "eval" / "own.jsonl")) > 0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "gold.jsonl:2: not valid JSON"),
+        (
+            '{"id": "x", "question": "q", "answers": [], "evidence": []}',
+            "gold.jsonl:2: Object missing required field `kind`",
+        ),
+        ('{"id": "x", "question": "q", "answers": [], "evidence": [], "kind": "fact"}', "needs at least one answer"),
+        ('{"id": "x", "question": "q", "answers": ["a"], "evidence": [], "kind": "unanswerable"}', "has no answers"),
+        (
+            '{"id": "x", "question": "q", "answers": ["a"], "kind": "fact", '
+            '"evidence": [{"start": 0, "end": 2, "text": "🚀"}]}',
+            "spans 2 code points but its text has 1",
+        ),
+        ('{"id": "a", "question": "q", "answers": ["a"], "evidence": [], "kind": "fact"}', "already used on line 1"),
+        ('{"id": "x", "question": "q", "answers": ["a"], "evidence": [], "kind": "fact", "extra": 1}', "unknown field"),
+    ],
+)
+def test_a_bad_line_is_named_with_what_is_wrong(tmp_path: Path, line: str, message: str) -> None:
+    good = '{"id": "a", "question": "q", "answers": ["a"], "evidence": [], "kind": "fact"}'
+    path = tmp_path / "gold.jsonl"
+    path.write_text(good + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(GoldFileError, match=r"gold\.jsonl:2") as error:
+        read_gold(path)
+    assert message.lower() in str(error.value).lower()
+
+
+def _line(start: int, end: int, qid: str = "q1") -> dict[str, object]:
+    text = SEED.read_text(encoding="utf-8")[start:end]
+    evidence = [{"start": start, "end": end, "text": text, "doc_id": "us-ukraine-russia-negotiations"}]
+    return {"id": qid, "question": "Who is negotiating?", "answers": [text], "evidence": evidence, "kind": "fact"}
+
+
+def test_post_gold_needs_the_key_and_appends_checked_lines(make_client: Client, settings: Settings) -> None:
+    closed = make_client()
+    refused = closed.post("/gold", json=_line(134, 227))
+    assert refused.status_code == 403 and "RAG_SECURITY__API_KEY" in refused.json()["detail"]
+
+    client = make_client(tuned(settings, security={"api_key": KEY}, rate_limit={"enabled": False}))
+    headers = {"X-API-Key": KEY}
+    first = client.post("/gold", json=_line(134, 227), headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["line"] == 1
+    assert client.post("/gold", json=_line(134, 227), headers=headers).status_code == 409  # the id is taken
+    shifted = {**_line(134, 227, "q2"), "evidence": [{**_line(135, 228)["evidence"][0], "text": "wrong"}]}  # type: ignore[dict-item]
+    bad = client.post("/gold", json=shifted, headers=headers)
+    assert bad.status_code == 422 and "code points" in bad.json()["detail"]
+    assert client.post("/gold", json=_line(300, 340, "q2"), headers=headers).json()["line"] == 2
+    lines = Path(settings.paths.gold).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["q1", "q2"]
+    assert read_gold(Path(settings.paths.gold))[0].evidence[0].start == 134
