@@ -78,6 +78,29 @@ class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
     hnsw_ef_search: Positive = 128
 
 
+class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the index lives: ``local`` (the index folder, one machine) or ``postgres``.
+
+    With ``postgres`` the documents, chunks, spans, vectors (pgvector) and the lexical index
+    live in the database named by ``dsn`` (best given as ``RAG_STORE__DSN``); ``read_dsn``,
+    if set, is a standby that answers the searches (see rag.index.postgres).
+    """
+
+    backend: Literal["local", "postgres"] = "local"
+    dsn: str = ""
+    read_dsn: str = ""
+
+    def __repr__(self) -> str:  # a DSN can carry a password
+        return (
+            f"StoreSettings(backend={self.backend!r}, dsn={'<set>' if self.dsn else '<unset>'}, "
+            f"read_dsn={'<set>' if self.read_dsn else '<unset>'})"
+        )
+
+    def __post_init__(self) -> None:
+        if self.backend == "postgres" and not self.dsn:
+            raise ValueError("store.dsn (or RAG_STORE__DSN) is required when store.backend is 'postgres'")
+
+
 class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: Positive = 5
@@ -134,6 +157,8 @@ class SecuritySettings(msgspec.Struct, forbid_unknown_fields=True):
 
     api_key: str = ""
     read_requires_key: bool = False
+    # collection -> a key that reads and writes that collection only (rag.http.scopes)
+    collection_keys: dict[str, str] = msgspec.field(default_factory=dict)
     cors_origins: list[str] = msgspec.field(default_factory=list)
     cors_allow_credentials: bool = False
 
@@ -141,12 +166,19 @@ class SecuritySettings(msgspec.Struct, forbid_unknown_fields=True):
         key = "<set>" if self.api_key else "<unset>"
         return (
             f"SecuritySettings(api_key={key}, read_requires_key={self.read_requires_key}, "
+            f"collection_keys={ {name: '<set>' for name in self.collection_keys} }, "
             f"cors_origins={self.cors_origins!r}, cors_allow_credentials={self.cors_allow_credentials})"
         )
 
     def __post_init__(self) -> None:
         if self.api_key and len(self.api_key) < 16:
             raise ValueError("security.api_key must be at least 16 characters (or empty to disable admin endpoints)")
+        if any(len(key) < 16 for key in self.collection_keys.values()):
+            raise ValueError("every security.collection_keys key must be at least 16 characters")
+        if len(set(self.collection_keys.values())) < len(self.collection_keys) or self.api_key in set(
+            self.collection_keys.values()
+        ):
+            raise ValueError("security.collection_keys must be distinct from each other and from api_key")
         if self.cors_allow_credentials and "*" in self.cors_origins:
             raise ValueError("security.cors_allow_credentials cannot be combined with the origin '*'")
 
@@ -157,6 +189,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     embedding: EmbeddingSettings = msgspec.field(default_factory=EmbeddingSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
     index: IndexSettings = msgspec.field(default_factory=IndexSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = msgspec.field(default_factory=RetrievalSettings)
     answering: AnsweringSettings = msgspec.field(default_factory=AnsweringSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)

@@ -10,6 +10,12 @@ from typing import Literal
 
 import msgspec
 
+# A metadata value: a string, integer or boolean, or a list of them (e.g. tags), as given at
+# upload. No floats: JSON Schema's "number" overlaps "integer", so the schema could not say
+# which of the union a value is.
+MetadataValue = str | int | bool | list[str | int | bool]
+DEFAULT_COLLECTION = "default"
+
 
 class Document(msgspec.Struct, frozen=True):
     doc_id: str
@@ -17,6 +23,8 @@ class Document(msgspec.Struct, frozen=True):
     path: str
     sha256: str
     text: str
+    collection: str = DEFAULT_COLLECTION
+    metadata: dict[str, MetadataValue] = msgspec.field(default_factory=dict)  # e.g. source, tags
 
 
 class DocumentInfo(msgspec.Struct, frozen=True):
@@ -27,6 +35,8 @@ class DocumentInfo(msgspec.Struct, frozen=True):
     path: str
     sha256: str
     chars: int
+    collection: str = DEFAULT_COLLECTION
+    metadata: dict[str, MetadataValue] = msgspec.field(default_factory=dict)
 
 
 class Span(msgspec.Struct, frozen=True):

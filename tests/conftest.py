@@ -28,6 +28,8 @@ from rag.engine.service import QAService
 from rag.http.app import create_app
 from rag.text.normalize import content_terms
 
+pytest_plugins = ["tests.postgres_server"]  # pg_server, pg_dsn: a real PostgreSQL for `postgres` tests
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "us-ukraine-russia-negotiations.txt"
 

@@ -55,7 +55,7 @@ def test_search_returns_ranked_exact_passages(client: TestClient[Litestar]) -> N
 def test_documents_list_and_raw_text(client: TestClient[Litestar]) -> None:
     listing = client.get("/documents").json()
     assert [d["doc_id"] for d in listing] == [DOC_ID]
-    assert set(listing[0]) == {"doc_id", "title", "path", "sha256", "chars"}
+    assert set(listing[0]) == {"doc_id", "title", "path", "sha256", "chars", "collection", "metadata"}
     assert listing[0]["chars"] == len(SEED_TEXT)
     document = client.get(f"/documents/{DOC_ID}").json()
     assert document["text"] == SEED_TEXT and document["sha256"] == listing[0]["sha256"]

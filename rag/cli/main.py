@@ -267,6 +267,31 @@ def remove(settings: Settings, doc_id: str) -> None:
     _print_change(result)
 
 
+# -- the PostgreSQL store (rag.index.postgres) ------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The PostgreSQL store: schema migrations ([store] dsn, or RAG_STORE__DSN)."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(settings: Settings) -> None:
+    """Apply the schema migrations this version needs (each in one transaction)."""
+    if not settings.store.dsn:
+        raise click.ClickException("set [store] dsn or RAG_STORE__DSN to the database to upgrade")
+    try:
+        from rag.index.postgres.backend import upgrade as apply_migrations
+    except ImportError as error:
+        missing = f"the PostgreSQL drivers are missing: pip install -e '.[postgres]' ({error})"
+        raise click.ClickException(missing) from error
+    before, applied = apply_migrations(settings.store.dsn)
+    if applied:
+        out.print(f"schema upgraded from version {before} to {applied[-1]} (applied {', '.join(map(str, applied))})")
+    else:
+        out.print(f"schema is up to date (version {before})")
+
 main.add_command(fit)
 
 if __name__ == "__main__":

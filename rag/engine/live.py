@@ -27,7 +27,7 @@ from rag.engine.service import QAService
 from rag.errors import NotReady, UnusableIndex, UpdateConflict
 from rag.index.build import Progress
 from rag.index.store import IndexStore
-from rag.records import ReindexStatus
+from rag.records import DEFAULT_COLLECTION, MetadataValue, ReindexStatus
 
 log = logging.getLogger("rag.engine.live")
 
@@ -74,10 +74,19 @@ class LiveEngine:
     # -- document changes ------------------------------------------------------------------
 
     def upload(
-        self, text: str, doc_id: str | None = None, filename: str | None = None, progress: Progress | None = None
+        self,
+        text: str,
+        doc_id: str | None = None,
+        filename: str | None = None,
+        progress: Progress | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        metadata: dict[str, MetadataValue] | None = None,
+        title: str | None = None,
     ) -> updates.UpdateResult:
         """Add or replace a document (validated as a seed file would be) and serve the result."""
-        return self._change(lambda engine: updates.upload(engine, text, doc_id, filename, progress))
+        return self._change(
+            lambda engine: updates.upload(engine, text, doc_id, filename, progress, collection, metadata, title)
+        )
 
     def remove(self, doc_id: str, progress: Progress | None = None) -> updates.UpdateResult:
         return self._change(lambda engine: updates.remove(engine, doc_id, progress))
@@ -152,8 +161,21 @@ class LiveEngine:
             self._writer.release()
 
     def follow(self, stop: threading.Event, interval_s: float) -> None:
-        """Poll ``CURRENT`` every ``interval_s`` until ``stop`` is set (a thread's target)."""
-        while not stop.wait(interval_s):
+        """Poll ``CURRENT`` every ``interval_s`` until ``stop`` is set (a thread's target).
+
+        With the PostgreSQL store a change is announced (``NOTIFY``) when it commits, so the wait
+        ends then; the interval remains as a fallback should a notification be lost.
+        """
+        if self.settings.store.backend == "postgres":
+            from rag.index.postgres.backend import ChangeListener  # needs the optional drivers
+
+            with ChangeListener(self.settings.store.dsn) as listener:
+                self._follow(lambda: listener.wait(stop, interval_s))
+            return
+        self._follow(lambda: stop.wait(interval_s))
+
+    def _follow(self, wait: Callable[[], bool]) -> None:
+        while not wait():
             try:
                 self.adopt_newer_build()
             except UnusableIndex as error:

@@ -30,6 +30,7 @@ from rag.index.lexical import LexicalIndex
 from rag.index.store import IndexData, IndexStore
 from rag.index.vectors import FaissIndex, VectorCache
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
+from rag.retrieval.filters import SearchFilter, allowed_documents
 from rag.retrieval.hybrid import Retriever
 from rag.text.normalize import fold
 
@@ -49,7 +50,7 @@ class QAService:
     rebuilt: str | None = None  # why the index was rebuilt at open, if it was
 
     def __post_init__(self) -> None:
-        lexical = LexicalIndex([c.text for c in self.data.chunks])
+        lexical = self.data.lexical or LexicalIndex([c.text for c in self.data.chunks])
         sentences = FaissIndex.create(self.embedder.dim, "flat")
         sentences.add(self.data.sentence_vectors, np.arange(len(self.data.sentences), dtype=np.int64))
         self.retriever = Retriever(self.data.chunks, self.data.vectors, sentences, lexical, self.settings.retrieval)
@@ -69,6 +70,12 @@ class QAService:
         embedder = embedder or create_embedder(
             settings.embedding.model, settings.embedding.backend, settings.embedding.batch_size, settings.paths.index
         )
+        if settings.store.backend == "postgres":  # the database holds the documents (rag.index.postgres)
+            from rag.index.postgres.backend import open_database  # needs the optional .[postgres] drivers
+
+            documents, skipped = load_documents(Path(settings.paths.seeds))
+            data, rebuilt = open_database(settings, embedder, documents, progress, force_rebuild)
+            return cls(settings, embedder, data, _logged(skipped), rebuilt=rebuilt)
         seeds, store = Path(settings.paths.seeds), IndexStore(Path(settings.paths.index))
         _remove_leftovers(store, seeds)
         reason = "rebuild requested" if force_rebuild else None
@@ -127,17 +134,20 @@ class QAService:
             raise BadRequest(f"{name} must be between 1 and {self.settings.retrieval.max_top_k}")
         return k
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, filters: SearchFilter | None = None) -> list[Passage]:
         query = self.check_question(query)
-        return self.retriever.search(query, self.embed_question(query), self.check_k(k, "k"))
+        allowed = allowed_documents(filters, self.data.documents)
+        return self.retriever.search(query, self.embed_question(query), self.check_k(k, "k"), allowed)
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, filters: SearchFilter | None = None) -> Answer:
+        """Answer from every document, or from those ``filters`` admits (a collection, metadata)."""
         started = time.perf_counter()
         question = self.check_question(question)
         k = self.check_k(top_k)
         vector = self.embed_question(question)
         embedded = time.perf_counter()
-        passages = self.retriever.search(question, vector, max(k, self.settings.answering.passages_considered))
+        allowed = allowed_documents(filters, self.data.documents)
+        passages = self.retriever.search(question, vector, max(k, self.settings.answering.passages_considered), allowed)
         retrieved = time.perf_counter()
         extraction = self.answerer.answer(question, vector, passages)
         for citation in extraction.citations:
@@ -160,8 +170,9 @@ class QAService:
 
     # -- documents -------------------------------------------------------------------------
 
-    def documents(self) -> list[DocumentInfo]:
-        return [info(d) for d in self.data.documents.values()]
+    def documents(self, filters: SearchFilter | None = None) -> list[DocumentInfo]:
+        allowed = allowed_documents(filters, self.data.documents)
+        return [info(d) for d in self.data.documents.values() if allowed is None or d.doc_id in allowed]
 
     def document(self, doc_id: str) -> Document:
         doc = self.data.documents.get(doc_id)
@@ -190,7 +201,10 @@ class QAService:
 
 
 def info(doc: Document) -> DocumentInfo:
-    return DocumentInfo(doc_id=doc.doc_id, title=doc.title, path=doc.path, sha256=doc.sha256, chars=len(doc.text))
+    return DocumentInfo(
+        doc_id=doc.doc_id, title=doc.title, path=doc.path, sha256=doc.sha256, chars=len(doc.text),
+        collection=doc.collection, metadata=doc.metadata,
+    )  # fmt: skip
 
 
 def normalised_question(question: str) -> str:

@@ -31,7 +31,7 @@ from rag.errors import BadRequest, CorpusFull, DocumentError, UnknownDocument, U
 from rag.index.build import Progress, fingerprint_for
 from rag.index.incremental import build_incrementally
 from rag.index.store import IndexData, IndexStore
-from rag.records import Document
+from rag.records import DEFAULT_COLLECTION, Document, MetadataValue
 
 log = logging.getLogger("rag.engine.updates")
 
@@ -186,13 +186,15 @@ def apply_change(
     store = IndexStore(root)
     doc_id = upsert.doc_id if upsert is not None else remove
     assert doc_id is not None and (upsert is None) != (remove is None)
+    if settings.store.backend == "postgres":
+        return _apply_in_database(service, doc_id, upsert, progress, started)
     # The caller holds the writer lock (rag.engine.live.LiveEngine): nothing else writes meanwhile.
     base = _base(service, store)
     previous = base.documents.get(doc_id)
     if upsert is None and previous is None:
         raise UnknownDocument(f"no document with id {doc_id!r}")
     action: Action = "removed" if upsert is None else "added" if previous is None else "replaced"
-    if upsert is not None and previous is not None and previous.sha256 == upsert.sha256:
+    if upsert is not None and previous is not None and same_document(previous, upsert):
         unchanged = service if base is service.data else QAService(settings, service.embedder, base)
         return UpdateResult(unchanged, "unchanged", doc_id, previous.sha256, 0, 0, _ms(started))
     documents = [d for d in base.documents.values() if d.doc_id != doc_id]
@@ -242,14 +244,47 @@ def apply_change(
     return UpdateResult(fresh, action, doc_id, previous_sha, build.chunks_embedded, build.chunks_reused, _ms(started))
 
 
+def _apply_in_database(
+    service: QAService, doc_id: str, upsert: Document | None, progress: Progress | None, started: float
+) -> UpdateResult:
+    """The same change in the PostgreSQL store: one transaction, no seed files, no lock file."""
+    from rag.index.postgres import backend as database  # needs the optional .[postgres] drivers
+
+    try:
+        change = database.change_document(
+            service.settings, service.embedder, upsert, None if upsert else doc_id, progress
+        )
+    except database.DocumentNotStored as error:
+        raise UnknownDocument(str(error.args[0])) from error
+    fresh = QAService(service.settings, service.embedder, database.load(service.settings), service.skipped)
+    log.warning("document %s %s: store %s, %d chunks (%d embedded)", doc_id, change.action,
+                fresh.data.manifest.version, fresh.data.manifest.chunks, change.chunks_embedded)  # fmt: skip
+    return UpdateResult(fresh, change.action, doc_id, change.previous_sha256, change.chunks_embedded,
+                        change.chunks_reused, _ms(started))  # fmt: skip
+
+
+def same_document(old: Document, new: Document) -> bool:
+    """Nothing to do: the same text, title, collection and metadata."""
+    fields = ("sha256", "title", "collection", "metadata")
+    return all(getattr(old, name) == getattr(new, name) for name in fields)
+
+
 def upload(
     service: QAService,
     text: str,
     doc_id: str | None = None,
     filename: str | None = None,
     progress: Progress | None = None,
+    collection: str = DEFAULT_COLLECTION,
+    metadata: dict[str, MetadataValue] | None = None,
+    title: str | None = None,
 ) -> UpdateResult:
-    """Add or replace a document from its text, validated as a seed file would be."""
+    """Add or replace a document from its text, validated as a seed file would be.
+
+    ``collection``, ``metadata`` and ``title`` (default: the text's first line) are what
+    filters match (rag.retrieval.filters). The local store keeps them in its builds, not in the
+    seed file, so a full rebuild from ``seeds/`` resets them; the PostgreSQL store keeps them.
+    """
     doc_id, suffix = resolve_name(doc_id, filename)
     text = document_text(text, filename or doc_id + suffix)
     seeds = Path(service.settings.paths.seeds)
@@ -257,7 +292,11 @@ def upload(
     if filename is None and existing:  # a replacement keeps its file's kind unless told otherwise
         suffix = existing[0].suffix.lower()
     path = seeds / f"{doc_id}{suffix}"
-    return apply_change(service, upsert=make_document(doc_id, text, str(path)), progress=progress)
+    document = make_document(doc_id, text, str(path))
+    document = msgspec.structs.replace(
+        document, collection=collection, metadata=dict(metadata or {}), title=title or document.title
+    )
+    return apply_change(service, upsert=document, progress=progress)
 
 
 def remove(service: QAService, doc_id: str, progress: Progress | None = None) -> UpdateResult:
@@ -277,6 +316,12 @@ def newer_build(service: QAService) -> QAService | None:
     Only a build made for this process's model and settings is taken (any documents); the
     documents' vectors are loaded, not recomputed.
     """
+    if service.settings.store.backend == "postgres":
+        from rag.index.postgres import backend as database
+
+        if database.current_version(service.settings) == service.data.manifest.version:
+            return None
+        return QAService(service.settings, service.embedder, database.load(service.settings), service.skipped)
     store = IndexStore(Path(service.settings.paths.index))
     folder = store.current_dir()
     if folder is None or folder.name == f"v-{service.data.manifest.version}":

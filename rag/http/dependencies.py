@@ -24,6 +24,7 @@ from rag.config import SecuritySettings, Settings
 from rag.engine.live import LiveEngine
 from rag.errors import RequestTimedOut
 from rag.http.openapi import API_KEY_HEADER
+from rag.http.scopes import SCOPE, SCOPED_WRITES, key_collection
 
 log = logging.getLogger("rag.http")
 T = TypeVar("T")
@@ -67,6 +68,12 @@ def key_guard(security: SecuritySettings) -> Guard:
 
     def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         access = handler.opt.get("access")
+        collection = key_collection(security, _supplied_key(connection)) if access in ("read", "admin") else None
+        if collection is not None:  # a collection's key (rag.http.scopes)
+            if access == "admin" and not handler.opt.get(SCOPED_WRITES):
+                raise PermissionDeniedException(detail="a collection's key cannot use this endpoint")
+            connection.scope.setdefault("state", {})[SCOPE] = collection  # type: ignore[typeddict-item]
+            return
         if access != "admin" and not (access == "read" and security.read_requires_key):
             return
         if not security.api_key:

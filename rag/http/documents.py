@@ -15,18 +15,21 @@ build up by following ``CURRENT`` (``LiveEngine.follow``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
-from litestar import Response, delete, post
+from litestar import Request, Response, delete, post
 from litestar.openapi import ResponseSpec
 
 from rag.engine.live import LiveEngine
-from rag.engine.updates import UpdateResult
+from rag.engine.updates import UpdateResult, resolve_name
 from rag.http.dependencies import require_json
 from rag.http.observability import DOCUMENT_CHANGES
 from rag.http.openapi import WRITE_ERRORS, problem_spec
 from rag.http.schemas import MAX_UPLOAD_BODY_BYTES, DocumentChange, DocumentUpload
+from rag.http.scopes import SCOPED_WRITES, check_write, scope_of, visible
+from rag.records import DEFAULT_COLLECTION
 
 
 async def _run_to_the_end(change: Callable[[], UpdateResult]) -> UpdateResult:
@@ -42,7 +45,7 @@ async def _run_to_the_end(change: Callable[[], UpdateResult]) -> UpdateResult:
     "/documents",
     status_code=200,
     before_request=require_json,
-    opt={"access": "admin"},
+    opt={"access": "admin", SCOPED_WRITES: True},
     security=[{"apiKey": []}],
     request_max_body_size=MAX_UPLOAD_BODY_BYTES,
     responses={
@@ -53,13 +56,25 @@ async def _run_to_the_end(change: Callable[[], UpdateResult]) -> UpdateResult:
         422: problem_spec("The text or name would not be accepted as a seed file (blank, NUL, too large, bad id)"),
     },
 )
-async def put_document(data: DocumentUpload, live: LiveEngine) -> Response[DocumentChange]:
+async def put_document(
+    data: DocumentUpload, live: LiveEngine, request: Request[Any, Any, Any]
+) -> Response[DocumentChange]:
     """Add a document, or replace the one with the same id (201 when added, 200 otherwise).
 
     Only this document is chunked and embedded; the others' vectors are reused. The answer
     to the next question already uses it, and a restart loads it without rebuilding.
     """
-    result = await _run_to_the_end(lambda: live.upload(data.text, data.doc_id, data.filename))
+    scope = scope_of(request)
+    doc_id, _ = resolve_name(data.doc_id, data.filename)
+    existing = live.require().data.documents.get(doc_id)
+    # A replacement keeps its collection and metadata unless the upload gives new ones.
+    collection = data.collection or scope or (existing.collection if existing else DEFAULT_COLLECTION)
+    check_write(scope, collection, existing)
+    given = data.source is not None or data.tags is not None or data.metadata is not None
+    metadata = data.all_metadata() if given or existing is None else existing.metadata
+    result = await _run_to_the_end(
+        lambda: live.upload(data.text, data.doc_id, data.filename, None, collection, metadata, data.title)
+    )
     status = 201 if result.action == "added" else 200
     return Response(DocumentChange.of(result), status_code=status, headers={"Location": f"/documents/{result.doc_id}"})
 
@@ -67,12 +82,15 @@ async def put_document(data: DocumentUpload, live: LiveEngine) -> Response[Docum
 @delete(
     "/documents/{doc_id:str}",
     status_code=200,
-    opt={"access": "admin"},
+    opt={"access": "admin", SCOPED_WRITES: True},
     security=[{"apiKey": []}],
     responses={**WRITE_ERRORS, 404: problem_spec("No document has this id")},
 )
-async def delete_document(doc_id: str, live: LiveEngine) -> DocumentChange:
+async def delete_document(doc_id: str, live: LiveEngine, request: Request[Any, Any, Any]) -> DocumentChange:
     """Remove a document and its seed file; the others' vectors are reused."""
+    scope = scope_of(request)
+    if scope is not None:
+        visible(scope, live.require().document(doc_id))
     return DocumentChange.of(await _run_to_the_end(lambda: live.remove(doc_id)))
 
 

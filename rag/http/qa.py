@@ -6,9 +6,9 @@ injection (``rag.http.dependencies``); engine work runs off the event loop under
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 
@@ -17,7 +17,8 @@ from rag.engine.live import LiveEngine
 from rag.engine.service import QAService
 from rag.http.dependencies import off_loop, require_json
 from rag.http.openapi import COMMON_ERRORS, errors, problem_spec
-from rag.http.schemas import AskRequest, Health, SearchResponse
+from rag.http.schemas import AskRequest, Health, SearchResponse, combined_filter, parse_filters
+from rag.http.scopes import confine, scope_of, visible
 from rag.records import Answer, Document, DocumentInfo, SpanView
 
 
@@ -34,34 +35,57 @@ from rag.records import Answer, Document, DocumentInfo, SpanView
         }
     ),
 )
-async def ask(data: AskRequest, engine: QAService, settings: Settings) -> Answer:
+async def ask(data: AskRequest, engine: QAService, settings: Settings, request: Request[Any, Any, Any]) -> Answer:
     """Answer a question from the sources, with exact cited spans, or abstain."""
-    return await off_loop(settings, engine.ask, data.question, data.top_k)
+    chosen = confine(scope_of(request), data.search_filter())
+    arguments = (data.question, data.top_k) if chosen is None else (data.question, data.top_k, chosen)
+    return await off_loop(settings, engine.ask, *arguments)
 
 
 @get(
     "/search",
     opt={"access": "read"},
-    responses=errors({422: "The query cannot be searched as given (empty, too long, control characters, k too large)"}),
+    responses=errors(
+        {422: "The query cannot be searched as given (empty, too long, control characters, k too large, bad filters)"}
+    ),
 )
 async def search(
-    engine: QAService, settings: Settings, q: str, k: Annotated[int | None, Parameter(ge=1)] = None
+    engine: QAService,
+    settings: Settings,
+    request: Request[Any, Any, Any],
+    q: str,
+    k: Annotated[int | None, Parameter(ge=1)] = None,
+    collection: Annotated[
+        str | None, Parameter(min_length=1, max_length=128, description="Only this collection")
+    ] = None,
+    filters: Annotated[
+        str | None, Parameter(description='A filter object as JSON, e.g. {"metadata": {"tags": "faq"}}')
+    ] = None,
 ) -> SearchResponse:
     """Ranked passages (hybrid retrieval) with their spans and scores."""
-    passages = await off_loop(settings, engine.search, q, k)
+    chosen = confine(scope_of(request), combined_filter(collection, parse_filters(filters)))
+    arguments = (q, k) if chosen is None else (q, k, chosen)
+    passages = await off_loop(settings, engine.search, *arguments)
     return SearchResponse(query=q, passages=passages)
 
 
-@get("/documents", opt={"access": "read"}, responses=errors())
-async def list_documents(engine: QAService) -> list[DocumentInfo]:
-    """Every indexed document, without its text."""
-    return engine.documents()
+@get("/documents", opt={"access": "read"}, responses=errors({422: "filters is not a filter object"}))
+async def list_documents(
+    engine: QAService,
+    request: Request[Any, Any, Any],
+    collection: Annotated[
+        str | None, Parameter(min_length=1, max_length=128, description="Only this collection")
+    ] = None,
+    filters: Annotated[str | None, Parameter(description="A filter object as JSON")] = None,
+) -> list[DocumentInfo]:
+    """Every indexed document (or those the filter admits), without its text."""
+    return engine.documents(confine(scope_of(request), combined_filter(collection, parse_filters(filters))))
 
 
 @get("/documents/{doc_id:str}", opt={"access": "read"}, responses=errors({404: "No document has this id"}))
-async def get_document(engine: QAService, doc_id: str) -> Document:
+async def get_document(engine: QAService, request: Request[Any, Any, Any], doc_id: str) -> Document:
     """A document with its full raw text: the text every citation offset refers to."""
-    return engine.document(doc_id)
+    return visible(scope_of(request), engine.document(doc_id))
 
 
 @get(
@@ -77,6 +101,7 @@ async def get_document(engine: QAService, doc_id: str) -> Document:
 )
 async def get_span(
     engine: QAService,
+    request: Request[Any, Any, Any],
     doc_id: str,
     start: Annotated[int, Parameter(ge=0, description="First character (code point) of the span")],
     end: Annotated[int, Parameter(ge=1, description="One past the last character of the span")],
@@ -89,7 +114,7 @@ async def get_span(
     ] = None,
 ) -> SpanView:
     """Look a citation up: the exact text at ``[start, end)`` with surrounding context."""
-    current = engine.document(doc_id).sha256
+    current = visible(scope_of(request), engine.document(doc_id)).sha256
     if sha256 is not None and sha256 != current:
         raise HTTPException(
             status_code=409,

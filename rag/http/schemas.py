@@ -9,7 +9,9 @@ import msgspec
 from rag.documents.loading import MAX_BYTES
 from rag.engine.service import info
 from rag.engine.updates import MAX_DOC_ID_CHARS, UpdateResult
-from rag.records import DocumentInfo, Passage
+from rag.errors import BadRequest
+from rag.records import DocumentInfo, MetadataValue, Passage
+from rag.retrieval.filters import SearchFilter
 
 # JSON escapes can double a text's size (e.g. "\n"); the text itself is held to MAX_BYTES.
 MAX_UPLOAD_BODY_BYTES = 2 * MAX_BYTES + 65_536
@@ -20,6 +22,34 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     top_k: (
         Annotated[int, msgspec.Meta(ge=1, description="Passages to return (at most retrieval.max_top_k).")] | None
     ) = None
+    collection: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=128, description="Answer from this collection only.")]
+        | None
+    ) = None
+    filters: SearchFilter | None = None  # document ids and metadata conditions (rag.retrieval.filters)
+
+    def search_filter(self) -> SearchFilter | None:
+        return combined_filter(self.collection, self.filters)
+
+
+def combined_filter(collection: str | None, filters: SearchFilter | None) -> SearchFilter | None:
+    """``filters`` with ``collection`` (a shorthand for its ``collection``) folded in."""
+    if collection is None:
+        return filters
+    if filters is not None and filters.collection not in (None, collection):
+        raise BadRequest("collection and filters.collection name different collections")
+    return msgspec.structs.replace(filters or SearchFilter(), collection=collection)
+
+
+def parse_filters(text: str | None) -> SearchFilter | None:
+    """A filter given as JSON in a query parameter (422 when it is not one: the parameter's
+    schema is a string, so a string that is not a filter is well-formed but unusable)."""
+    if text is None:
+        return None
+    try:
+        return msgspec.json.decode(text, type=SearchFilter)
+    except msgspec.DecodeError as error:  # ValidationError is a DecodeError
+        raise BadRequest(f"filters is not a valid filter object: {error}") from None
 
 
 class SearchResponse(msgspec.Struct):
@@ -72,6 +102,34 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    collection: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]*$",
+                description="The document's collection (default: the replaced document's, the key's, or 'default').",
+            ),
+        ]
+        | None
+    ) = None  # fmt: skip
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
+    source: Annotated[str, msgspec.Meta(max_length=2000, description="Where the text came from.")] | None = None
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=100)] | None = None
+    metadata: (
+        Annotated[
+            dict[Annotated[str, msgspec.Meta(min_length=1, max_length=100)], MetadataValue],
+            msgspec.Meta(max_length=50, description="Any further key/values; filters match them."),
+        ]
+        | None
+    ) = None
+
+    def all_metadata(self) -> dict[str, MetadataValue]:
+        values: dict[str, MetadataValue] = dict(self.metadata or {})
+        if self.source is not None:
+            values["source"] = self.source
+        if self.tags is not None:
+            values["tags"] = list(self.tags)
+        return values
 
 
 class DocumentChange(msgspec.Struct):

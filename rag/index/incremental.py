@@ -129,6 +129,7 @@ def build_incrementally(
         progress("embedding", 1, 1)
     dim = embedder.dim
     old_chunk_ids = np.array([s for s in chunk_source if s >= 0], dtype=np.int64)
+    assert isinstance(previous.vectors, FaissIndex)  # the local store's; the database writes rows itself
     chunk_vectors = _assemble(chunk_source, stored_chunk_vectors(previous.vectors, old_chunk_ids, dim), embedded[0])
     sentence_vectors = _assemble(
         sentence_source, previous.sentence_vectors[[s for s in sentence_source if s >= 0]], embedded[1]

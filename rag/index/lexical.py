@@ -29,12 +29,17 @@ class LexicalIndex:
             self._bm25.index([terms or ["\x00"] for terms in corpus], show_progress=False)
         self._vocab = set(self._df)
 
-    def scores(self, query: str) -> npt.NDArray[np.float32]:
-        """BM25 score of every chunk, in chunk order."""
+    def scores(self, query: str, rows: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.float32]:
+        """BM25 score of every chunk, in chunk order; only ``rows`` (if given) may score above 0."""
         terms = [t for t in content_terms(query) if t in self._vocab]
         if not terms or not self.size:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+        scores = np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+        if rows is not None:
+            kept = np.zeros(self.size, dtype=np.float32)
+            kept[rows] = scores[rows]
+            return kept
+        return scores
 
     def idf(self, term: str) -> float:
         """Robertson-Sparck Jones idf; unseen terms get the highest value."""

@@ -38,7 +38,8 @@ from filelock import FileLock
 
 from rag.durable import fsync_dir, make_unique_dir, sha256_file, write_array_synced, write_synced
 from rag.errors import UnusableIndex
-from rag.index.vectors import FaissIndex
+from rag.index.lexical import LexicalIndex
+from rag.index.vectors import FaissIndex, NearestVectors
 from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
 FORMAT_VERSION = 1
@@ -80,17 +81,22 @@ class ChunkTable(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True)
 class IndexData:
-    """A complete, loaded index: what retrieval and answering read."""
+    """A complete, loaded index: what retrieval and answering read.
+
+    ``vectors`` and ``lexical`` may be served by a database (rag.index.postgres); when
+    ``lexical`` is None the engine builds BM25 over ``chunks`` in memory.
+    """
 
     manifest: Manifest
     documents: dict[str, Document]
     sentences: list[Sentence]
     chunks: list[Chunk]
-    vectors: FaissIndex
+    vectors: NearestVectors
     sentence_vectors: npt.NDArray[np.float32]
     clauses: list[Clause]
     clause_vectors: npt.NDArray[np.float32]
     candidates: list[Candidate]
+    lexical: LexicalIndex | None = None
 
 
 class IndexStore:

@@ -38,17 +38,27 @@ Scores = npt.NDArray[np.float32]
 
 # Batches up to this many query rows run on the calling thread only (see the module doc).
 SINGLE_THREAD_QUERIES = 16
+# A filtered search over fewer allowed vectors than this is exact (copying 20k rows and one
+# product takes a few ms); over more, HNSW walks with a selector and at least this beam.
+EXACT_FILTERED_BELOW = 20_000
+FILTERED_EF_SEARCH = 512
 _THREADS = max(1, faiss.omp_get_max_threads() or os.cpu_count() or 1)
 
 
-class VectorIndex(Protocol):
+class NearestVectors(Protocol):
+    """What retrieval needs of a vector index: FAISS in memory, or pgvector in a database."""
+
     kind: str
 
     def __len__(self) -> int: ...
 
-    def search(self, queries: npt.NDArray[np.float32], k: int) -> tuple[Scores, Ids]:
-        """Top-``k`` inner products and ids per query row; missing hits have id -1."""
+    def search(self, queries: npt.NDArray[np.float32], k: int, allowed: Ids | None = None) -> tuple[Scores, Ids]:
+        """Top-``k`` inner products and ids per query row, among ``allowed`` ids if given;
+        missing hits have id -1."""
         ...
+
+
+class VectorIndex(NearestVectors, Protocol):
 
     def add(self, vectors: npt.NDArray[np.float32], ids: Ids) -> None: ...
 
@@ -110,16 +120,35 @@ class FaissIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, queries: npt.NDArray[np.float32], k: int) -> tuple[Scores, Ids]:
+    def search(self, queries: npt.NDArray[np.float32], k: int, allowed: Ids | None = None) -> tuple[Scores, Ids]:
+        """See ``NearestVectors``. Among ``allowed`` ids the search is exact when they are few
+        (an HNSW walk that skips most nodes can come back with fewer than ``k``), else HNSW
+        with a selector and a wider beam."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim == 1:
             queries = queries.reshape(1, -1)
-        if not len(self):
+        if not len(self) or (allowed is not None and not len(allowed)):
             empty = np.full((len(queries), max(1, k)), -1, dtype=np.int64)
             return np.zeros(empty.shape, dtype=np.float32), empty
         k = max(1, min(k, len(self)))
         faiss.omp_set_num_threads(1 if len(queries) <= SINGLE_THREAD_QUERIES else _THREADS)
-        scores, ids = self._index.search(queries, k)
+        if allowed is None:
+            scores, ids = self._index.search(queries, k)
+            return scores, ids
+        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+        hnsw = self._hnsw()
+        if hnsw is not None and len(allowed) < EXACT_FILTERED_BELOW:
+            return _exact_among(queries, allowed, self._index.reconstruct_batch(allowed), k)
+        selector = faiss.IDSelectorBatch(allowed)
+        # faiss's bundled type stubs lack the search-parameter classes' keyword arguments.
+        params: Any = (
+            faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            if hnsw is None
+            else faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+                sel=selector, efSearch=max(hnsw.efSearch, FILTERED_EF_SEARCH)
+            )
+        )
+        scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
     def add(self, vectors: npt.NDArray[np.float32], ids: Ids) -> None:
@@ -147,6 +176,20 @@ class FaissIndex:
         if hnsw is not None:
             size += int(hnsw.neighbors.size()) * 4 + int(hnsw.levels.size()) * 4 + int(hnsw.offsets.size()) * 8
         return size
+
+
+def _exact_among(
+    queries: npt.NDArray[np.float32], ids: Ids, vectors: npt.NDArray[np.float32], k: int
+) -> tuple[Scores, Ids]:
+    """Exact top-``k`` of ``queries`` against the rows ``vectors`` (ids ``ids``), padded with -1."""
+    products = queries @ np.asarray(vectors, dtype=np.float32).T
+    width = min(k, len(ids))
+    top = np.argsort(-products, axis=1, kind="stable")[:, :width]
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    found = np.full((len(queries), k), -1, dtype=np.int64)
+    scores[:, :width] = np.take_along_axis(products, top, axis=1)
+    found[:, :width] = ids[top]
+    return scores, found
 
 
 class VectorCache:
