@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from rag.config import load_settings
@@ -87,21 +88,27 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Re
     yield {name: evaluate(service, load_gold(ROOT / "eval" / name)) for name in ("dev.jsonl", "own.jsonl")}
 
 
-# Dev floors are the targets where we meet them, else just under our figures.
+# Floors for the staged reader (rag.answering), just under what it measures with the shipped
+# model (fitted by `rag fit` on every gold set, these included): dev F1 .399, citation
+# precision .765, recall .619; own F1 .373, precision .788, recall .619. They replaced the
+# floors of the article-tuned clause answerer (dev F1 .72), which did not carry over to other
+# documents (F1 .174 on eval/corpus); see the README's evaluation section.
 DEV_FLOORS = {
     "hit@3": 0.95,
     "mrr@10": 0.85,
-    "token_f1": 0.70,
-    "citation_precision": 0.85,
-    "citation_recall": 0.88,
+    "token_f1": 0.38,
+    "citation_precision": 0.75,
+    "citation_recall": 0.60,
 }
 OWN_FLOORS = {
     "hit@3": 0.86,
     "mrr@10": 0.80,
-    "token_f1": 0.47,
-    "citation_precision": 0.69,
-    "citation_recall": 0.62,
+    "token_f1": 0.35,
+    "citation_precision": 0.77,
+    "citation_recall": 0.60,
 }
+MOST_REFUSED = {"dev.jsonl": 0.15, "own.jsonl": 0.22}  # answerable questions refused, as measured
+LEAST_REFUSED = {"dev.jsonl": 0.80, "own.jsonl": 0.72}  # unanswerable questions refused, as measured
 
 
 @pytest.mark.model
@@ -112,10 +119,36 @@ def test_quality_holds_on_the_gold_sets(evaluated: dict[str, Report], name: str,
     assert summary["all"]["citation_validity"] == 1.0
     for metric, floor in floors.items():
         assert answerable[metric] >= floor, f"{name}: {metric} = {answerable[metric]} < {floor}"
-    assert answerable["abstained_answerable"] <= 0.10
-    # own.jsonl's unanswerable questions include five on the article's topic that it never
-    # answers (sanctions, nuclear deterrence...); the rule refuses 0.64 of them all.
-    assert summary["unanswerable"]["abstained_unanswerable"] >= (0.80 if name == "dev.jsonl" else 0.60)
+    assert answerable["abstained_answerable"] <= MOST_REFUSED[name]
+    assert summary["unanswerable"]["abstained_unanswerable"] >= LEAST_REFUSED[name]
+
+
+# Held-out floors: every question answered by the model fitted without its document
+# (`rag fit` measured F1 .296, citation precision .637, recall .523, unanswerable refused .611,
+# answerable refused .124, abstention AUROC .827 over 356 questions; eval/HELD_OUT.md).
+HELD_OUT_FLOORS = {"token_f1": 0.27, "citation_precision": 0.60, "citation_recall": 0.49}
+
+
+@pytest.mark.model
+def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from rag.eval.fit import fit_and_hold_out, load_sets
+
+    index = tmp_path_factory.mktemp("held-out")
+    settings = load_settings(ROOT / "config" / "rag.toml", environ={"RAG_PATHS__INDEX": str(index)})
+    sets = [
+        msgspec.structs.replace(s, seeds=str(ROOT / s.seeds), gold=[str(ROOT / g) for g in s.gold])
+        for s in load_sets(ROOT / "eval" / "sets.toml")
+    ]
+    result = fit_and_hold_out(settings, sets, log=lambda _: None)
+    assert result.report is not None
+    summary = result.report.summary
+    for metric, floor in HELD_OUT_FLOORS.items():
+        assert summary["answerable"][metric] >= floor, f"held out: {metric} = {summary['answerable'][metric]}"
+    assert summary["all"]["citation_validity"] == 1.0
+    assert summary["unanswerable"]["abstained_unanswerable"] >= 0.55
+    assert summary["answerable"]["abstained_answerable"] <= 0.15
+    assert summary["unanswerable:off-topic"]["abstained_unanswerable"] >= 0.95
+    assert result.calibration["auroc"] >= 0.80
 
 
 @pytest.mark.model

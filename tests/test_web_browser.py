@@ -295,7 +295,7 @@ def test_a_gold_line_made_by_selection_has_code_point_offsets_and_passes_the_plu
 def test_the_placeholder_question_is_answered_from_its_evidence(
     browser_page: Any, live_server: Callable[..., str]
 ) -> None:
-    """The placeholder is a promise: asked as it stands, it gets the gold answer (eval/dev.jsonl d06)."""
+    """The placeholder is a promise: asked as it stands, it gets the gold answer (eval/dev.jsonl d05)."""
     base = live_server()
     page = browser_page
     page.goto(f"{base}/")
@@ -303,8 +303,8 @@ def test_the_placeholder_question_is_answered_from_its_evidence(
     page.get_by_label("Your question").fill(question)
     page.keyboard.press("Enter")
     page.wait_for_selector("#answer .card.answered")
-    assert "cede territory" in page.locator("#answer .answer-text").inner_text()
-    assert "must cede territory" in page.locator("mark.cite").first.text_content()
+    assert "potential platform for further discussion" in page.locator("#answer .answer-text").inner_text()
+    assert "potential platform for further discussion" in page.locator("mark.cite").first.text_content()
 
 
 def test_long_titles_are_cut_on_small_screens(browser_page: Any, live_server: Callable[..., str]) -> None:

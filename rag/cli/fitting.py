@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import click
-import msgspec
-import numpy as np
-import numpy.typing as npt
 from rich.console import Console
 
-from rag.answering.model import PACKAGED, ReaderModel, save_model, sigmoid
-from rag.answering.reader import Reader, neutral_model
+from rag.answering.model import PACKAGED, save_model
 from rag.config import Settings
-from rag.engine.service import QAService
-from rag.eval.fit import GoldSet, Sample, abstention_rows, calibration, collect, fit_model, held_out_models, load_sets
-from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
+from rag.eval.fit import fit_and_hold_out, load_sets
+from rag.eval.metrics import Report
 
 out = Console(stderr=True)
-
-
-def group_of(gold_set: GoldSet, item: GoldItem) -> str:
-    """The unit held out: the question's document, or the whole set when it names none."""
-    return item.doc or gold_set.name
-
-
-def genre_of(gold_set: GoldSet, item: GoldItem) -> str:
-    return gold_set.genres.get(item.doc, gold_set.genre)
-
-
-def open_set(settings: Settings, gold_set: GoldSet) -> tuple[QAService, list[GoldItem]]:
-    """The engine over the set's seeds, with its own index under the configured index folder."""
-    index = Path(settings.paths.index) / f"eval-{gold_set.name}"
-    index.mkdir(parents=True, exist_ok=True)
-    neutral = index / "neutral-model.json"  # read with no fitted model: features may have changed
-    save_model(neutral_model(), neutral)
-    paths = msgspec.structs.replace(settings.paths, seeds=gold_set.seeds, index=str(index))
-    answering = msgspec.structs.replace(settings.answering, model=str(neutral))
-    service = QAService.open(msgspec.structs.replace(settings, paths=paths, answering=answering))
-    return service, [item for path in gold_set.gold for item in load_gold(Path(path))]
 
 
 @click.command()
@@ -52,27 +25,13 @@ def open_set(settings: Settings, gold_set: GoldSet) -> tuple[QAService, list[Gol
 @click.pass_obj
 def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path | None, held_out: bool) -> None:
     """Fit the candidate scorer and abstention rule; report leave-one-document-out figures."""
-    opened: list[tuple[GoldSet, QAService, list[GoldItem]]] = []
-    samples: list[Sample] = []
-    for gold_set in load_sets(sets_path):
-        out.print(f"[bold]{gold_set.name}[/]: {gold_set.seeds}")
-        service, items = open_set(settings, gold_set)
-        samples += collect(service, items, partial(group_of, gold_set), partial(genre_of, gold_set))
-        opened.append((gold_set, service, items))
-    reader = opened[0][1].answerer
-    final = fit_model(reader, samples)
-    save_model(final, out_path)
-    out.print(f"model written to {out_path} (threshold {final.threshold})")
-    if not held_out:
+    result = fit_and_hold_out(settings, load_sets(sets_path), held_out, log=out.print)
+    save_model(result.model, out_path)
+    out.print(f"model written to {out_path} (threshold {result.model.threshold})")
+    if result.report is None:
         return
-    models = held_out_models(reader, samples)
-    outcomes: list[Outcome] = []
-    for gold_set, service, items in opened:
-        model_for = partial(held_out_model, models, gold_set)
-        outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for).outcomes
-    report = Report(outcomes=outcomes, summary=summarize(outcomes))
-    calibrated = calibration(*held_out_confidence(reader, samples, models))
-    text = render_by_group(report, "held-out figures (leave-one-document-out)") + (
+    calibrated = result.calibration
+    text = render_by_group(result.report, "held-out figures (leave-one-document-out)") + (
         f"\n\nabstention on held-out documents: AUROC {calibrated['auroc']}, "
         f"expected calibration error {calibrated['ece']}\n"
     )
@@ -80,24 +39,6 @@ def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path |
     if report_path:
         report_path.write_text(text, encoding="utf-8")
         out.print(f"held-out report written to {report_path}")
-
-
-def held_out_model(models: dict[str, ReaderModel], gold_set: GoldSet, item: GoldItem) -> ReaderModel:
-    return models[group_of(gold_set, item)]
-
-
-def held_out_confidence(
-    reader: Reader, samples: list[Sample], models: dict[str, ReaderModel]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Each question's abstention probability under the model that did not see its document."""
-    confidence, answerable = [], []
-    for s in samples:
-        if len(s.reading.proposals):
-            model = models[s.group]
-            row = abstention_rows(reader, model, [s])
-            confidence.append(sigmoid(float(model.abstention.logits(row)[0])))
-            answerable.append(int(s.item.answerable))
-    return np.array(confidence, dtype=np.float64), np.array(answerable, dtype=np.int64)
 
 
 GROUP_COLUMNS = ("questions", "hit@3", "token_f1", "exact_match", "citation_precision", "citation_recall",

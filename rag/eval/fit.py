@@ -18,6 +18,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -28,10 +29,11 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.preprocessing import StandardScaler
 
 from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
-from rag.answering.model import LinearModel, ReaderModel, sigmoid
-from rag.answering.reader import ABSTENTION_FEATURES, PART_SEPARATOR, Reader, Reading
+from rag.answering.model import LinearModel, ReaderModel, save_model, sigmoid
+from rag.answering.reader import ABSTENTION_FEATURES, PART_SEPARATOR, Reader, Reading, neutral_model
+from rag.config import Settings
 from rag.engine.service import QAService
-from rag.eval.metrics import GoldItem, token_f1
+from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize, token_f1
 from rag.records import Passage
 
 RIGHT_ANSWER_F1 = 0.5
@@ -183,3 +185,73 @@ def calibration(confidence: npt.NDArray[np.float64], y: npt.NDArray[np.int64], b
     auroc = float(roc_auc_score(y, confidence)) if 0 < y.sum() < len(y) else float("nan")
     points = len(roc_curve(y, confidence)[0]) if 0 < y.sum() < len(y) else 0
     return {"auroc": round(auroc, 4), "ece": round(float(ece), 4), "roc_points": points}
+
+
+def group_of(gold_set: GoldSet, item: GoldItem) -> str:
+    """The unit held out: the question's document, or the whole set when it names none."""
+    return item.doc or gold_set.name
+
+
+def genre_of(gold_set: GoldSet, item: GoldItem) -> str:
+    return gold_set.genres.get(item.doc, gold_set.genre)
+
+
+def open_set(settings: Settings, gold_set: GoldSet) -> tuple[QAService, list[GoldItem]]:
+    """The engine over the set's seeds, with its own index under the configured index folder."""
+    index = Path(settings.paths.index) / f"eval-{gold_set.name}"
+    index.mkdir(parents=True, exist_ok=True)
+    neutral = index / "neutral-model.json"  # read with no fitted model: features may have changed
+    save_model(neutral_model(), neutral)
+    paths = msgspec.structs.replace(settings.paths, seeds=gold_set.seeds, index=str(index))
+    answering = msgspec.structs.replace(settings.answering, model=str(neutral))
+    service = QAService.open(msgspec.structs.replace(settings, paths=paths, answering=answering))
+    return service, [item for path in gold_set.gold for item in load_gold(Path(path))]
+
+
+def held_out_model(models: dict[str, ReaderModel], gold_set: GoldSet, item: GoldItem) -> ReaderModel:
+    return models[group_of(gold_set, item)]
+
+
+def held_out_confidence(
+    reader: Reader, samples: list[Sample], models: dict[str, ReaderModel]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Each question's abstention probability under the model that did not see its document."""
+    confidence, answerable = [], []
+    for s in samples:
+        if len(s.reading.proposals):
+            model = models[s.group]
+            row = abstention_rows(reader, model, [s])
+            confidence.append(sigmoid(float(model.abstention.logits(row)[0])))
+            answerable.append(int(s.item.answerable))
+    return np.array(confidence, dtype=np.float64), np.array(answerable, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: ReaderModel  # fitted on every question
+    report: Report | None  # each question answered by the model fitted without its document
+    calibration: dict[str, float]
+
+
+def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
+                     log: Callable[[str], object] = print) -> FitResult:  # fmt: skip
+    """Fit on every gold set; with ``held_out``, also answer every question with the model that
+    did not see its document, and measure those answers and the abstention's calibration."""
+    opened: list[tuple[GoldSet, QAService, list[GoldItem]]] = []
+    samples: list[Sample] = []
+    for gold_set in sets:
+        log(f"{gold_set.name}: {gold_set.seeds}")
+        service, items = open_set(settings, gold_set)
+        samples += collect(service, items, partial(group_of, gold_set), partial(genre_of, gold_set))
+        opened.append((gold_set, service, items))
+    reader = opened[0][1].answerer
+    final = fit_model(reader, samples)
+    if not held_out:
+        return FitResult(final, None, {})
+    models = held_out_models(reader, samples)
+    outcomes: list[Outcome] = []
+    for gold_set, service, items in opened:
+        model_for = partial(held_out_model, models, gold_set)
+        outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for).outcomes
+    report = Report(outcomes=outcomes, summary=summarize(outcomes))
+    return FitResult(final, report, calibration(*held_out_confidence(reader, samples, models)))
