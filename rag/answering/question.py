@@ -57,6 +57,7 @@ class Question:
     wants_list: bool
     known_share: float  # idf share of the question's terms that occur in the corpus
     unknown_names: list[str] = field(default_factory=list)  # capitalised words the corpus never uses
+    echoed: dict[str, bool] = field(default_factory=dict)  # words already checked by ``echoes``
 
     @property
     def total(self) -> float:
@@ -68,7 +69,12 @@ class Question:
 
     def echoes(self, folded_word: str) -> bool:
         """Whether a (folded) word repeats the question: same stem, or one stem prefixes the other."""
-        word = folded_word.removesuffix("'s")
+        known = self.echoed.get(folded_word)
+        if known is None:
+            known = self.echoed[folded_word] = self._echoes(folded_word.removesuffix("'s"))
+        return known
+
+    def _echoes(self, word: str) -> bool:
         if word in STOPWORDS:
             return False
         root = stem(word)
