@@ -156,7 +156,8 @@ def rss_mb() -> float:
 
 def base_env(index_dir: Path | None = None, **overrides: str) -> dict[str, str]:
     """The environment for a server or CLI under test: no RAG_* leaking in, hub off."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    # RAG_BENCH_DIR is the benchmarks' own scratch folder, not a service setting: keep it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_BENCH_DIR"}
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
     env["TOKENIZERS_PARALLELISM"] = "false"

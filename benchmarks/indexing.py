@@ -61,7 +61,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from rag.embedding.onnx import OnnxEmbedder
+    from rag.embedding.models import onnx_embedder
     from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
     from rag.index.lexical import LexicalIndex
     from rag.index.vectors import FaissIndex
@@ -76,7 +76,7 @@ def main() -> None:
     def make(backend: str, threads: int) -> object:
         if backend == "torch":
             return SentenceTransformerEmbedder(threads=threads)
-        return OnnxEmbedder.for_backend("all-MiniLM-L6-v2", backend, 32, str(work / "index-indexing"), threads=threads)
+        return onnx_embedder("all-MiniLM-L6-v2", backend, 32, str(work / "index-indexing"), threads=threads)
 
     full_backend, full_threads = args.full_backend.split(":")
     full_vectors = None

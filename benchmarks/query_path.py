@@ -35,7 +35,7 @@ def main() -> None:
     import torch
 
     from rag.config import load_settings
-    from rag.embedding.onnx import OnnxEmbedder
+    from rag.embedding.models import onnx_embedder
     from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
     from rag.engine.service import QAService, normalised_question
     from rag.index.vectors import VectorCache
@@ -79,7 +79,7 @@ def main() -> None:
     onnx_embedders = {}
     for backend in ("onnx", "onnx-int8"):
         for threads in (1, 2):
-            embedder = OnnxEmbedder.for_backend(settings.embedding.model, backend, 32, index_dir, threads=threads)
+            embedder = onnx_embedder(settings.embedding.model, backend, 32, index_dir, threads=threads)
             onnx_embedders[(backend, threads)] = embedder
             record("embed question", f"{backend}, {threads} thread{'s' if threads > 1 else ''}",
                    per_question(lambda q, e=embedder: e.embed([q])))  # type: ignore[misc]
@@ -91,7 +91,8 @@ def main() -> None:
            per_question(lambda q: cache.get((version, normalised_question(q)))))
 
     # -- the rest of the path, on the ONNX service ----------------------------------------
-    embedder = onnx_embedders[("onnx", 1)]
+    default = settings.embedding.backend if settings.embedding.backend in ("onnx", "onnx-int8") else "onnx"
+    embedder = onnx_embedders[(default, 1)]
     service = QAService.open(settings, embedder=embedder)
     retriever, answerer = service.retriever, service.answerer
     vectors = {q: service.embed_question(q) for q in questions}
@@ -137,10 +138,10 @@ def main() -> None:
     record("QAService.ask", "question cache warm", per_question(service.ask))
     uncached = QAService.open(load_settings(environ={**os.environ, "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}),
                               embedder=embedder)
-    record("QAService.ask", "question cache off (onnx, 1 thread)", per_question(uncached.ask))
+    record("QAService.ask", f"question cache off ({default}, 1 thread)", per_question(uncached.ask))
 
     print(common.table(["stage", "variant", "median ms", "p95 ms"], rows))
-    print(f"\n{len(questions)} questions x {args.repeat}; answer timings from the ONNX service")
+    print(f"\n{len(questions)} questions x {args.repeat}; answer timings from the {default} service")
     common.save_result("query_path", {"results": results})
 
 

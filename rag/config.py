@@ -51,8 +51,14 @@ class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):
 class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     model: str = "all-MiniLM-L6-v2"
     # torch | onnx | onnx-int8, or any backend registered in rag.embedding.registry (checked there at start)
-    backend: str = "onnx"
+    # onnx-int8 (the default: see rag.embedding.models, benchmarks/REPORT.md) | onnx | torch
+    backend: str = "onnx-int8"
     batch_size: Positive = 32
+    threads: Positive = 1  # ONNX intra-op threads for a question while others are embedded too
+    lone_threads: Positive = 2  # ... for a question embedded alone (see rag.embedding.onnx)
+    # encoded: each sentence and clause through the model on its own; pooled: from its chunk's
+    # pass (ONNX backends only; see rag.index.pooled and benchmarks/pooling.py)
+    sentence_vectors: Literal["encoded", "pooled"] = "encoded"
     max_word_pieces: Annotated[int, msgspec.Meta(ge=8)] = MODEL_WINDOW
     query_cache_size: NonNegative = 4096  # question vectors kept in an LRU cache; 0 turns it off
 

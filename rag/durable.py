@@ -13,6 +13,7 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +57,7 @@ def write_synced(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def write_array_synced(path: Path, array: npt.NDArray[np.float32]) -> None:
+def write_array_synced(path: Path, array: npt.NDArray[Any]) -> None:
     with path.open("wb") as handle:
         np.save(handle, array)
         handle.flush()

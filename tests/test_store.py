@@ -20,7 +20,12 @@ from rag.index.build import build_index, fingerprint_for, make_chunker, split_al
 from rag.index.store import CURRENT, IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
-FILES = ["documents.msgpack", "chunks.msgpack", "dense.faiss", "sentences.npy", "clauses.npy"]
+FILES = [
+    "documents.msgpack", "chunks.msgpack", "dense.faiss", "sentences.npy", "clauses.npy",
+    "terms.msgpack", "sentence_terms.npy", "sentence_terms_ptr.npy", "clause_terms.npy", "clause_terms_ptr.npy",
+    *(f"bm25/{name}" for name in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+                                  "vocab.index.json", "params.index.json")),
+]  # fmt: skip
 
 
 class OtherModel(FakeEmbedder):
@@ -271,3 +276,42 @@ def test_rebuilding_the_same_version_never_removes_the_live_build(
     assert again.data.manifest.version == first.data.manifest.version
     assert live_dir(store) == live
     assert not list(Path(settings.paths.index).glob(".build-*"))  # the redundant staging copy is gone
+
+
+def test_bm25_and_term_sets_are_loaded_not_recomputed(
+    store: IndexStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.index import lexical
+    from rag.index.lexical import LexicalIndex
+    from rag.text.normalize import content_terms
+
+    build(store, settings, FakeEmbedder())
+    fresh = store.load(expected(settings))
+    computed = LexicalIndex([c.text for c in fresh.chunks])
+
+    def no_tokenising(text: str) -> list[str]:
+        raise AssertionError("opening an index tokenised a text")
+
+    fingerprint = expected(settings)
+    monkeypatch.setattr(lexical, "content_terms", no_tokenising)
+    data = store.load(fingerprint)
+    assert data.lexical is not None and data.saved_terms is not None
+    sentence_terms = [data.sentence_terms.terms(i) for i in range(len(data.sentences))]
+    clause_terms = [data.clause_terms.terms(i) for i in range(len(data.clauses))]
+    monkeypatch.undo()  # the checks below may tokenise
+    assert sentence_terms == [frozenset(content_terms(s.text)) for s in data.sentences]
+    assert clause_terms == [frozenset(content_terms(c.text)) for c in data.clauses]
+    for question in ["What does Moscow insist Ukraine must do?", "ceasefire guarantees", "zebra"]:
+        np.testing.assert_allclose(data.lexical.scores(question), computed.scores(question), rtol=1e-6)  # type: ignore[union-attr]
+    for term in {t for terms in sentence_terms for t in terms} | {"zebra"}:
+        assert data.lexical.idf(term) == computed.idf(term) and data.lexical.known(term) == computed.known(term)  # type: ignore[union-attr]
+
+
+def test_an_index_made_in_memory_computes_its_terms(store: IndexStore, settings: Settings) -> None:
+    import dataclasses
+
+    from rag.text.normalize import content_terms
+
+    build(store, settings, FakeEmbedder())
+    data = dataclasses.replace(store.load(expected(settings)), lexical=None, saved_terms=None)
+    assert data.sentence_terms.terms(3) == frozenset(content_terms(data.sentences[3].text))

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from rag.embedding.base import Vectors, forbid_hub_downloads
-from rag.embedding.onnx import INPUTS, MAX_LENGTH, OPSET, PROBES, mean_pool_normalise
+from rag.embedding.models import OPSET, PROBES
+from rag.embedding.onnx import INPUTS, MAX_LENGTH, mean_pool_normalise
 
 
 def export(model_dir: Path, target: Path) -> dict[str, Vectors]:

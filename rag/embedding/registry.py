@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from rag.embedding.base import Embedder, Progress
 from rag.errors import ConfigError
 
-BackendFactory = Callable[[str, int, str, Progress | None], Embedder]  # (model, batch_size, cache_dir, progress)
+# (model, batch_size, cache_dir, progress) -> Embedder, plus (threads, lone_threads) for a backend
+# registered with ``takes_threads``: intra-op threads under load and for a lone question
+BackendFactory = Callable[..., Embedder]
 MINILM = "all-MiniLM-L6-v2"  # the one model the shipped packages hold
 
 
@@ -24,14 +26,15 @@ MINILM = "all-MiniLM-L6-v2"  # the one model the shipped packages hold
 class Backend:
     factory: BackendFactory
     models: frozenset[str]
+    takes_threads: bool = False
 
 
 BACKENDS: dict[str, Backend] = {}
 
 
-def register_backend(name: str, factory: BackendFactory, models: Iterable[str]) -> None:
+def register_backend(name: str, factory: BackendFactory, models: Iterable[str], takes_threads: bool = False) -> None:
     """Make ``[embedding] backend = name`` available for ``models`` (replaces a backend of that name)."""
-    BACKENDS[name] = Backend(factory, frozenset(models))
+    BACKENDS[name] = Backend(factory, frozenset(models), takes_threads)
 
 
 def check_embedding(model: str, backend: str) -> Backend:
@@ -47,28 +50,41 @@ def check_embedding(model: str, backend: str) -> Backend:
 
 
 def create_embedder(
-    model: str, backend: str, batch_size: int, cache_dir: str, progress: Progress | None = None
+    model: str,
+    backend: str,
+    batch_size: int,
+    cache_dir: str,
+    progress: Progress | None = None,
+    threads: int = 1,
+    lone_threads: int = 2,
 ) -> Embedder:
     """The configured backend; ONNX ones export or locate their model file under ``cache_dir``
     (``progress`` hears of a first-time export)."""
-    return check_embedding(model, backend).factory(model, batch_size, cache_dir, progress)
+    chosen = check_embedding(model, backend)
+    if chosen.takes_threads:
+        return chosen.factory(model, batch_size, cache_dir, progress, threads, lone_threads)  # type: ignore[no-any-return]
+    return chosen.factory(model, batch_size, cache_dir, progress)  # type: ignore[no-any-return]
 
 
-def _torch(model: str, batch_size: int, cache_dir: str, progress: Progress | None) -> Embedder:
+def _torch(
+    model: str, batch_size: int, cache_dir: str, progress: Progress | None, threads: int, lone_threads: int
+) -> Embedder:
     from rag.embedding.sentence_transformers import SentenceTransformerEmbedder  # imports torch: only when chosen
 
-    return SentenceTransformerEmbedder(model, batch_size)
+    return SentenceTransformerEmbedder(model, batch_size, threads=threads)
 
 
 def _onnx(backend: str) -> BackendFactory:
-    def factory(model: str, batch_size: int, cache_dir: str, progress: Progress | None) -> Embedder:
-        from rag.embedding.onnx import OnnxEmbedder
+    def factory(
+        model: str, batch_size: int, cache_dir: str, progress: Progress | None, threads: int, lone_threads: int
+    ) -> Embedder:
+        from rag.embedding.models import onnx_embedder
 
-        return OnnxEmbedder.for_backend(model, backend, batch_size, cache_dir, progress=progress)
+        return onnx_embedder(model, backend, batch_size, cache_dir, threads, lone_threads, progress)
 
     return factory
 
 
-register_backend("torch", _torch, [MINILM])
-register_backend("onnx", _onnx("onnx"), [MINILM])
-register_backend("onnx-int8", _onnx("onnx-int8"), [MINILM])
+register_backend("torch", _torch, [MINILM], takes_threads=True)
+register_backend("onnx", _onnx("onnx"), [MINILM], takes_threads=True)
+register_backend("onnx-int8", _onnx("onnx-int8"), [MINILM], takes_threads=True)

@@ -67,9 +67,11 @@ class QAService:
         force_rebuild: bool = False,
     ) -> QAService:
         """Load the index for the current seeds, rebuilding it first if missing, stale or damaged."""
+        embedding = settings.embedding
         embedder = embedder or create_embedder(
-            settings.embedding.model, settings.embedding.backend, settings.embedding.batch_size, settings.paths.index
-        )
+            embedding.model, embedding.backend, embedding.batch_size, settings.paths.index,
+            threads=embedding.threads, lone_threads=embedding.lone_threads,
+        )  # fmt: skip
         if settings.store.backend == "postgres":  # the database holds the documents (rag.index.postgres)
             from rag.index.postgres.backend import open_database  # needs the optional .[postgres] drivers
 

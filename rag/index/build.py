@@ -16,6 +16,8 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embedding.base import Embedder, Vectors
+from rag.index.lexical import terms_signature
+from rag.index.pooled import pooled_vectors
 from rag.index.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
 from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
 from rag.records import Chunk, Clause, Document, Sentence
@@ -37,6 +39,11 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
     )
 
 
+def pools_sentences(settings: Settings, embedder: Embedder) -> bool:
+    """Whether sentence and clause vectors come from the chunks' passes (``rag.index.pooled``)."""
+    return settings.embedding.sentence_vectors == "pooled" and hasattr(embedder, "embed_with_spans")
+
+
 def fingerprint_for(settings: Settings, embedder: Embedder, documents: Sequence[Document]) -> Fingerprint:
     index = settings.index
     return Fingerprint(
@@ -55,6 +62,8 @@ def fingerprint_for(settings: Settings, embedder: Embedder, documents: Sequence[
             "exact_below": index.exact_below,
             "hnsw_m": index.hnsw_m,
             "hnsw_ef_construction": ef_construction_for(index.hnsw_m),
+            "terms": terms_signature(),  # saved term sets are stale when term-making changes
+            "sentence_vectors": "pooled" if pools_sentences(settings, embedder) else "encoded",
         },
         documents={d.doc_id: d.sha256 for d in documents},
     )
@@ -122,11 +131,17 @@ def build_index(
 ) -> Manifest:
     """Chunk and embed ``documents`` and atomically replace the index in ``store``."""
     table = split_all(make_chunker(settings, embedder), documents)
-    chunk_vectors, sentence_vectors, clause_vectors = embed_distinct(
-        embedder,
-        [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
-        progress,
-    )
+    if pools_sentences(settings, embedder):
+        try:
+            chunk_vectors, sentence_vectors, clause_vectors = pooled_vectors(embedder, table, progress)  # type: ignore[arg-type]
+        finally:
+            getattr(embedder, "release_bulk", lambda: None)()
+    else:
+        chunk_vectors, sentence_vectors, clause_vectors = embed_distinct(
+            embedder,
+            [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
+            progress,
+        )
     kind = index_kind(len(table.chunks), settings.index.exact_below)
     vectors = FaissIndex.create(
         embedder.dim,

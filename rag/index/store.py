@@ -11,11 +11,15 @@ Layout::
         dense.faiss           chunk vectors (ids = chunk ids)
         sentences.npy         sentence vectors, row i = sentence i
         clauses.npy           clause vectors, row i = clause i
+        bm25/                 BM25 over the chunks (bm25s's own files)
+        terms.msgpack         the term vocabulary, with chunk document frequencies
+        sentence_terms*.npy   each sentence's term ids (CSR); clause_terms*.npy likewise
 
 A build is written to a hidden temporary folder, renamed into place, and only then named in
 ``CURRENT``; a crash at any point leaves the previous build live. Loading checks every file
 against its checksum and the manifest against what the running service expects, and says
-why it refuses, so the caller can rebuild.
+why it refuses, so the caller can rebuild. Everything retrieval derives from the texts (BM25,
+term sets) is computed by ``save`` and loaded by ``load``: opening an index tokenises nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +43,11 @@ from filelock import FileLock
 
 from rag.durable import fsync_dir, make_unique_dir, sha256_file, write_array_synced, write_synced
 from rag.errors import UnusableIndex
-from rag.index.lexical import LexicalIndex
+from rag.index.lexical import TABLES, LexicalIndex, TermTable, load_lexical, save_lexical
 from rag.index.vectors import FaissIndex, NearestVectors
 from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 and term sets saved with the build
 CURRENT = "CURRENT"
 WRITER_LOCK = ".writer.lock"  # held by whoever changes seeds or builds, in any process
 KEEP_BUILDS = 2
@@ -69,7 +74,7 @@ class Manifest(msgspec.Struct, frozen=True):
     index_kind: str
     chunks: int
     sentences: int
-    files: dict[str, str]  # file name -> sha256 of its bytes
+    files: dict[str, str]  # file path (relative to the build) -> sha256 of its bytes
 
 
 class ChunkTable(msgspec.Struct, frozen=True):
@@ -97,6 +102,21 @@ class IndexData:
     clause_vectors: npt.NDArray[np.float32]
     candidates: list[Candidate]
     lexical: LexicalIndex | None = None
+    # Loaded with a saved build; an IndexData made in memory leaves them None and computes them
+    # from the texts on first use.
+    saved_terms: dict[str, TermTable] | None = None
+
+    @cached_property
+    def sentence_terms(self) -> TermTable:
+        """Each sentence's content terms (row i = sentence i)."""
+        saved = (self.saved_terms or {}).get("sentence")
+        return saved or TermTable.of_texts([s.text for s in self.sentences])
+
+    @cached_property
+    def clause_terms(self) -> TermTable:
+        """Each clause's own content terms (row i = clause i)."""
+        saved = (self.saved_terms or {}).get("clause")
+        return saved or TermTable.of_texts([c.text for c in self.clauses])
 
 
 class IndexStore:
@@ -142,7 +162,12 @@ class IndexStore:
             vectors.save(staging / "dense.faiss")
             write_array_synced(staging / "sentences.npy", sentence_vectors)
             write_array_synced(staging / "clauses.npy", clause_vectors)
-            files = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
+            save_lexical(
+                staging,
+                [c.text for c in table.chunks],
+                {"sentence": [s.text for s in table.sentences], "clause": [c.text for c in table.clauses]},
+            )
+            files = {str(p.relative_to(staging)): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
             version = hashlib.sha256(msgspec.json.encode([fingerprint, files])).hexdigest()[:16]
             manifest = Manifest(
                 fingerprint=fingerprint,
@@ -224,6 +249,7 @@ class IndexStore:
             vectors = FaissIndex.load(folder / "dense.faiss", manifest.index_kind, ef_search)
             sentence_vectors = np.load(folder / "sentences.npy")
             clause_vectors = np.load(folder / "clauses.npy")
+            lexical, terms = load_lexical(folder, TABLES)
         except Exception as error:  # any decoder's failure means the same thing: rebuild
             raise UnusableIndex(f"index in {folder} cannot be read: {error}") from error
         return IndexData(
@@ -236,6 +262,8 @@ class IndexStore:
             clauses=table.clauses,
             clause_vectors=clause_vectors,
             candidates=table.candidates,
+            lexical=lexical,
+            saved_terms=terms,
         )
 
 
