@@ -115,7 +115,7 @@ def test_a_model_no_backend_runs_is_refused_at_start(settings: Settings) -> None
     from rag.engine.service import QAService
     from tests.conftest import tuned
 
-    with pytest.raises(ConfigError, match=r"embedding\.model 'bge-small' is not available with backend 'onnx'"):
+    with pytest.raises(ConfigError, match=r"embedding\.model 'bge-small' is not available with backend 'onnx-int8'"):
         QAService.open(tuned(settings, embedding={"model": "bge-small"}))
     with pytest.raises(ConfigError, match=r"embedding\.backend 'gpu' is not available; choose one of: onnx, onnx-int8"):
         QAService.open(tuned(settings, embedding={"backend": "gpu"}))

@@ -54,9 +54,9 @@ class TermTable:
     """The content terms of each row of a table (sentences or clauses), as ids into a vocabulary."""
 
     def __init__(self, terms: Sequence[str], ids: npt.NDArray[np.int32], ptr: npt.NDArray[np.int64]) -> None:
-        self._terms = terms
-        self._ids = ids
-        self._ptr = ptr
+        self.vocabulary = terms
+        self.ids = ids  # term ids of every row, concatenated
+        self.ptr = ptr  # row i's ids are ids[ptr[i]:ptr[i + 1]]
 
     @classmethod
     def build(cls, rows: Sequence[Sequence[str]], id_of: dict[str, int], terms: Sequence[str]) -> TermTable:
@@ -72,12 +72,12 @@ class TermTable:
         return cls.build(rows, {term: i for i, term in enumerate(terms)}, terms)
 
     def __len__(self) -> int:
-        return len(self._ptr) - 1
+        return len(self.ptr) - 1
 
     def terms(self, row: int) -> frozenset[str]:
         """The row's distinct content terms (``frozenset(content_terms(text))``)."""
-        start, end = int(self._ptr[row]), int(self._ptr[row + 1])
-        return frozenset(self._terms[i] for i in self._ids[start:end].tolist())
+        start, end = int(self.ptr[row]), int(self.ptr[row + 1])
+        return frozenset(self.vocabulary[i] for i in self.ids[start:end].tolist())
 
 
 class LexicalIndex:
@@ -92,27 +92,22 @@ class LexicalIndex:
         if corpus:
             # bm25s cannot index an all-empty corpus; a placeholder term keeps shapes right.
             bm25.index([terms or ["\x00"] for terms in corpus], show_progress=False)
-        self._set(bm25, df, len(corpus))
+        self.bm25, self.document_frequency, self.size = bm25, df, len(corpus)
         self.corpus_terms = corpus  # what the index was built from; ``save_lexical`` reuses it
 
     @classmethod
     def from_saved(cls, bm25: bm25s.BM25, df: dict[str, int], size: int) -> LexicalIndex:
         index = cls.__new__(cls)
-        index._set(bm25, df, size)
+        index.bm25, index.document_frequency, index.size = bm25, df, size
         index.corpus_terms = []
         return index
 
-    def _set(self, bm25: bm25s.BM25, df: dict[str, int], size: int) -> None:
-        self._bm25 = bm25
-        self._df = df
-        self.size = size
-
     def scores(self, query: str, rows: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk, in chunk order; only ``rows`` (if given) may score above 0."""
-        terms = [t for t in content_terms(query) if t in self._df]
+        terms = [t for t in content_terms(query) if t in self.document_frequency]
         if not terms or not self.size:
             return np.zeros(self.size, dtype=np.float32)
-        scores = np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+        scores = np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
         if rows is not None:
             kept = np.zeros(self.size, dtype=np.float32)
             kept[rows] = scores[rows]
@@ -121,11 +116,11 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """Robertson-Sparck Jones idf; unseen terms get the highest value."""
-        df = self._df.get(term, 0)
+        df = self.document_frequency.get(term, 0)
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def known(self, term: str) -> bool:
-        return term in self._df
+        return term in self.document_frequency
 
 
 # -- persistence ---------------------------------------------------------------------------
@@ -141,17 +136,17 @@ def save_lexical(folder: Path, chunks: Sequence[str], tables: dict[str, Sequence
     id_of = {term: i for i, term in enumerate(vocabulary)}
     bm25_dir = folder / BM25_FOLDER
     if lexical.size:
-        lexical._bm25.save(str(bm25_dir), show_progress=False)
+        lexical.bm25.save(str(bm25_dir), show_progress=False)
         for path in bm25_dir.iterdir():  # bm25s writes plainly; make its files as durable as the rest
             with path.open("rb+") as handle:
                 os.fsync(handle.fileno())
         fsync_dir(bm25_dir)
-    df = [lexical._df.get(term, 0) for term in vocabulary]
+    df = [lexical.document_frequency.get(term, 0) for term in vocabulary]
     write_synced(folder / VOCABULARY_FILE, msgspec.msgpack.encode(Vocabulary(vocabulary, df, lexical.size)))
     for name, table_rows in rows.items():
         table = TermTable.build(table_rows, id_of, vocabulary)
-        write_array_synced(folder / f"{name}_terms.npy", table._ids)
-        write_array_synced(folder / f"{name}_terms_ptr.npy", table._ptr)
+        write_array_synced(folder / f"{name}_terms.npy", table.ids)
+        write_array_synced(folder / f"{name}_terms_ptr.npy", table.ptr)
 
 
 def load_lexical(folder: Path, tables: Sequence[str] = TABLES) -> tuple[LexicalIndex, dict[str, TermTable]]:
