@@ -128,6 +128,7 @@ class TableLexicalIndex(LexicalIndex):
         # The parent's bm25s model is not built: the postings in the database replace it.
         self.size = len(chunk_ids)
         self._df: Counter[str] = Counter(document_frequency)
+        self.document_frequency: dict[str, int] = self._df  # what LexicalIndex.idf and known read
         self._vocab = set(document_frequency)
         self._route = route
         self._chunk_ids = chunk_ids
