@@ -26,7 +26,6 @@ from rag.config import AnsweringSettings
 from rag.index.lexical import LexicalIndex
 from rag.index.store import IndexData
 from rag.records import Citation, Passage
-from rag.text.normalize import content_terms
 
 PART_SEPARATOR = "; "
 ECHO_PENALTY = 20.0
@@ -80,8 +79,8 @@ class Reader:
         self.clauses_of: dict[int, list[int]] = {}
         for clause in data.clauses:
             self.clauses_of.setdefault(clause.sentence_id, []).append(clause.clause_id)
-        # Stemming is the costly part of term coverage: once per sentence at load, not per question.
-        self.sentence_terms = [frozenset(content_terms(s.text)) for s in data.sentences]
+        # Term sets are saved with the build (stemming is the costly part of term coverage).
+        self.sentence_terms = [data.sentence_terms.terms(i) for i in range(len(data.sentences))]
         self.context_terms = [self._context(s.sentence_id) for s in data.sentences]
 
     def _context(self, sentence_id: int) -> frozenset[str]:
