@@ -40,7 +40,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-QUESTION = "What does Moscow insist Ukraine must do?"
+QUESTION = "How does Russia view the latest U.S.-Ukraine draft?"
 PORT = 18311
 NEW_DOCUMENT = "# Harbour notes\n\nThe Fenwick lighthouse was built in 1872 by the engineer Mara Quill.\n"
 
