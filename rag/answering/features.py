@@ -25,8 +25,6 @@ from rag.text.normalize import STOPWORDS, fold, stem
 
 KINDS = ("sentence", "focus", "list", "entity", "subject", "object", "complement", "oblique", "apposition",
          "noun_phrase")  # fmt: skip
-QUESTION_KINDS = ("count", "amount", "duration", "measure", "percent", "time", "person", "place", "reason",
-                  "manner", "definition", "thing", "yes_no", "other")  # fmt: skip
 _CAUSAL = re.compile(
     r"\b(?:because|since|due to|owing to|as a result|so that|in order to|so as to|to avoid|to prevent|to allow"
     r"|to make|to ensure|reasons?|otherwise|thus|therefore|hence)\b",
