@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answering.candidates import focus
+from rag.answering.candidates import focus, table_cells
 from rag.answering.features import COLUMN, FEATURES
 from rag.answering.model import PACKAGED, LinearModel, load_model
 from rag.answering.question import analyse_question, answer_kind
@@ -15,6 +15,7 @@ from rag.answering.reader import ABSTENTION_FEATURES
 from rag.config import Settings
 from rag.engine.service import QAService
 from rag.index.lexical import LexicalIndex
+from rag.text.markup import literal_spans
 from tests.conftest import FakeEmbedder
 
 CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territory.", "Talks go on in Europe."])
@@ -140,3 +141,40 @@ def test_list_items_answer_a_list_question_each_cited(tmp_path: Path, settings: 
     text = svc.data.documents["guide"].text
     assert [text[a:b] for a, b in lists[0].parts] == ["Linux", "FreeBSD", "macOS"]
     assert [text[a:b] for a, b in lists[0].cited] == ["- Linux", "- FreeBSD", "- macOS"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("APT keeps a copy in the directory `/var/cache/apt/archives/`.", ["/var/cache/apt/archives/"]),
+        ("The :func:`int` type gained a ``bit_length`` method.", ["int", "bit_length"]),
+        ("By default it returns SQLITE_BUSY to the caller.", ["SQLITE_BUSY"]),
+        ("A keyword argument *rename* and a **strict** flag.", ["rename", "strict"]),
+        ('Set it to "always" or see [the FAQ](faq.html), e.g. os.path.join.',
+         ["always", "the FAQ", "faq.html", "os.path.join"]),
+        ("Plain prose names nothing here.", []),
+    ],
+)
+def test_literals_are_the_marked_up_names_and_identifier_like_words(sentence: str, expected: list[str]) -> None:
+    text = "Intro. " + sentence
+    spans = literal_spans(text, 7, len(text))
+    assert [text[a:b] for a, b in spans] == expected
+
+
+def test_table_rows_give_cells_labelled_by_their_column_header(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "seeds" / "options.md").write_text(
+        "# Options\n\n| Option | Default | Meaning |\n|---|---|---|\n| `--jobs` | 4 | parallel builds |\n"
+        "| `--quiet` | off | print nothing |\n",
+        encoding="utf-8",
+    )
+    svc = QAService.open(settings, embedder=FakeEmbedder())
+    question = "What is the default of --jobs?"
+    vector = svc.embed_question(question)
+    reading = svc.answerer.read(question, vector, svc.retriever.search(question, vector, 5))
+    text = svc.data.documents["options"].text
+    cells = {text[p.start : p.end]: p for p in reading.proposals if p.kind == "cell"}
+    assert cells["4"].label == "Default" and cells["--jobs"].label == "Option"
+    assert [text[a:b] for a, b in cells["4"].cited] == ["| `--jobs` | 4 | parallel builds |"]
+    row = reading.proposals.index(cells["4"])
+    assert reading.features[row, COLUMN["header_match"]] > 0
+    assert table_cells("| a | b \\| c |  |", 0, 16) == [(2, 3), (6, 12)]

@@ -5,6 +5,8 @@ candidates) and the ranked passages. For each sentence of the top passages it pr
 
 - the linguistic candidates of ``rag.text.linguistics`` (entities, subjects, objects,
   complements, obliques, appositions, noun phrases);
+- ``literal``: inline code, emphasis, quotations, link texts and identifier-like words
+  (``rag.text.markup.literal_spans``), which name the options, files and values of technical text;
 - ``focus``: the sentence narrowed to the words that do not echo the question, the last run of
   two or more content words (English puts new information last);
 - ``sentence``: the whole sentence, or a table row, or a definition's body;
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from rag.answering.question import Question
 from rag.records import Candidate, Passage, Sentence
-from rag.text.markup import strip_markup
+from rag.text.markup import literal_spans, strip_markup
 from rag.text.normalize import STOPWORDS, fold
 
 ANSWER_SENTENCE_KINDS = frozenset({"paragraph", "list_item", "definition", "table_row", "code"})
@@ -119,14 +121,51 @@ class CandidateIndex:
         for c in self.by_sentence.get(sentence.sentence_id, []):
             span = strip_markup(text, c.start, c.end)
             found.append(Proposal(sentence, (span,), cite, c.kind, c.label, c.head, prior))
+        known = {p.parts[0] for p in found}
+        for span in literal_spans(text, *whole):
+            if span not in known:
+                found.append(Proposal(sentence, (span,), cite, "literal", prior=prior))
         span = focus(text, *whole, q)
         if span != whole:
             found.append(Proposal(sentence, (strip_markup(text, *span),), cite, "focus", prior=prior))
+        if sentence.kind == "table_row":
+            found += self.cell_proposals(sentence, text, prior)
         run = self.list_run(sentence)
         if len(run) >= 2:
             items = tuple(strip_markup(text, *strip_bullet(s)) for s in run)
             found.append(Proposal(sentence, items, tuple((s.start, s.end) for s in run), "list", prior=prior))
         return found
+
+
+    def cell_proposals(self, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
+        """Each cell of a table row, labelled with its column's header (the run's first row)."""
+        header = sentence
+        while header.sentence_id > 0:
+            previous = self.sentences[header.sentence_id - 1]
+            if previous.kind != "table_row" or previous.doc_id != sentence.doc_id:
+                break
+            header = previous
+        titles = [text[a:b] for a, b in table_cells(text, header.start, header.end)] if header is not sentence else []
+        cite = ((sentence.start, sentence.end),)
+        cells = table_cells(text, sentence.start, sentence.end)
+        titles += [""] * (len(cells) - len(titles))
+        return [Proposal(sentence, (strip_markup(text, a, b),), cite, "cell", titles[i], "", prior)
+                for i, (a, b) in enumerate(cells)]  # fmt: skip
+
+
+def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The non-empty cells of a pipe-table row (``| a | b |``), without their padding."""
+    cells = []
+    edges = [start - 1] + [start + i for i, c in enumerate(text[start:end]) if c == "|" and text[start + i - 1] != "\\"]
+    for a, b in zip(edges, [*edges[1:], end], strict=True):
+        a += 1
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            cells.append((a, b))
+    return cells
 
 
 def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:

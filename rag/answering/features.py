@@ -21,10 +21,10 @@ import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
 from rag.answering.question import Question
-from rag.text.normalize import STOPWORDS, fold, stem
+from rag.text.normalize import STOPWORDS, content_terms, fold, stem
 
 KINDS = ("sentence", "focus", "list", "entity", "subject", "object", "complement", "oblique", "apposition",
-         "noun_phrase")  # fmt: skip
+         "noun_phrase", "literal", "cell")  # fmt: skip
 _CAUSAL = re.compile(
     r"\b(?:because|since|due to|owing to|as a result|so that|in order to|so as to|to avoid|to prevent|to allow"
     r"|to make|to ensure|reasons?|otherwise|thus|therefore|hence)\b",
@@ -38,7 +38,7 @@ FEATURES: tuple[str, ...] = (
     "type_fit", "type_miss", "entity_for_open", "head_in_question", "causal_for_why", "list_for_list",
     "list_not_wanted", "sentence_for_how", "definition_block", "table_row", "code",
     "contains_echo", "after_last_match", "adjacent_after_match", "position",
-    "context_dense", "previous_dense", "clause_dense",
+    "context_dense", "previous_dense", "clause_dense", "header_match",
     *(f"kind_{k}" for k in KINDS),
     *(f"why_{k}" for k in ("sentence", "focus", "oblique")),
     *(f"how_{k}" for k in ("sentence", "focus")),
@@ -49,7 +49,7 @@ COLUMN = {name: i for i, name in enumerate(FEATURES)}
 SENTENCE_FEATURES: tuple[str, ...] = (
     "sentence_dense", "sentence_coverage", "context_coverage", "passage_prior", "sentence_rank",
     "definition_block", "table_row", "code", "type_fit", "list_for_list", "causal_for_why", "head_in_question",
-    "context_dense", "previous_dense", "clause_dense",
+    "context_dense", "previous_dense", "clause_dense", "header_match",
 )  # fmt: skip
 _SENTENCE_COLUMNS = [COLUMN[name] for name in SENTENCE_FEATURES]
 
@@ -100,6 +100,12 @@ class _SentenceView:
             found += range(bisect_left(self.starts, a), bisect_right(self.ends, b))
         return found
 
+    def counts(self, parts: tuple[tuple[int, int], ...]) -> tuple[int, int, int]:
+        """Words, content words and content words echoing the question, inside the parts."""
+        inside = self.inside(parts)
+        content = [i for i in inside if not self.stop[i]]
+        return len(inside), len(content), sum(self.echo[i] for i in content)
+
 
 def featurise(
     q: Question,
@@ -125,9 +131,9 @@ def featurise(
                 q.coverage(sentence_terms[s.sentence_id] | context_terms[s.sentence_id]),
                 q.coverage(context_terms[s.sentence_id]),
             )  # fmt: skip
-        inside = view.inside(p.parts)
-        content = [i for i in inside if not view.stop[i]]
-        echo = sum(view.echo[i] for i in content)
+        # Only the sentence's own words count: list items after a lead-in count as none (so the
+        # echo penalty drops them); counting the items' words measured worse held out (.325 vs .357).
+        words, content, echo = view.counts(p.parts)
         set_value = row.__setitem__
         for name, value in sentence_dense[s.sentence_id].items():
             set_value(COLUMN[name], value)
@@ -135,10 +141,10 @@ def featurise(
         set_value(COLUMN["context_coverage"], view.context_coverage)
         set_value(COLUMN["passage_prior"], p.prior)
         set_value(COLUMN["sentence_rank"], 1.0 / (1.0 + rank_of.get(s.sentence_id, len(ranked))))
-        set_value(COLUMN["echo_share"], echo / len(content) if content else 1.0)
-        set_value(COLUMN["novel_words"], math.log1p(len(content) - echo))
-        set_value(COLUMN["length"], math.log1p(len(inside)))
-        set_value(COLUMN["length_share"], len(inside) / max(1, len(view.starts)))
+        set_value(COLUMN["echo_share"], echo / content if content else 1.0)
+        set_value(COLUMN["novel_words"], math.log1p(content - echo))
+        set_value(COLUMN["length"], math.log1p(words))
+        set_value(COLUMN["length_share"], words / max(1, len(view.starts)))
         if view.matched:
             gaps = [max(0, a - p.end, p.start - b) for a, b in view.matched]
             set_value(COLUMN["distance"], min(1.0, min(gaps) / 200.0))
@@ -165,6 +171,8 @@ def featurise(
         set_value(COLUMN["table_row"], float(s.kind == "table_row"))
         set_value(COLUMN["code"], float(s.kind == "code"))
         set_value(COLUMN[f"kind_{p.kind}"], 1.0)
+        if p.kind == "cell" and p.label:  # the cell's column header names what the question asks
+            set_value(COLUMN["header_match"], q.coverage(frozenset(content_terms(p.label))))
         for prefix, kind, kinds in (("why", "reason", ("sentence", "focus", "oblique")),
                                     ("how", "manner", ("sentence", "focus")),
                                     ("def", "definition", ("sentence", "complement", "focus"))):  # fmt: skip

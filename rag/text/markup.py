@@ -55,3 +55,34 @@ def strip_markup(text: str, start: int, end: int) -> tuple[int, int]:
         while end > start and text[end - 1].isspace():
             end -= 1
     return (start, end) if start < end else original
+
+
+# Spans a writer marks as a name or a value: inline code (``x``, `x`, :role:`x`), emphasis (*x*,
+# **x**), quotations ("x", “x”) and link texts ([x](url), `x <url>`_). In technical text the answer
+# to "which option/file/function ...?" is very often one of them.
+_LITERAL = re.compile(
+    r"``(?P<code2>[^`\n]+?)``"
+    r"|(?::[a-z][\w.+-]*:)?`(?P<code>[^`\n<]+?)(?:\s*<[^>\n]*>)?`_{0,2}"
+    r"|(?<![\w*])\*\*(?P<strong>[^*\n]+?)\*\*(?![\w*])"
+    r"|(?<![\w*])\*(?P<em>[^*\s][^*\n]*?)\*(?![\w*])"
+    r"|(?<!\w)_(?P<under>[^_\s][^_\n]*?)_(?!\w)"
+    r'|"(?P<quote>[^"\n]{1,80}?)"|\u201c(?P<curly>[^\u201d\n]{1,80}?)\u201d'
+    r"|\[(?P<link>[^\]\n]+?)\]\([^)\s]*\)"
+)
+# A word built like an identifier or a path: an underscore, a slash, "::" or a dot between word
+# characters (SQLITE_BUSY, /var/cache/apt, Acquire::http, os.path.join).
+_TECHNICAL = re.compile(r"(?<![\w/.:-])[\w./:~-]*\w(?:_|/|::|\.(?=\w))[\w./:~-]*\w/?(?![\w/])")
+
+
+def literal_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The marked-up literals and identifier-like words inside ``[start, end)``, as inner spans."""
+    window = text[start:end]
+    found: list[tuple[int, int]] = []
+    for match in _LITERAL.finditer(window):
+        group = next(name for name, value in match.groupdict().items() if value is not None)
+        a, b = match.span(group)
+        found.append((start + a, start + b))
+    for match in _TECHNICAL.finditer(window):
+        if match.end() - match.start() >= 4:  # not "e.g" or "i.e"
+            found.append((start + match.start(), start + match.end()))
+    return sorted(set(found))
