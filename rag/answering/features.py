@@ -38,7 +38,7 @@ FEATURES: tuple[str, ...] = (
     "type_fit", "type_miss", "entity_for_open", "head_in_question", "causal_for_why", "list_for_list",
     "list_not_wanted", "sentence_for_how", "definition_block", "table_row", "code",
     "contains_echo", "after_last_match", "adjacent_after_match", "position",
-    "context_dense", "previous_dense", "clause_dense", "header_match",
+    "context_dense", "previous_dense", "clause_dense", "header_match", "beside_type_noun",
     *(f"kind_{k}" for k in KINDS),
     *(f"why_{k}" for k in ("sentence", "focus", "oblique")),
     *(f"how_{k}" for k in ("sentence", "focus")),
@@ -75,6 +75,7 @@ class _SentenceView:
 
     starts: list[int]
     ends: list[int]
+    stems: list[str]
     echo: list[bool]
     stop: list[bool]
     matched: list[tuple[int, int]]
@@ -90,7 +91,8 @@ class _SentenceView:
                 cache[word] = q.echoes(word)
             echo.append(cache[word])
         matched = [(a, b) for (a, b, _), e in zip(spans, echo, strict=True) if e]
-        return cls([a for a, _, _ in spans], [b for _, b, _ in spans], echo, [w in STOPWORDS for _, _, w in spans],
+        return cls([a for a, _, _ in spans], [b for _, b, _ in spans], [stem(w) for _, _, w in spans], echo,
+                   [w in STOPWORDS for _, _, w in spans],
                    matched, coverage, context_coverage)  # fmt: skip
 
     def inside(self, parts: tuple[tuple[int, int], ...]) -> list[int]:
@@ -154,6 +156,11 @@ def featurise(
             set_value(COLUMN["adjacent_after_match"], float(bool(before) and p.start - before[-1] <= 12))
         else:
             set_value(COLUMN["distance"], 1.0)
+        if q.type_nouns:  # "the directory `/var/cache`", "the ``bit_length`` method"
+            first = bisect_left(view.starts, p.start)
+            last = bisect_left(view.starts, p.end)
+            beside = view.stems[max(0, first - 2) : first] + view.stems[last : last + 2]
+            set_value(COLUMN["beside_type_noun"], float(not q.type_nouns.isdisjoint(beside)))
         set_value(COLUMN["contains_echo"], float(echo > 0))
         set_value(COLUMN["position"], (p.start - s.start) / max(1, s.end - s.start))
         fits = p.kind == "entity" and p.label in q.labels

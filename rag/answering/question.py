@@ -46,6 +46,11 @@ _LIST_CUE = re.compile(
 )
 _YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might|must)\b")
 _NAME = re.compile(r"\w+(?:[-'.]\w+)*")
+# "Which <type noun> ...?": up to three words after which/what, before an auxiliary or a preposition,
+# name what kind of thing the answer is ("In which directory ...", "What keyword argument of ...").
+_TYPE_PHRASE = re.compile(_OPENING + r"(?:which|what)(?: (?:kinds?|types?|sorts?) of)?((?: (?!(?:is|are|was|were|do|"
+                          r"does|did|can|could|will|would|should|has|have|had|must|may|might|of|in|on|for|to|from|"
+                          r"by|with|at|the|a|an)\b)[\w-]+){1,3})")
 
 
 @dataclass
@@ -57,6 +62,7 @@ class Question:
     wants_list: bool
     known_share: float  # idf share of the question's terms that occur in the corpus
     unknown_names: list[str] = field(default_factory=list)  # capitalised words the corpus never uses
+    type_nouns: frozenset[str] = frozenset()  # stems naming the answer's kind ("Which directory ...?")
     echoed: dict[str, bool] = field(default_factory=dict)  # words already checked by ``echoes``
 
     @property
@@ -108,6 +114,7 @@ def analyse_question(text: str, lexical: LexicalIndex) -> Question:
         if m.start() > 0 and m.group()[:1].isupper() and fold(m.group()) not in STOPWORDS
     ]
     unknown = [n for n in names if not all(lexical.known(t) for t in content_terms(n))]
+    phrase = _TYPE_PHRASE.match(lowered(text))
     return Question(
         text=text,
         kind=kind,
@@ -116,4 +123,5 @@ def analyse_question(text: str, lexical: LexicalIndex) -> Question:
         wants_list=bool(_LIST_CUE.match(lowered(text))),
         known_share=known / total if total else 0.0,
         unknown_names=unknown,
+        type_nouns=frozenset(stem(w) for w in phrase.group(1).split() if w not in STOPWORDS) if phrase else frozenset(),
     )
