@@ -105,22 +105,14 @@ def docbook_page(path: Path) -> str:
     return pandoc_markdown(html[html.find("<body") : html.find('<div class="navfooter">')])
 
 
-def flatten_table(match: re.Match[str]) -> str:
-    """A table nested in a table cell as "key value; key value" text: pipe tables cannot nest."""
-    rows = re.findall(r"<tr>(.*?)</tr>", match.group(1), flags=re.S)
-    cells = [" ".join(re.findall(r"<td>(.*?)</td>", row, flags=re.S)) for row in rows]
-    return "; ".join(" ".join(cell.split()) for cell in cells) + "."
-
-
 def apache_page(path: Path) -> str:
-    """An Apache manual page's content without language bars, "top" arrows and icons; a table nested
-    in a cell is flattened and a line break in a cell becomes a space, or pandoc writes [TABLE]."""
+    """An Apache manual page's content without language bars, "top" arrows and icons; a line break in
+    a table cell becomes a space, or pandoc writes the whole table as [TABLE]."""
     html = path.read_text(encoding="utf-8")
     html = html[html.find('<div id="page-content">') : html.find('<div class="bottomlang">')]
     html = re.sub(r'<div class="(?:toplang|top)">.*?</div>', "", html, flags=re.S)
     html = re.sub(r"<svg\b.*?</svg>", "", html, flags=re.S)
     html = re.sub(r'<img [^>]*src="[^"]*/down\.gif"[^>]*>', "", html)
-    html = re.sub(r"<table>(.*?)</table>", flatten_table, html, flags=re.S)
     html = re.sub(r"<td>.*?</td>", lambda cell: re.sub(r"<br\s*/?>", " ", cell.group(0)), html, flags=re.S)
     return pandoc_markdown(html)
 
