@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import html as html_entities
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 OUT = HERE / "docs"
 PY = Path("/usr/share/doc/python3.11/html/_sources")
+APACHE = Path("/usr/share/doc/apache2-doc/manual/en")
 
 # (file name, genre, package, source, how): how is "copy", "html" (pandoc to Markdown) or a callable name.
 SOURCES = [
@@ -42,6 +44,18 @@ SOURCES = [
     ("sqlite-faq.md", "faq", "sqlite3-doc", Path("/usr/share/doc/sqlite3/faq.html"), "html"),
     ("sqlite-datatypes.md", "reference", "sqlite3-doc", Path("/usr/share/doc/sqlite3/datatype3.html"), "html"),
     ("sqlite-when-to-use.md", "handbook", "sqlite3-doc", Path("/usr/share/doc/sqlite3/whentouse.html"), "html"),
+    ("postgres-vacuumdb.md", "manual-page", "postgresql-doc-15",
+     Path("/usr/share/doc/postgresql-doc-15/html/app-vacuumdb.html"), "docbook_page"),
+    ("apache-glossary.md", "glossary", "apache2-doc", APACHE / "glossary.html", "apache_page"),
+    ("apache-expressions.md", "reference", "apache2-doc", APACHE / "expr.html", "apache_page"),
+    ("nginx-changes-1.19-1.22.txt", "release-notes", "nginx-doc",
+     Path("/usr/share/doc/nginx-doc/changelog.gz"), "nginx_changes_1_19_to_1_22"),
+    ("vim-help-undo.txt", "help-file", "vim-doc", Path("/usr/share/doc/vim/html/undo.html"), "vim_help"),
+    ("debian-devref-developer-duties.rst", "policy", "developers-reference",
+     Path("/usr/share/developers-reference/_sources/developer-duties.rst.txt"), "copy"),
+    ("debian-maint-guide-modify.md", "tutorial", "maint-guide",
+     Path("/usr/share/doc/maint-guide/html/modify.en.html"), "docbook_page"),
+    ("sphinx-faq.rst", "faq", "sphinx-doc", Path("/usr/share/doc/sphinx-doc/html/_sources/faq.rst.txt"), "copy"),
 ]  # fmt: skip
 
 
@@ -71,6 +85,51 @@ def html_to_markdown(path: Path) -> str:
     ).stdout  # fmt: skip
     markdown = re.sub(r"\n{3,}", "\n\n", markdown)
     return markdown.strip() + "\n"
+
+
+def pandoc_markdown(html: str) -> str:
+    """GitHub Markdown from an HTML fragment. Unlike html_to_markdown (kept as it is, so the older
+    documents stay byte-identical), spans stay native: pandoc 2.17 otherwise breaks a paragraph
+    at every span that begins a source line, as DocBook's product and application names do."""
+    markdown = subprocess.run(
+        ["pandoc", "-f", "html-native_divs", "-t", "gfm-raw_html", "--wrap=none"],
+        input=html, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
+
+
+def docbook_page(path: Path) -> str:
+    """A DocBook-made HTML page (PostgreSQL, the New Maintainers' Guide) without its navigation bars."""
+    html = path.read_text(encoding="utf-8")
+    html = re.sub(r'<div class="navheader">.*?</div>', "", html, flags=re.S)
+    return pandoc_markdown(html[html.find("<body") : html.find('<div class="navfooter">')])
+
+
+def apache_page(path: Path) -> str:
+    """An Apache manual page's content without language bars, "top" arrows and icons; a line break in
+    a table cell becomes a space, or pandoc writes the whole table as [TABLE]."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.find('<div id="page-content">') : html.find('<div class="bottomlang">')]
+    html = re.sub(r'<div class="(?:toplang|top)">.*?</div>', "", html, flags=re.S)
+    html = re.sub(r"<svg\b.*?</svg>", "", html, flags=re.S)
+    html = re.sub(r'<img [^>]*src="[^"]*/down\.gif"[^>]*>', "", html)
+    html = re.sub(r"<td>.*?</td>", lambda cell: re.sub(r"<br\s*/?>", " ", cell.group(0)), html, flags=re.S)
+    return pandoc_markdown(html)
+
+
+def nginx_changes_1_19_to_1_22(path: Path) -> str:
+    """nginx's changelog from 1.19.0 to 1.22.1, hard-wrapped as shipped."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    start = text.index("Changes with nginx 1.22.1 ")
+    end = text.index("Changes with nginx 1.17.10 ")
+    return text[start:end].rstrip() + "\n"
+
+
+def vim_help(path: Path) -> str:
+    """A Vim help file as plain text: the preformatted body of vim-doc's HTML rendering, links unwrapped."""
+    html = path.read_text(encoding="latin-1")
+    body = html[html.index("<PRE>") + len("<PRE>") : html.rindex('<A HREF="#top">top</A>')]
+    return html_entities.unescape(re.sub(r"<[^>]+>", "", body)).strip("\n") + "\n"
 
 
 def main() -> int:
