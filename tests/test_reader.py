@@ -126,7 +126,7 @@ def test_explain_returns_the_top_candidates_with_their_features(service: QAServi
     assert top["text"].split("; ")[0] == document[top["start"] : top["start"] + len(top["text"].split("; ")[0])]
 
 
-def test_list_items_answer_a_list_question_each_cited(tmp_path: Path, settings: Settings) -> None:
+def test_list_items_answer_a_list_question_citing_the_list(tmp_path: Path, settings: Settings) -> None:
     (tmp_path / "seeds" / "guide.md").write_text(
         "# Supported systems\n\nThe tool runs on the following systems:\n\n- Linux\n- FreeBSD\n- macOS\n\n"
         "It was first released in 2019 by a small team.\n",
@@ -140,7 +140,10 @@ def test_list_items_answer_a_list_question_each_cited(tmp_path: Path, settings: 
     assert lists
     text = svc.data.documents["guide"].text
     assert [text[a:b] for a, b in lists[0].parts] == ["Linux", "FreeBSD", "macOS"]
-    assert [text[a:b] for a, b in lists[0].cited] == ["- Linux", "- FreeBSD", "- macOS"]
+    assert [text[a:b] for a, b in lists[0].cited] == ["- Linux\n- FreeBSD\n- macOS"]
+    answer, citations = svc.answerer.cite(lists[0], 0.9)
+    assert answer == "Linux; FreeBSD; macOS"
+    assert [(c.quote, c.answer_start, c.answer_end) for c in citations] == [("- Linux\n- FreeBSD\n- macOS", 0, 21)]
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ candidates) and the ranked passages. For each sentence of the top passages it pr
 - ``focus``: the sentence narrowed to the words that do not echo the question, the last run of
   two or more content words (English puts new information last);
 - ``sentence``: the whole sentence, or a table row, or a definition's body;
-- ``list``: the items of a list, when the sentence is a list item or introduces a list with a
-  colon; each item becomes a part of the answer with its own citation.
+- ``list``: the items of a list (the first sentence of each), when the sentence is a list item
+  or introduces a list with a colon; the answer joins the items and cites the list as one quote.
 
 Headings and terms are never answers themselves: their words reach the sentences under them
 as context. Each candidate keeps the sentence it came from and the passage prior of its best
@@ -131,9 +131,12 @@ class CandidateIndex:
         if sentence.kind == "table_row":
             found += self.cell_proposals(sentence, text, prior)
         run = self.list_run(sentence)
-        if len(run) >= 2:
-            items = tuple(strip_markup(text, *strip_bullet(s)) for s in run)
-            found.append(Proposal(sentence, items, tuple((s.start, s.end) for s in run), "list", prior=prior))
+        items = [s for s in run if _BULLET.match(s.text)] or run  # an item's later sentences are not items
+        if len(items) >= 2:
+            # One quote of the whole list: a list answer is right or wrong as a whole, and one
+            # citation per item would weigh a list like a dozen answers.
+            parts = tuple(strip_markup(text, *strip_bullet(s)) for s in items)
+            found.append(Proposal(sentence, parts, ((run[0].start, run[-1].end),), "list", prior=prior))
         return found
 
 

@@ -11,6 +11,7 @@ whether it depends on one of the question's words (the object of the question's 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from bisect import bisect_left, bisect_right
@@ -39,6 +40,7 @@ FEATURES: tuple[str, ...] = (
     "list_not_wanted", "sentence_for_how", "definition_block", "table_row", "code",
     "contains_echo", "after_last_match", "adjacent_after_match", "position",
     "context_dense", "previous_dense", "clause_dense", "header_match", "beside_type_noun",
+    "bigram_coverage", "rarest_match",
     *(f"kind_{k}" for k in KINDS),
     *(f"why_{k}" for k in ("sentence", "focus", "oblique")),
     *(f"how_{k}" for k in ("sentence", "focus")),
@@ -49,7 +51,7 @@ COLUMN = {name: i for i, name in enumerate(FEATURES)}
 SENTENCE_FEATURES: tuple[str, ...] = (
     "sentence_dense", "sentence_coverage", "context_coverage", "passage_prior", "sentence_rank",
     "definition_block", "table_row", "code", "type_fit", "list_for_list", "causal_for_why", "head_in_question",
-    "context_dense", "previous_dense", "clause_dense", "header_match",
+    "context_dense", "previous_dense", "clause_dense", "header_match", "bigram_coverage", "rarest_match",
 )  # fmt: skip
 _SENTENCE_COLUMNS = [COLUMN[name] for name in SENTENCE_FEATURES]
 
@@ -63,6 +65,14 @@ def sentence_rows(rows: npt.NDArray[np.float32], sentence_of: npt.NDArray[np.int
     for row, sid in enumerate(sentences):
         out[row] = rows[sentence_of == sid][:, _SENTENCE_COLUMNS].max(axis=0)
     return sentences, out
+
+
+def bigram_share(q: Question, spans: list[tuple[int, int, str]]) -> float:
+    """The share of the question's adjacent content-word pairs that are adjacent here too."""
+    if not q.bigrams:
+        return 0.0
+    content = [stem(w) for _, _, w in spans if w not in STOPWORDS]
+    return len(q.bigrams.intersection(itertools.pairwise(content))) / len(q.bigrams)
 
 
 def word_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
@@ -81,10 +91,12 @@ class _SentenceView:
     matched: list[tuple[int, int]]
     coverage: float
     context_coverage: float
+    bigram_coverage: float = 0.0
+    rarest_match: float = 0.0
 
     @classmethod
     def of(cls, spans: list[tuple[int, int, str]], q: Question, cache: dict[str, bool], coverage: float,
-           context_coverage: float) -> _SentenceView:  # fmt: skip
+           context_coverage: float, rarest_match: float = 0.0) -> _SentenceView:  # fmt: skip
         echo = []
         for _, _, word in spans:
             if word not in cache:
@@ -93,7 +105,7 @@ class _SentenceView:
         matched = [(a, b) for (a, b, _), e in zip(spans, echo, strict=True) if e]
         return cls([a for a, _, _ in spans], [b for _, b, _ in spans], [stem(w) for _, _, w in spans], echo,
                    [w in STOPWORDS for _, _, w in spans],
-                   matched, coverage, context_coverage)  # fmt: skip
+                   matched, coverage, context_coverage, bigram_share(q, spans), rarest_match)  # fmt: skip
 
     def inside(self, parts: tuple[tuple[int, int], ...]) -> list[int]:
         """Indexes of the words lying wholly inside the parts."""
@@ -128,10 +140,10 @@ def featurise(
         text = text_of[s.doc_id]
         view = sentences.get(s.sentence_id)
         if view is None:
+            found = sentence_terms[s.sentence_id] | context_terms[s.sentence_id]
             view = sentences[s.sentence_id] = _SentenceView.of(
-                word_spans(text, s.start, s.end), q, echo_of,
-                q.coverage(sentence_terms[s.sentence_id] | context_terms[s.sentence_id]),
-                q.coverage(context_terms[s.sentence_id]),
+                word_spans(text, s.start, s.end), q, echo_of, q.coverage(found),
+                q.coverage(context_terms[s.sentence_id]), q.rarest_share(found),
             )  # fmt: skip
         # Only the sentence's own words count: list items after a lead-in count as none (so the
         # echo penalty drops them); counting the items' words measured worse held out (.325 vs .357).
@@ -141,6 +153,8 @@ def featurise(
             set_value(COLUMN[name], value)
         set_value(COLUMN["sentence_coverage"], view.coverage)
         set_value(COLUMN["context_coverage"], view.context_coverage)
+        set_value(COLUMN["bigram_coverage"], view.bigram_coverage)
+        set_value(COLUMN["rarest_match"], view.rarest_match)
         set_value(COLUMN["passage_prior"], p.prior)
         set_value(COLUMN["sentence_rank"], 1.0 / (1.0 + rank_of.get(s.sentence_id, len(ranked))))
         set_value(COLUMN["echo_share"], echo / content if content else 1.0)

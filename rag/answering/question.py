@@ -9,6 +9,7 @@ question's stemmed content words with their idf in the corpus.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -62,6 +63,7 @@ class Question:
     wants_list: bool
     known_share: float  # idf share of the question's terms that occur in the corpus
     unknown_names: list[str] = field(default_factory=list)  # capitalised words the corpus never uses
+    bigrams: frozenset[tuple[str, str]] = frozenset()  # adjacent content-word stems, in order
     type_nouns: frozenset[str] = frozenset()  # stems naming the answer's kind ("Which directory ...?")
     echoed: dict[str, bool] = field(default_factory=dict)  # words already checked by ``echoes``
 
@@ -72,6 +74,12 @@ class Question:
     def coverage(self, found: frozenset[str]) -> float:
         """Idf-weighted share of the question's terms among ``found``."""
         return sum(w for t, w in self.terms.items() if t in found) / self.total
+
+    def rarest_share(self, found: frozenset[str]) -> float:
+        """The idf of the rarest question term among ``found``, as a share of the rarest overall:
+        whether the question's most specific word is there."""
+        rarest = max(self.terms.values(), default=0.0)
+        return max((w for t, w in self.terms.items() if t in found), default=0.0) / rarest if rarest else 0.0
 
     def echoes(self, folded_word: str) -> bool:
         """Whether a (folded) word repeats the question: same stem, or one stem prefixes the other."""
@@ -105,7 +113,8 @@ def answer_kind(question: str) -> tuple[str, frozenset[str]]:
 
 def analyse_question(text: str, lexical: LexicalIndex) -> Question:
     kind, labels = answer_kind(text)
-    terms = {t: lexical.idf(t) for t in content_terms(text)}
+    stems = content_terms(text)
+    terms = {t: lexical.idf(t) for t in stems}
     total = sum(terms.values())
     known = sum(w for t, w in terms.items() if lexical.known(t))
     names = [
@@ -123,5 +132,6 @@ def analyse_question(text: str, lexical: LexicalIndex) -> Question:
         wants_list=bool(_LIST_CUE.match(lowered(text))),
         known_share=known / total if total else 0.0,
         unknown_names=unknown,
+        bigrams=frozenset(itertools.pairwise(stems)),
         type_nouns=frozenset(stem(w) for w in phrase.group(1).split() if w not in STOPWORDS) if phrase else frozenset(),
     )

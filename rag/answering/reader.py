@@ -2,7 +2,7 @@
 
 Each stage is its own module (``question``, ``candidates``, ``features``, ``model``); this one
 runs them in order and makes citations. The answer is the best-scored candidate; a list
-candidate answers with each item, each cited. Confidence is the abstention model's
+candidate answers with its items joined, citing the list. Confidence is the abstention model's
 probability that the sources answer the question, fitted on the same candidate scores
 (``rag fit``), and the reader abstains below the model's threshold. With ``explain`` the
 result carries the top candidates and their features: why the winner won.
@@ -189,6 +189,9 @@ class Reader:
         pieces: list[str] = []
         citations: list[Citation] = []
         offset = 0
+        if len(proposal.cited) != len(proposal.parts):  # the parts share their quotes (a list's items)
+            answer = PART_SEPARATOR.join(doc.text[start:end] for start, end in proposal.parts)
+            return answer, [cite(doc, a, b, score, 0, len(answer)) for a, b in proposal.cited]
         for (start, end), (cite_start, cite_end) in zip(proposal.parts, proposal.cited, strict=True):
             pieces.append(doc.text[start:end])
             citations.append(cite(doc, cite_start, cite_end, score, offset, offset + end - start))
