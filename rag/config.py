@@ -125,6 +125,7 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     passages_considered: Positive = 5
     sentences_considered: Positive = 8
+    consensus_candidates: Positive = 10  # span choice: expected overlap with the best N (1 = the best one)
     max_question_chars: Positive = 2000
     # The reader's fitted models (rag.answering.model); empty = the one shipped with the package,
     # fitted by `rag fit` on eval/sets.toml. Its abstention threshold is part of it.

@@ -7,14 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answering.candidates import focus, table_cells
+from rag.answering.candidates import Proposal, focus, table_cells
 from rag.answering.features import COLUMN, FEATURES
 from rag.answering.model import PACKAGED, LinearModel, load_model
 from rag.answering.question import analyse_question, answer_kind
 from rag.answering.reader import ABSTENTION_FEATURES
+from rag.answering.span import choose
 from rag.config import Settings
 from rag.engine.service import QAService
 from rag.index.lexical import LexicalIndex
+from rag.records import Sentence
 from rag.text.markup import literal_spans
 from tests.conftest import FakeEmbedder
 
@@ -181,3 +183,13 @@ def test_table_rows_give_cells_labelled_by_their_column_header(tmp_path: Path, s
     row = reading.proposals.index(cells["4"])
     assert reading.features[row, COLUMN["header_match"]] > 0
     assert table_cells("| a | b \\| c |  |", 0, 16) == [(2, 3), (6, 12)]
+
+
+def test_span_choice_prefers_what_the_probable_candidates_agree_on() -> None:
+    sentence = Sentence(0, "d", 0, 60, "x" * 60)
+    spans = [(40, 44), (10, 30), (10, 34), (12, 30)]  # a lone best span, then three that overlap
+    proposals = [Proposal(sentence, ((a, b),), ((0, 60),), "noun_phrase") for a, b in spans]
+    logits = np.array([2.0, 1.8, 1.7, 1.6])
+    assert choose(logits, proposals, consensus=1) == 0
+    assert choose(logits, proposals, consensus=4) == 1
+    assert choose(np.array([9.0, 1.8, 1.7, 1.6]), proposals, consensus=4) == 0  # a clear winner stays

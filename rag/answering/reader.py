@@ -1,7 +1,7 @@
 """The extractive reader: question analysis -> candidates -> features -> scorer -> span -> abstention.
 
-Each stage is its own module (``question``, ``candidates``, ``features``, ``model``); this one
-runs them in order and makes citations. The answer is the best-scored candidate; a list
+Each stage is its own module (``question``, ``candidates``, ``features``, ``model``, ``span``); this one
+runs them in order and makes citations. The answer is the candidate the best-scored ones agree on; a list
 candidate answers with its items joined, citing the list. Confidence is the abstention model's
 probability that the sources answer the question, fitted on the same candidate scores
 (``rag fit``), and the reader abstains below the model's threshold. With ``explain`` the
@@ -22,6 +22,7 @@ from rag.answering.citations import cite
 from rag.answering.features import FEATURES, SENTENCE_FEATURES, featurise, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, sigmoid
 from rag.answering.question import Question, analyse_question
+from rag.answering.span import choose
 from rag.config import AnsweringSettings
 from rag.index.lexical import LexicalIndex
 from rag.index.store import IndexData
@@ -174,7 +175,7 @@ class Reader:
         if not reading.proposals:
             return Extraction("", [], 0.0, True, {})
         logits = self.scores(reading)
-        best = int(np.argmax(logits))
+        best = choose(logits, reading.proposals, self.settings.consensus_candidates)
         signals_row = self.abstention_row(reading, logits, passages)
         confidence = sigmoid(float(self.model.abstention.logits(signals_row[None, :])[0]))
         signals = {name: round(float(v), 4) for name, v in zip(ABSTENTION_FEATURES, signals_row, strict=True)}
