@@ -16,8 +16,9 @@ Each generated block sits between ``<!-- begin generated: NAME -->`` and
 
 The machine (platform, cores) and its load average before and after are printed in the
 block: figures from a loaded machine are slower, and say so. ``tests/test_readme.py`` checks
-the JSON blocks against the code (fields, exact spans) and, with the real model, against a
-fresh answer.
+the JSON blocks against the code (fields, exact spans, the shape of a real response) and, with
+the real model, against a fresh answer. The README's performance and evaluation figures are not
+measured here: ``docs/readme_figures.py`` copies them from the committed reports.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""The README's generated examples (docs/readme_examples.py) agree with the code and the seeds.
+"""The README's generated examples and figures agree with the code, the seeds and the reports.
 
-Without the model: every JSON block has exactly the fields the API returns, and the cited
-span is the seed text at its offsets, with the seed's current SHA-256. With the real model
+Without the model: every JSON block has exactly the fields the API returns and the shape of a
+real response from the app, and the cited span is the seed text at its offsets, with the seed's
+current SHA-256; the performance and evaluation blocks are exactly what ``docs/readme_figures.py``
+writes from the committed ``benchmarks/REPORT.md`` and ``eval/HELD_OUT.md``. With the real model
 (marked ``model``): the example question, asked again, gets the README's answer, confidence
-and citations. Regenerate with ``python docs/readme_examples.py`` when either fails.
+and citations. Regenerate with ``python docs/readme_examples.py`` (measured: the first run and
+the JSON) or ``python docs/readme_figures.py`` (copied from the reports) when one fails.
 """
 
 from __future__ import annotations
@@ -11,26 +14,55 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import msgspec
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from rag.config import Settings
 from rag.engine.service import QAService
 from rag.records import Answer, Citation, DocumentInfo, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = importlib.util.spec_from_file_location("readme_examples", ROOT / "docs" / "readme_examples.py")
-assert SPEC is not None and SPEC.loader is not None
-examples = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(examples)
+
+
+def script(name: str) -> ModuleType:
+    """A script of docs/ as a module (docs/ is not a package: its scripts import each other by name)."""
+    if str(ROOT / "docs") not in sys.path:
+        sys.path.insert(0, str(ROOT / "docs"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+examples = script("readme_examples")
+figures = script("readme_figures")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def json_block(name: str) -> Any:
-    body = examples.generated_block((ROOT / "README.md").read_text(encoding="utf-8"), name)
+    body = examples.generated_block(README, name)
     return json.loads(body.strip().removeprefix("```json").removesuffix("```"))
+
+
+def shape(value: Any) -> Any:
+    """A JSON value's structure: objects by key, lists by their first item, scalars by type
+    (an integer and a float count as one type: a score may be 1.0 or 1)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    return "number" if isinstance(value, int | float) else type(value).__name__
 
 
 def fields(struct: type[msgspec.Struct]) -> set[str]:
@@ -59,9 +91,47 @@ def test_the_documents_example_has_the_apis_fields() -> None:
     assert document["chars"] == len(text.decode("utf-8")) and document["sha256"] == hashlib.sha256(text).hexdigest()
 
 
+def test_the_json_examples_have_the_shape_of_real_responses(read_only_client: TestClient[Litestar]) -> None:
+    """Asked of the app (over the seeds, with the test suite's stand-in embedder), the README's
+    requests answer JSON of the README's shape: the same keys at every level, the same types."""
+    answer = read_only_client.post("/ask", json={"question": examples.QUESTION})
+    assert answer.status_code == 200
+    real = answer.json()
+    assert real["citations"] and real["passages"], "the stand-in should answer the example question"
+    assert shape(real) == shape(json_block("ask-example"))
+    listed = read_only_client.get("/documents")
+    assert listed.status_code == 200
+    assert shape(listed.json()[:1]) == shape(json_block("documents-example"))
+
+
 def test_the_first_run_figures_say_where_they_were_measured() -> None:
-    body = examples.generated_block((ROOT / "README.md").read_text(encoding="utf-8"), "first-run")
+    body = examples.generated_block(README, "first-run")
     assert "Measured on" in body and "cores" in body and "load average" in body
+
+
+@pytest.mark.parametrize("name", ["performance", "held-out"])
+def test_the_report_figures_are_copied_from_the_committed_reports(name: str) -> None:
+    """The README's performance and evaluation figures are what docs/readme_figures.py writes
+    from benchmarks/REPORT.md and eval/HELD_OUT.md as committed: a rerun of either report, or a
+    hand edit of a figure, fails here until the README is regenerated."""
+    assert examples.generated_block(README, name) == figures.blocks()[name]
+
+
+def test_every_performance_figure_says_its_machine_and_load() -> None:
+    """Each line of figures names the machine and the load average it was measured at (the
+    table's rows: the line above the table)."""
+    lines = [line for line in examples.generated_block(README, "performance").splitlines() if line]
+    figures_lines = [line for line in lines if not line.startswith("|") and re.search(r"\d (ms|s|MB)\b", line)]
+    assert len(figures_lines) >= 4 and lines[1].startswith("|")
+    for line in [lines[0], *figures_lines]:
+        assert "cores" in line and "load average at start" in line, line
+
+
+def test_the_performance_section_has_no_figure_outside_the_generated_block() -> None:
+    """Figures typed by hand drift from the report; the section's prose may only point to them."""
+    section = README.split("\n## Performance\n", 1)[1].split("\n## ", 1)[0]
+    prose = figures.block_free(section)
+    assert not re.findall(r"\d+(?:[.,]\d+)?\s*(?:ms|s|MB|GB|%|req/s)\b|\d\.\d", prose), prose
 
 
 @pytest.mark.model

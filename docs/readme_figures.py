@@ -1,0 +1,245 @@
+"""Copy the README's performance and evaluation figures from the committed reports, so they cannot drift.
+
+    python docs/readme_figures.py            # rewrite the README's report blocks
+    python docs/readme_figures.py --print    # print them only
+
+Nothing is measured here: the figures are read from ``benchmarks/REPORT.md`` (written by
+``benchmarks/run_all.py``) and ``eval/HELD_OUT.md`` (written by ``rag fit --report``), and each
+block says on what machine and at what load its figures were taken, as the reports record it.
+``tests/test_readme.py`` checks that every block equals what this script writes from the
+committed reports. The first-run figures and the JSON examples come from real runs instead:
+``docs/readme_examples.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from readme_examples import README, ROOT, replace_block
+
+REPORT = ROOT / "benchmarks" / "REPORT.md"
+HELD_OUT = ROOT / "eval" / "HELD_OUT.md"
+# The corpus documents whose answers were never looked at while the reader was developed.
+UNSEEN = (
+    "python-glossary.rst",
+    "debian-policy-archive.rst",
+    "sqlite-when-to-use.md",
+    "git-howto-revert-a-faulty-merge.txt",
+)
+
+Row = dict[str, str]
+
+
+def block_free(text: str) -> str:
+    """``text`` without its generated blocks (what was typed by hand)."""
+    return re.sub(r"<!-- begin generated: ([\w-]+) -->\n.*?<!-- end generated: \1 -->", "", text, flags=re.S)
+
+
+def sections(text: str) -> dict[str, str]:
+    """A Markdown report's ``## `` sections by title (the text before the first is under "")."""
+    parts = re.split(r"^## ", text, flags=re.M)
+    found = {"": parts[0]}
+    for part in parts[1:]:
+        title, _, body = part.partition("\n")
+        found[title.strip()] = body
+    return found
+
+
+def tables(body: str) -> list[list[Row]]:
+    """Every Markdown table in ``body``, each as rows keyed by its header cells."""
+    found: list[list[Row]] = []
+    lines = body.splitlines()
+    for index, line in enumerate(lines):
+        starts = line.startswith("|") and (index == 0 or not lines[index - 1].startswith("|"))
+        if not starts or index + 1 >= len(lines) or not lines[index + 1].startswith("|---"):
+            continue
+        header = cells(line)
+        rows = []
+        for row_line in lines[index + 2 :]:
+            if not row_line.startswith("|"):
+                break
+            rows.append(dict(zip(header, cells(row_line), strict=True)))
+        found.append(rows)
+    return found
+
+
+def cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def only(rows: list[Row], **match: str) -> Row:
+    (row,) = [row for row in rows if all(row[key] == value for key, value in match.items())]
+    return row
+
+
+def conditions(body: str) -> str:
+    """The machine and load line a benchmark section records at its start, with any busy processes."""
+    machine = re.search(r"^machine: (.+)$", body, re.M)
+    if machine is None:
+        raise ValueError("a report section without its machine line")
+    busy = re.search(r"^other busy processes at start: (.+)$", body, re.M)
+    said = machine.group(1).replace("; load average at start", ", load average at start")
+    if busy:
+        count = busy.group(1).count(";") + 1
+        said += f" ({count} other busy process{'es' if count > 1 else ''})"
+    return said
+
+
+def ms(value: str) -> str:
+    return f"{float(value.replace(',', '')):.1f} ms"
+
+
+def whole(value: str) -> str:
+    return f"{float(value.replace(',', '')):.0f}"
+
+
+def performance(report: str) -> str:
+    found = sections(report)
+    serving_body = found["Serving: /ask under load"]
+    (serving,) = tables(serving_body)
+    generator = re.search(r"^load generator: (.+)$", serving_body, re.M)
+    assert generator is not None
+
+    def cell(configuration: str, concurrency: str, column: str) -> str:
+        return only(serving, configuration=configuration, concurrency=concurrency)[column]
+
+    rows = [
+        ("`/ask`, question cache on (repeated questions)", "onnx, cache on", "onnx, cache on, 2 workers"),
+        ("`/ask`, cache off (every question new)", "onnx, cache off", "onnx, cache off, 2 workers"),
+        ("first commit (torch, no cache)", "before: first commit, torch", None),
+    ]
+    lines = [
+        "| one worker unless said | median | p95 | requests/s at concurrency 32 | errors |",
+        "|---|---|---|---|---|",
+    ]
+    for label, configuration, two_workers in rows:
+        rps = whole(cell(configuration, "32", "requests/s"))
+        if two_workers:
+            rps += f" ({whole(cell(two_workers, '32', 'requests/s'))} with 2 workers)"
+        lines.append(
+            f"| {label} | {ms(cell(configuration, '1', 'median ms'))} | {ms(cell(configuration, '1', 'p95 ms'))} "
+            f"| {rps} | {cell(configuration, '32', 'errors')} |"
+        )
+    cold_body = found["Cold start"]
+    (cold,) = tables(cold_body)
+    starts = ", ".join(f"{row['backend']} {float(row['serve -> first answer s (median)']):.1f} s" for row in cold)
+    (path,) = tables(found["Query path breakdown (in process)"])
+    embed = only(path, stage="embed question", variant="onnx-int8, 1 thread")["median ms"]
+    extract = only(path, stage="answer extraction")["median ms"]
+    (scale,) = tables(found["Dense search at scale (synthetic clustered 384-d vectors)"])
+    exact = only(scale, vectors="1,000,000", index="exact (IndexFlatIP)")
+    hnsw = only(scale, vectors="1,000,000", index="HNSW M=32 efC=80", **{"search setting": "efSearch=128"})
+    serving_conditions = conditions(serving_body)
+    return (
+        f"`/ask` over the seed corpus, ONNX backend (`onnx`), {generator.group(1)}; measured on "
+        f"{serving_conditions}:\n\n" + "\n".join(lines) + "\n\n"
+        f"- Server RSS before the load: {whole(cell('onnx, cache on', '1', 'RSS before MB'))} MB (ONNX), "
+        f"{whole(cell('torch, cache on', '1', 'RSS before MB'))} MB (torch), "
+        f"{whole(cell('onnx, cache on, 2 workers', '1', 'RSS before MB'))} MB for 2 ONNX workers "
+        f"(the same run: {serving_conditions}).\n"
+        f"- `rag serve` with the index built, to the first answer (median of 3): {starts} "
+        f"({conditions(cold_body)}).\n"
+        f"- In process, a new question costs {float(embed):.1f} ms of embedding (onnx-int8, 1 thread) and "
+        f"{float(extract):.1f} ms of answer extraction, medians "
+        f"({conditions(found['Query path breakdown (in process)'])}).\n"
+        f"- Dense search at 1M synthetic vectors: exact {ms(exact['median ms'])}; HNSW (M=32, efSearch=128) "
+        f"{ms(hnsw['median ms'])} with recall@10 {hnsw['recall@10']} "
+        f"({conditions(found['Dense search at scale (synthetic clustered 384-d vectors)'])}).\n"
+    )
+
+
+def three(value: str) -> str:
+    return f"{float(value):.3f}"
+
+
+def held_out(report: str) -> str:
+    (rows,) = tables(report)
+    by_group = {row["group"]: row for row in rows}
+    lines = [
+        "| held out (`eval/HELD_OUT.md`) | questions | F1 | citation precision | evidence recall | hit@3 "
+        "| answerable refused | unanswerable refused |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    documents = [group for group in by_group if group.startswith("doc:")]
+    for label, group in ((f"all {len(documents) + 1} documents", "all"), ("the article (dev + own)", "genre:news")):
+        row = by_group[group]
+        lines.append(
+            f"| {label} | {row['questions']} | {three(row['token_f1'])} | {three(row['citation_precision'])} "
+            f"| {three(row['citation_recall'])} | {three(row['hit@3'])} | {three(row['abstained_answerable'])} "
+            f"| {three(row['abstained_unanswerable'])} |"
+        )
+
+    def short(value: str) -> str:
+        return f"{float(value):.3f}".removeprefix("0")
+
+    corpus_f1 = statistics.fmean(float(by_group[group]["token_f1"]) for group in documents)
+    unseen_f1 = statistics.fmean(float(by_group[f"doc:{name}"]["token_f1"]) for name in UNSEEN)
+    genres = sorted(
+        (group for group in by_group if group.startswith("genre:") and group != "genre:news"),
+        key=lambda group: -float(by_group[group]["token_f1"]),
+    )
+    kinds = sorted(
+        (group for group in by_group if group.startswith("kind:") and group != "kind:unanswerable"),
+        key=lambda group: -float(by_group[group]["token_f1"]),
+    )
+
+    def refused(group: str) -> str:
+        row = by_group[group]
+        total = int(row["questions"])
+        return f"{round(float(row['abstained_unanswerable']) * total)}/{total}"
+
+    calibration = re.search(r"AUROC ([\d.]+), expected calibration error ([\d.]+)", report)
+    assert calibration is not None
+    return (
+        "\n".join(lines) + "\n\n"
+        f"F1 over the {len(documents)} corpus documents alone is {corpus_f1:.3f} (mean of the per-document rows); "
+        f"over the {len(UNSEEN)} documents whose answers were never looked at during development "
+        f"({', '.join(UNSEEN)}) it is {unseen_f1:.3f}. By genre (F1 / citation precision): "
+        + ", ".join(
+            f"{group.removeprefix('genre:')} {short(by_group[group]['token_f1'])}/"
+            f"{short(by_group[group]['citation_precision'])}"
+            for group in genres
+        )
+        + ". By kind (F1): "
+        + ", ".join(f"{group.removeprefix('kind:')} {short(by_group[group]['token_f1'])}" for group in kinds)
+        + f". Off-topic questions refused: {refused('unanswerable:off-topic')}; on-topic unanswerable ones: "
+        f"{refused('unanswerable:on-topic')}. The abstention probability has AUROC {float(calibration.group(1)):.3f} "
+        f"and expected calibration error {float(calibration.group(2)):.2f} on held-out documents. Citation validity "
+        f"is {float(by_group['all']['citation_validity']):.0%} everywhere (the server checks every quote). "
+        "Computed in process by `rag fit`, so no machine load enters these figures.\n"
+    )
+
+
+def blocks() -> dict[str, str]:
+    """The README's report blocks, as this script writes them from the committed reports."""
+    return {
+        "performance": performance(REPORT.read_text(encoding="utf-8")),
+        "held-out": held_out(HELD_OUT.read_text(encoding="utf-8")),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print", action="store_true", help="Print the blocks instead of rewriting README.md.")
+    args = parser.parse_args()
+    generated = blocks()
+    if args.print:
+        for name, body in generated.items():
+            print(f"--- {name}\n{body}")
+        return 0
+    text = README.read_text(encoding="utf-8")
+    for name, body in generated.items():
+        text = replace_block(text, name, body)
+    README.write_text(text, encoding="utf-8")
+    print(f"README.md: {', '.join(generated)} copied from {REPORT.name} and {HELD_OUT.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
