@@ -73,16 +73,18 @@ CASES = [
     Case("question is a list", "POST", "/ask", {"json": {"question": ["a"]}}, 400, "Expected `str`, got `array`"),
     Case("question is null", "POST", "/ask", {"json": {"question": None}}, 400, "Expected `str`, got `null`"),
     Case("unknown field", "POST", "/ask", {"json": {"question": Q, "mode": "x"}}, 400, "unknown field `mode`"),
-    # Litestar converts bodies in lax mode, as it does query strings: "5" is the integer 5.
-    Case("top_k as numeric string", "POST", "/ask", {"json": {"question": Q, "top_k": "5"}}, 200, ""),
+    # A body sends numbers as numbers (Litestar's lax conversion is not used for bodies); 3.0 is an
+    # integer as JSON Schema counts them.
+    Case("top_k as numeric string", "POST", "/ask", {"json": {"question": Q, "top_k": "5"}}, 400, "got `str`"),
+    Case("top_k as integral float", "POST", "/ask", {"json": {"question": Q, "top_k": 3.0}}, 200, ""),
     Case("top_k as word", "POST", "/ask", {"json": {"question": Q, "top_k": "five"}}, 400, "Expected `int | null`"),
     Case("top_k as bool", "POST", "/ask", {"json": {"question": Q, "top_k": True}}, 400, "Expected `int | null`"),
     Case("top_k as float", "POST", "/ask", {"json": {"question": Q, "top_k": 2.5}}, 400, "Expected `int | null`"),
     Case("top_k zero", "POST", "/ask", {"json": {"question": Q, "top_k": 0}}, 400, "Expected `int` >= 1"),
     Case("top_k negative", "POST", "/ask", {"json": {"question": Q, "top_k": -3}}, 400, "Expected `int` >= 1"),
-    Case("top_k above max", "POST", "/ask", {"json": {"question": Q, "top_k": 51}}, 422, "between 1 and 50"),
-    Case("top_k huge", "POST", "/ask", body('{"question": "a", "top_k": 100000000000000000000000}'), 422,
-         "between 1 and 50"),
+    Case("top_k above max", "POST", "/ask", {"json": {"question": Q, "top_k": 51}}, 400, "top_k Expected `int` <= 50"),
+    Case("top_k huge", "POST", "/ask", body('{"question": "a", "top_k": 100000000000000000000000}'), 400,
+         "Expected `int` <= 50"),
     Case("top_k 1e400", "POST", "/ask", body('{"question": "a", "top_k": 1e400}'), 400, "out of range"),
     Case("top_k null", "POST", "/ask", {"json": {"question": Q, "top_k": None}}, 200, ""),
     # -- /ask: the content type -----------------------------------------------------------
@@ -104,9 +106,10 @@ CASES = [
     Case("search k zero", "GET", "/search", {"params": {"q": "Kyiv", "k": 0}}, 400, "k Expected `int` >= 1"),
     Case("search k negative", "GET", "/search", {"params": {"q": "Kyiv", "k": -1}}, 400, "k Expected `int` >= 1"),
     Case("search k not int", "GET", "/search", {"params": {"q": "Kyiv", "k": "ten"}}, 400, "got `str`"),
-    Case("search k fraction", "GET", "/search", {"params": {"q": "Kyiv", "k": "2.5"}}, 400, "got `str`"),
-    Case("search k above max", "GET", "/search", {"params": {"q": "Kyiv", "k": 51}}, 422, "between 1 and 50"),
-    Case("search k huge", "GET", "/search", {"params": {"q": "Kyiv", "k": 10**40}}, 422, "between 1 and 50"),
+    Case("search k fraction", "GET", "/search", {"params": {"q": "Kyiv", "k": "2.5"}}, 400, "k Expected `int`"),
+    Case("search k above max", "GET", "/search", {"params": {"q": "Kyiv", "k": 51}}, 400, "k Expected `int` <= 50"),
+    Case("search k huge", "GET", "/search", {"params": {"q": "Kyiv", "k": 10**40}}, 400, "k Expected `int` <= 50"),
+    Case("search k exponent", "GET", "/search", {"params": {"q": "Kyiv", "k": "1e3"}}, 400, "k Expected `int`"),
     Case("search invalid UTF-8 escape", "GET", "/search?q=%ff%fe", {}, 422, "no letters or digits"),
     # -- /documents/{id} and spans --------------------------------------------------------
     Case("unknown doc", "GET", "/documents/missing", {}, 404, "no document with id 'missing'"),

@@ -161,9 +161,9 @@ def test_a_folder_where_the_writer_lock_belongs_is_a_503_not_a_500(
 
 def test_search_names_its_own_parameter(client: TestClient[Litestar]) -> None:
     response = client.get("/search", params={"q": "Kyiv", "k": 1000})
-    assert response.status_code == 422 and response.json()["detail"] == "k must be between 1 and 50"
+    assert response.status_code == 400 and response.json()["detail"].endswith(": k Expected `int` <= 50")
     asked = client.post("/ask", json={"question": "Kyiv?", "top_k": 1000})
-    assert asked.status_code == 422 and asked.json()["detail"] == "top_k must be between 1 and 50"
+    assert asked.status_code == 400 and asked.json()["detail"].endswith(": top_k Expected `int` <= 50")
 
 
 @pytest.mark.parametrize(

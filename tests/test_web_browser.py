@@ -319,3 +319,18 @@ def test_long_titles_are_cut_on_small_screens(browser_page: Any, live_server: Ca
     assert link.get_attribute("title")  # the whole title on hover
     link.focus()
     assert page.evaluate("(a) => getComputedStyle(a).whiteSpace", link.element_handle()) == "normal"
+
+
+def test_the_api_docs_render_with_nothing_from_another_host(browser_page: Any, server: str) -> None:
+    """Swagger UI at /schema draws the operations from files the app serves (issue 12, item 15):
+    every request the page makes goes to the server, and the page works with no other host."""
+    requested: list[str] = []
+    browser_page.on("request", lambda request: requested.append(request.url))
+    browser_page.route(
+        lambda url: not url.startswith(server), lambda route: route.abort()
+    )  # offline but for the server: a CDN asset would fail to load, and the page would stay blank
+    browser_page.goto(f"{server}/schema")
+    browser_page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    paths = browser_page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/ask" in [p.strip().replace("\u200b", "") for p in paths]
+    assert requested and all(url.startswith(server) for url in requested), requested

@@ -1,14 +1,26 @@
-"""The OpenAPI document: its config, the problem responses each route documents, and one schema fix."""
+"""The OpenAPI document: its config, the problem responses each route documents, one schema fix,
+and the API docs page.
+
+The docs page is Swagger UI at ``/schema`` (and ``/schema/swagger``), its scripts, style sheet
+and icon served by this app from the ``swagger-ui-bundle-v2`` package (``DOCS_ASSETS``): a docs
+page that loads code from a public CDN is blank offline and runs whatever the CDN serves. The
+other renderers Litestar offers (ReDoc, Elements, RapiDoc) load from CDNs and are left out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
+from litestar import Router
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.static_files import create_static_files_router
 from litestar.typing import FieldDefinition
+from swagger_ui_bundle import swagger_ui_path
 
 from rag import __version__
 from rag.http.schemas import Problem
@@ -57,11 +69,29 @@ class StrictStructSchema(StructSchemaPlugin):
         return schema
 
 
+DOCS_ASSETS = "/schema-assets"  # Swagger UI's files, from the package (outside /schema, which the docs own)
+
+
 def openapi_config() -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+        path=["/", "/swagger"],
+    )
     return OpenAPIConfig(
         title="rag: cited question answering",
         version=__version__,
         components=Components(
             security_schemes={"apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")}
         ),
+        render_plugins=[swagger],
+    )
+
+
+def docs_assets() -> Router:
+    """Swagger UI's scripts, style sheet and icons, as the installed package ships them."""
+    return create_static_files_router(
+        path=DOCS_ASSETS, directories=[Path(str(swagger_ui_path))], include_in_schema=False, name="docs-assets"
     )

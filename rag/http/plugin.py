@@ -9,6 +9,8 @@ observability, and the engine's life (loaded at start, following builds other pr
 * errors: ``rag.http.problems`` (with Litestar's ``ProblemDetailsPlugin``, which ``create_app``
   adds beside this one);
 * request ids, the access log, ``Server-Timing`` and metrics (``rag.http.observability``);
+* ``X-Content-Type-Options: nosniff`` on every response and a complete ``Allow`` on ``OPTIONS``
+  (``rag.http.hardening``);
 * following builds that other processes save into the shared index folder, so every worker
   and replica serves a document change within ``FOLLOW_INTERVAL_S`` seconds without a restart.
 """
@@ -30,7 +32,8 @@ from rag.config import Settings
 from rag.engine.live import LiveEngine
 from rag.http import admin, documents, gold, observability, qa, web
 from rag.http.dependencies import dependencies, key_guard
-from rag.http.openapi import API_KEY_HEADER, openapi_config
+from rag.http.hardening import ResponseHeaders
+from rag.http.openapi import API_KEY_HEADER, docs_assets, openapi_config
 from rag.http.problems import EXCEPTION_HANDLERS
 
 FOLLOW_INTERVAL_S = 2.0
@@ -43,14 +46,18 @@ class RagPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.live.settings
         app_config.route_handlers = [
-            *app_config.route_handlers, *qa.ROUTES, *admin.ROUTES, *documents.ROUTES, *gold.ROUTES, *web.routes(),
-            observability.MetricsController,
+            *app_config.route_handlers, *qa.routes(settings), *admin.ROUTES, *documents.ROUTES, *gold.ROUTES,
+            *web.routes(), observability.MetricsController, docs_assets(),
         ]  # fmt: skip
         app_config.dependencies = {**app_config.dependencies, **dependencies(self.live)}
         app_config.guards = [*app_config.guards, key_guard(settings.security)]
         app_config.exception_handlers = {**app_config.exception_handlers, **EXCEPTION_HANDLERS}
         app_config.lifespan = [*app_config.lifespan, self.serve_engine, self.follow_builds]
-        app_config.middleware = [observability.prometheus_config().middleware, *app_config.middleware]
+        app_config.middleware = [
+            observability.prometheus_config().middleware,
+            ResponseHeaders(),
+            *app_config.middleware,
+        ]
         if settings.rate_limit.enabled:
             app_config.middleware.append(rate_limit(settings).middleware)
         app_config.cors_config = cors(settings)

@@ -11,12 +11,13 @@ renderer (``CompleteProblem``) fills in what every problem carries: ``type`` abo
 The status codes:
 
 * 400: the request does not match the schema (malformed JSON, wrong types, unknown fields,
-  missing or non-integer parameters, values outside the documented bounds);
+  missing or non-integer parameters, values outside the documented bounds, among them
+  ``top_k`` / ``k`` above ``retrieval.max_top_k``, which the schema states);
 * 401/403: a missing or wrong API key, or an admin endpoint while no key is configured;
 * 404: unknown route or document; 405: wrong method; 409: a reindex or another change runs;
 * 413: a body over the route's limit; 415: a body that is not JSON;
 * 422: well-formed but unanswerable as asked (empty or over-long question, control
-  characters or lone surrogates, ``top_k`` above ``retrieval.max_top_k``, a bad span);
+  characters or lone surrogates, a bad span);
 * 429: over the rate limit (with ``Retry-After``); 503: not loaded yet, a request that ran
   longer than ``server.request_timeout_s``, or a read-only folder or no file descriptors;
   507: no space left for a new build.

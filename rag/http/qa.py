@@ -10,31 +10,29 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
 from rag.config import Settings
 from rag.engine.live import LiveEngine
 from rag.engine.service import QAService
-from rag.http.dependencies import off_loop, require_json
+from rag.http.dependencies import integer_query, off_loop, require_json
 from rag.http.openapi import COMMON_ERRORS, errors, problem_spec
-from rag.http.schemas import AskRequest, Health, SearchResponse, combined_filter, parse_filters
+from rag.http.schemas import (
+    AskRequest,
+    Health,
+    SearchResponse,
+    bounded_ask_request,
+    combined_filter,
+    parse_filters,
+)
 from rag.http.scopes import confine, scope_of, visible
 from rag.records import Answer, Document, DocumentInfo, SpanView
 
+# ``k`` of /search; the app's handler resolves this name to one bounded by ``retrieval.max_top_k``.
+TopK = Annotated[int | None, Parameter(ge=1)]
 
-@post(
-    "/ask",
-    status_code=200,
-    before_request=require_json,
-    opt={"access": "read"},
-    responses=errors(
-        {
-            413: "The body is larger than server.max_body_bytes",
-            415: "The body is not JSON",
-            422: "The question cannot be answered as asked (empty, too long, control characters, top_k too large)",
-        }
-    ),
-)
+
 async def ask(data: AskRequest, engine: QAService, settings: Settings, request: Request[Any, Any, Any]) -> Answer:
     """Answer a question from the sources, with exact cited spans, or abstain."""
     chosen = confine(scope_of(request), data.search_filter())
@@ -42,19 +40,12 @@ async def ask(data: AskRequest, engine: QAService, settings: Settings, request: 
     return await off_loop(settings, engine.ask, *arguments)
 
 
-@get(
-    "/search",
-    opt={"access": "read"},
-    responses=errors(
-        {422: "The query cannot be searched as given (empty, too long, control characters, k too large, bad filters)"}
-    ),
-)
 async def search(
     engine: QAService,
     settings: Settings,
     request: Request[Any, Any, Any],
     q: str,
-    k: Annotated[int | None, Parameter(ge=1)] = None,
+    k: TopK = None,
     collection: Annotated[
         str | None, Parameter(min_length=1, max_length=128, description="Only this collection")
     ] = None,
@@ -67,6 +58,40 @@ async def search(
     arguments = (q, k) if chosen is None else (q, k, chosen)
     passages = await off_loop(settings, engine.search, *arguments)
     return SearchResponse(query=q, passages=passages)
+
+
+def bounded_routes(settings: Settings) -> list[HTTPRouteHandler]:
+    """``/ask`` and ``/search``, made per app: their schemas hold ``retrieval.max_top_k`` (the
+    names ``AskRequest`` and ``TopK`` in their signatures resolve to the bounded types), so a
+    ``top_k`` or ``k`` out of range is refused by the schema, as every other bad value is (400)."""
+    limit = settings.retrieval.max_top_k
+    top_k = Annotated[int | None, Parameter(ge=1, le=limit, description=f"Passages to return (at most {limit}).")]
+    bounded = {"AskRequest": bounded_ask_request(limit), "TopK": top_k}
+    return [
+        post(
+            "/ask",
+            status_code=200,
+            before_request=require_json,
+            opt={"access": "read"},
+            signature_namespace=bounded,
+            responses=errors(
+                {
+                    413: "The body is larger than server.max_body_bytes",
+                    415: "The body is not JSON",
+                    422: "The question cannot be answered as asked (empty, too long, control characters)",
+                }
+            ),
+        )(ask),
+        get(
+            "/search",
+            opt={"access": "read"},
+            before_request=integer_query("k"),
+            signature_namespace=bounded,
+            responses=errors(
+                {422: "The query cannot be searched as given (empty, too long, control characters, bad filters)"}
+            ),
+        )(search),
+    ]
 
 
 @get("/documents", opt={"access": "read"}, responses=errors({422: "filters is not a filter object"}))
@@ -91,6 +116,7 @@ async def get_document(engine: QAService, request: Request[Any, Any, Any], doc_i
 @get(
     "/documents/{doc_id:str}/spans",
     opt={"access": "read"},
+    before_request=integer_query("start", "end", "context"),
     responses=errors(
         {
             404: "No document has this id",
@@ -145,4 +171,8 @@ async def ready(live: LiveEngine) -> Response[Health]:
     return Response(body, status_code=200 if body.ready else 503)
 
 
-ROUTES = [ask, search, list_documents, get_document, get_span, health, ready]
+ROUTES = [list_documents, get_document, get_span, health, ready]
+
+
+def routes(settings: Settings) -> list[HTTPRouteHandler]:
+    return [*bounded_routes(settings), *ROUTES]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 
@@ -17,11 +17,15 @@ from rag.retrieval.filters import SearchFilter
 MAX_UPLOAD_BODY_BYTES = 2 * MAX_BYTES + 65_536
 
 
+TOP_K_DESCRIPTION = "Passages to return (at most retrieval.max_top_k)."
+
+
 class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of ``POST /ask``; the app serves ``bounded_ask_request``'s subclass, whose schema
+    holds the configured maximum of ``top_k``."""
+
     question: Annotated[str, msgspec.Meta(min_length=1, description="The question, in any language or script.")]
-    top_k: (
-        Annotated[int, msgspec.Meta(ge=1, description="Passages to return (at most retrieval.max_top_k).")] | None
-    ) = None
+    top_k: Annotated[int, msgspec.Meta(ge=1, description=TOP_K_DESCRIPTION)] | None = None
     collection: (
         Annotated[str, msgspec.Meta(min_length=1, max_length=128, description="Answer from this collection only.")]
         | None
@@ -30,6 +34,22 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     def search_filter(self) -> SearchFilter | None:
         return combined_filter(self.collection, self.filters)
+
+
+def top_k_type(max_top_k: int) -> object:
+    """``top_k`` or ``k`` as the schema states it: an integer from 1 to ``retrieval.max_top_k``,
+    so that a value the engine would refuse is refused by the schema, with the same 400."""
+    return Annotated[int, msgspec.Meta(ge=1, le=max_top_k, description=TOP_K_DESCRIPTION)]
+
+
+def bounded_ask_request(max_top_k: int) -> type[AskRequest]:
+    """``AskRequest`` with ``top_k`` at most ``max_top_k`` (the setting is read at start, so the
+    type is made per app; it keeps the name ``AskRequest`` in the OpenAPI schema)."""
+    top_k = (top_k_type(max_top_k) | None, None)  # type: ignore[operator]
+    bounded = msgspec.defstruct(
+        "AskRequest", [("top_k", *top_k)], bases=(AskRequest,), module=__name__, forbid_unknown_fields=True
+    )
+    return cast(type[AskRequest], bounded)
 
 
 def combined_filter(collection: str | None, filters: SearchFilter | None) -> SearchFilter | None:
