@@ -105,6 +105,11 @@ def test_span_offsets_must_be_written_as_integers(
     assert response.status_code == 400 and "Expected `int`" in response.json()["detail"]
 
 
+def test_the_document_page_takes_integer_offsets_only(read_only_client: TestClient[Litestar]) -> None:
+    assert read_only_client.get(f"/ui/documents/{DOC}", params={"start": "1e1", "end": "20"}).status_code == 400
+    assert read_only_client.get(f"/ui/documents/{DOC}", params={"start": "10", "end": "20"}).status_code == 200
+
+
 def test_plain_integers_still_work(read_only_client: TestClient[Litestar]) -> None:
     assert read_only_client.post("/ask", json={"question": Q, "top_k": 3}).status_code == 200
     assert len(read_only_client.get("/search", params={"q": Q, "k": "3"}).json()["passages"]) == 3

@@ -144,3 +144,21 @@ def test_the_ask_example_is_what_the_service_answers(settings: Settings) -> None
     assert round(fresh["confidence"], 2) == round(shown["confidence"], 2)
     spans = [(c["doc_id"], c["start"], c["end"]) for c in fresh["citations"]]
     assert spans == [(c["doc_id"], c["start"], c["end"]) for c in shown["citations"]]
+
+
+def test_the_limits_table_gives_the_settings_defaults() -> None:
+    """Each row of "Limits and timeouts" that names a setting shows that setting's default."""
+    section = README.split("\n## Limits and timeouts\n", 1)[1].split("\n## ", 1)[0]
+    units = {"KiB": 1024, "MiB": 1024**2, "million": 10**6}
+    defaults = Settings()
+    checked = 0
+    for line in section.splitlines()[3:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        setting = re.fullmatch(r"`\[(\w+)\] (\w+)`", cells[-1]) if len(cells) == 3 else None
+        number = re.match(r"([\d,]+(?:\.\d+)?)\s*(KiB|MiB|million)?", cells[1]) if setting else None
+        if setting is None or number is None:
+            continue
+        shown = float(number.group(1).replace(",", "")) * units.get(number.group(2) or "", 1)
+        assert shown == getattr(getattr(defaults, setting.group(1)), setting.group(2)), line
+        checked += 1
+    assert checked >= 8

@@ -35,6 +35,7 @@ from litestar.template.config import TemplateConfig
 from rag import __version__
 from rag.engine.service import QAService, info
 from rag.errors import UnknownDocument
+from rag.http.dependencies import integer_query
 from rag.records import Document
 
 UI_DIR = Path(__file__).parent / "ui"
@@ -71,7 +72,13 @@ async def documents_page(engine: QAService) -> Template:
     return page("documents.html", documents=docs)
 
 
-@get("/ui/documents/{doc_id:str}", include_in_schema=False, opt={"access": "read"}, name="ui-document")
+@get(
+    "/ui/documents/{doc_id:str}",
+    include_in_schema=False,
+    opt={"access": "read"},
+    name="ui-document",
+    before_request=integer_query("start", "end"),
+)
 async def document_page(
     engine: QAService,
     doc_id: str,
