@@ -25,12 +25,17 @@ from readme_examples import README, ROOT, replace_block
 
 REPORT = ROOT / "benchmarks" / "REPORT.md"
 HELD_OUT = ROOT / "eval" / "HELD_OUT.md"
-# The corpus documents whose answers were never looked at while the reader was developed.
+# The corpus documents whose questions and answers the reader's developer never read: added by a
+# helper after the reader's features were designed; only aggregate figures were looked at.
 UNSEEN = (
-    "python-glossary.rst",
-    "debian-policy-archive.rst",
-    "sqlite-when-to-use.md",
-    "git-howto-revert-a-faulty-merge.txt",
+    "postgres-vacuumdb.md",
+    "apache-glossary.md",
+    "apache-expressions.md",
+    "nginx-changes-1.19-1.22.txt",
+    "vim-help-undo.txt",
+    "debian-devref-developer-duties.rst",
+    "debian-maint-guide-modify.md",
+    "sphinx-faq.rst",
 )
 
 Row = dict[str, str]
@@ -199,7 +204,7 @@ def held_out(report: str) -> str:
     return (
         "\n".join(lines) + "\n\n"
         f"F1 over the {len(documents)} corpus documents alone is {corpus_f1:.3f} (mean of the per-document rows); "
-        f"over the {len(UNSEEN)} documents whose answers were never looked at during development "
+        f"over the {len(UNSEEN)} documents whose questions the reader's developer never read "
         f"({', '.join(UNSEEN)}) it is {unseen_f1:.3f}. By genre (F1 / citation precision): "
         + ", ".join(
             f"{group.removeprefix('genre:')} {short(by_group[group]['token_f1'])}/"
