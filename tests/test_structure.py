@@ -76,3 +76,13 @@ def test_markup_is_stripped_from_answer_edges_only() -> None:
     ]:
         start, end = strip_markup(raw, 0, len(raw))
         assert raw[start:end] == expected
+
+
+def test_a_manual_page_option_line_is_not_a_heading() -> None:
+    text = (
+        "OPTIONS\n       -r, --reverse\n              reverse order while sorting\n\n"
+        "       -t     sort by time, newest first; see --time\n\nEXIT STATUS\n       0      if OK,\n"
+    )
+    kinds = {text[s.start : s.end]: s.kind for s in segments(text)}
+    assert kinds["-t     sort by time, newest first; see --time"] != "heading"
+    assert kinds["-r, --reverse"] == "term" and kinds["reverse order while sorting"] == "definition"

@@ -98,6 +98,8 @@ def _looks_like_title(line: _Line, following: _Line | None, wrapped: bool = True
     body = line.body
     if not body or body[-1] in _END_PUNCT or len(body.split()) > 12 or _LIST_MARKER.match(body):
         return False
+    if body.startswith("-"):  # a command-line option with its description ("-t     sort by time")
+        return False
     if following is None or following.blank:
         return True
     return not wrapped and len(following.body) > len(body)
