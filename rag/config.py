@@ -71,11 +71,26 @@ class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DocumentSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """How much the corpus may hold; uploads beyond it are refused with 507 (seed files on disk are
-    never refused: the operator put them there)."""
+    """How large an upload may be (413 beyond) and how much the corpus may hold (507 beyond).
+    Seed files on disk are never refused by these: the operator put them there."""
 
+    max_document_bytes: Annotated[int, msgspec.Meta(ge=1, le=20 * 1024 * 1024)] = 20 * 1024 * 1024
     max_documents: Positive = 10_000
     max_corpus_chars: Positive = 500_000_000
+
+    @property
+    def max_upload_body_bytes(self) -> int:
+        """The largest ``POST /documents`` body: JSON escapes can double a text (``\\n``), plus the other fields."""
+        return 2 * self.max_document_bytes + 65_536
+
+
+class JobSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Writes (uploads, removals, re-indexes) queue and run one at a time (rag.engine.jobs)."""
+
+    queue_size: Positive = 8  # writes waiting, and upload bodies still arriving; beyond: 503 + Retry-After
+    queue_bytes: Positive = 64 * 1024 * 1024  # upload bodies arriving or queued; beyond: 503 (one always fits)
+    history: Positive = 100  # finished jobs kept for GET /jobs/{id}
+    wait_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0  # ?wait=true waits this long before answering 202
 
 
 class IndexSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -195,6 +210,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     chunking: ChunkingSettings = msgspec.field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = msgspec.field(default_factory=EmbeddingSettings)
     documents: DocumentSettings = msgspec.field(default_factory=DocumentSettings)
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     index: IndexSettings = msgspec.field(default_factory=IndexSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = msgspec.field(default_factory=RetrievalSettings)

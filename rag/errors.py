@@ -27,11 +27,27 @@ class UnknownDocument(RagError, LookupError):
 
 
 class UpdateConflict(RagError, RuntimeError):
-    """The change cannot run now (another one or a full re-index is running); try again later."""
+    """The request conflicts with the state of the service (e.g. a re-index is already queued)."""
 
 
 class CorpusFull(RagError, RuntimeError):
     """Adding this would take the corpus over ``[documents]`` max_documents or max_corpus_chars."""
+
+
+class DocumentTooLarge(RagError, ValueError):
+    """An upload's text (or its request body) is larger than ``[documents] max_document_bytes``."""
+
+
+class WritesBusy(RagError, RuntimeError):
+    """The write queue is full (``[jobs] queue_size`` / ``queue_bytes``); try again after a while."""
+
+
+class JobCancelled(RagError, RuntimeError):
+    """A queued or running write was cancelled before it changed anything."""
+
+
+class UnknownJob(RagError, LookupError):
+    """No job has this id (or it left the bounded history)."""
 
 
 class NotReady(RagError, RuntimeError):

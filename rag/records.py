@@ -149,12 +149,29 @@ class SpanView(msgspec.Struct, frozen=True):
 
 
 class ReindexStatus(msgspec.Struct):
-    """The state of the latest full re-index (``POST /admin/reindex``)."""
+    """The state of the latest full re-index (``POST /admin/reindex``); ``job`` is its id in the
+    write queue (``GET /jobs/{job}``)."""
 
-    state: Literal["idle", "running", "succeeded", "failed"]
+    state: Literal["idle", "queued", "running", "succeeded", "failed", "cancelled"]
     started_at: float | None = None
     finished_at: float | None = None
     index_version: str | None = None
     documents: int | None = None
     chunks: int | None = None
     error: str | None = None
+    job: str | None = None
+
+
+class DocumentChange(msgspec.Struct):
+    """What an add, replace or remove did, and the index that now serves."""
+
+    doc_id: str
+    action: Literal["added", "replaced", "removed", "unchanged"]
+    document: DocumentInfo | None  # None after a removal
+    previous_sha256: str | None  # the replaced or removed text's hash: citations carrying it are stale
+    index_version: str
+    documents: int
+    chunks: int
+    chunks_embedded: int
+    chunks_reused: int
+    elapsed_ms: float

@@ -51,7 +51,8 @@ def test_a_failing_disk_is_not_a_500(
 
     monkeypatch.setattr(IndexStore, "save", broken_save)
     caplog.set_level(logging.ERROR)
-    response = client.post("/documents", json={"doc_id": "rockets", "text": "The rocket landed."}, headers=AUTH)
+    body = {"doc_id": "rockets", "text": "The rocket landed."}
+    response = client.post("/documents", params={"wait": "true"}, json=body, headers=AUTH)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -74,5 +75,6 @@ def test_other_os_errors_are_still_bugs(
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/secret/place")
 
     monkeypatch.setattr(IndexStore, "save", broken_save)
-    response = client.post("/documents", json={"doc_id": "rockets", "text": "The rocket landed."}, headers=AUTH)
+    body = {"doc_id": "rockets", "text": "The rocket landed."}
+    response = client.post("/documents", params={"wait": "true"}, json=body, headers=AUTH)
     assert response.status_code == 500 and "/secret/place" not in response.text

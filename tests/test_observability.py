@@ -66,7 +66,7 @@ def test_index_gauges_follow_document_changes(
     documents = _value(_samples(client), "rag_index_documents")
     changes = _value(_samples(client), "rag_document_changes_total", action="added")
     body = {"doc_id": "ferry", "text": "# Ferry\n\nThe ferry leaves at noon from pier 4.\n"}
-    assert client.post("/documents", json=body, headers={"X-API-Key": KEY}).status_code == 201
+    assert client.post("/documents?wait=true", json=body, headers={"X-API-Key": KEY}).status_code == 201
     samples = _samples(client)
     assert _value(samples, "rag_index_documents") == documents + 1
     assert _value(samples, "rag_document_changes_total", action="added") == changes + 1

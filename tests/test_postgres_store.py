@@ -150,7 +150,7 @@ def test_replicas_on_one_database_follow_each_other_by_notification(
     monkeypatch.setattr(extensions, "FOLLOW_INTERVAL_S", 300.0)  # so only NOTIFY can explain a prompt reload
     keyed = tuned(pg_settings, rate_limit={"enabled": False}, security={"api_key": "replica-test-key-0123"})
     writer, reader = make_client(keyed), make_client(keyed)
-    added = writer.post("/documents", json={"doc_id": "rockets", "text": "The zircon booster landed."},
+    added = writer.post("/documents?wait=true", json={"doc_id": "rockets", "text": "The zircon booster landed."},
                         headers={"X-API-Key": "replica-test-key-0123"})  # fmt: skip
     assert added.status_code == 201
     deadline = time.monotonic() + 10  # bounded; the benchmark (benchmarks/postgres_store.py) measures the delay
@@ -228,7 +228,7 @@ def test_a_reindex_re_imports_the_seeds_folder(
 
     admin = {"X-API-Key": "reindex-key-0123456789"}
     client = make_client(tuned(pg_settings, rate_limit={"enabled": False}, security={"api_key": admin["X-API-Key"]}))
-    assert client.post("/documents", json={"doc_id": "extra", "text": "Only in the database."},
+    assert client.post("/documents?wait=true", json={"doc_id": "extra", "text": "Only in the database."},
                        headers=admin).status_code == 201  # fmt: skip
     (Path(pg_settings.paths.seeds) / "added.txt").write_text("Added to the seeds folder.\n", encoding="utf-8")
     assert client.post("/admin/reindex", headers=admin).status_code == 202

@@ -68,7 +68,8 @@ def test_an_oversized_upload_names_the_upload_limit(keyed_client: TestClient[Lit
     body = b'{"doc_id": "big", "text": "' + b"a" * (MAX_UPLOAD_BODY_BYTES + 10) + b'"}'
     response = keyed_client.post("/documents", content=body, headers={**AUTH, "Content-Type": "application/json"})
     assert response.status_code == 413
-    assert response.json()["detail"] == f"the request body is larger than {MAX_UPLOAD_BODY_BYTES} bytes"
+    detail = response.json()["detail"]
+    assert f"over the {MAX_UPLOAD_BODY_BYTES} that [documents] max_document_bytes (20971520) allows" in detail
 
 
 def test_leftovers_of_killed_writers_are_removed_at_start(settings: Settings, service: QAService) -> None:
@@ -83,7 +84,8 @@ def test_leftovers_of_killed_writers_are_removed_at_start(settings: Settings, se
 
 @pytest.mark.usefixtures("umask_022")
 def test_files_written_through_the_api_follow_the_umask(keyed_client: TestClient[Litestar], settings: Settings) -> None:
-    assert keyed_client.post("/documents", json={"doc_id": "notes", "text": "A note."}, headers=AUTH).status_code == 201
+    body = {"doc_id": "notes", "text": "A note."}
+    assert keyed_client.post("/documents", params={"wait": "true"}, json=body, headers=AUTH).status_code == 201
     seed = Path(settings.paths.seeds) / "notes.txt"
     assert stat.S_IMODE(seed.stat().st_mode) == 0o644
     builds = list(Path(settings.paths.index).glob("v-*"))
@@ -154,7 +156,7 @@ def test_a_folder_where_the_writer_lock_belongs_is_a_503_not_a_500(
     lock = Path(settings.paths.index) / WRITER_LOCK
     lock.unlink(missing_ok=True)
     lock.mkdir()
-    response = keyed_client.post("/documents", json={"doc_id": "notes", "text": "A note."}, headers=AUTH)
+    response = keyed_client.post("/documents?wait=true", json={"doc_id": "notes", "text": "A note."}, headers=AUTH)
     assert response.status_code == 503 and "a folder stands where the index or seeds need a file" in response.text
     assert str(lock) not in response.text
 
@@ -169,19 +171,19 @@ def test_search_names_its_own_parameter(client: TestClient[Litestar]) -> None:
 @pytest.mark.parametrize(
     ("limits", "detail"),
     [
-        ({"max_documents": 1}, "the corpus holds its limit of 1 documents; remove one first"),
-        ({"max_corpus_chars": 1000}, "over its limit of 1000; remove documents first"),
+        ({"max_documents": 1}, "the corpus holds its limit of 1 documents ([documents] max_documents)"),
+        ({"max_corpus_chars": 1000}, "over its limit of 1000 ([documents] max_corpus_chars)"),
     ],
 )
 def test_uploads_beyond_the_corpus_limits_are_507(
     make_client: Callable[..., TestClient[Litestar]], settings: Settings, limits: dict[str, int], detail: str
 ) -> None:
     client = make_client(tuned(settings, security={"api_key": KEY}, rate_limit={"enabled": False}, documents=limits))
-    response = client.post("/documents", json={"doc_id": "more", "text": "One more note."}, headers=AUTH)
+    response = client.post("/documents?wait=true", json={"doc_id": "more", "text": "One more note."}, headers=AUTH)
     assert response.status_code == 507 and detail in response.json()["detail"]
     assert [d["doc_id"] for d in client.get("/documents").json()] == ["us-ukraine-russia-negotiations"]
     assert not (Path(settings.paths.seeds) / "more.txt").exists()
     if "max_documents" in limits:  # a replacement does not add a document
         seed = "us-ukraine-russia-negotiations"
-        replaced = client.post("/documents", json={"doc_id": seed, "text": "Shorter now."}, headers=AUTH)
+        replaced = client.post("/documents?wait=true", json={"doc_id": seed, "text": "Shorter now."}, headers=AUTH)
         assert replaced.status_code == 200 and replaced.json()["action"] == "replaced"

@@ -87,7 +87,8 @@ def test_two_workers_serve_one_index_and_follow_document_changes(two_workers: st
     answers = sum(v for (name, _), v in samples.items() if name == "rag_answers_total")
     assert answers == 40  # summed over both workers, whichever one answered /metrics
 
-    change = httpx.post(f"{base}/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers={"X-API-Key": KEY})
+    change = httpx.post(f"{base}/documents", params={"wait": "true"}, json={"doc_id": "rockets", "text": ROCKETS},
+                        headers={"X-API-Key": KEY})  # fmt: skip
     assert change.status_code == 201, change.text
     version = change.json()["index_version"]
     deadline = time.monotonic() + 15

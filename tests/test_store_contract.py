@@ -88,12 +88,12 @@ def test_each_ranker_and_the_fusion_find_the_evidence(engine: QAService, store_s
 
 
 def test_a_replaced_document_makes_old_citations_stale(http: TestClient[Litestar]) -> None:
-    assert http.post("/documents", json={"doc_id": "apollo", "text": ASTRAL}, headers=AUTH).status_code == 201
+    assert http.post("/documents?wait=true", json={"doc_id": "apollo", "text": ASTRAL}, headers=AUTH).status_code == 201
     old = http.get("/documents/apollo").json()["sha256"]
     start = ASTRAL.index("zircon")
     span = f"/documents/apollo/spans?start={start}&end={start + 6}"
     assert http.get(f"{span}&sha256={old}").json()["text"] == "zircon"
-    replaced = http.post("/documents", json={"doc_id": "apollo", "text": ASTRAL.replace("zircon", "basalt")},
+    replaced = http.post("/documents?wait=true", json={"doc_id": "apollo", "text": ASTRAL.replace("zircon", "basalt")},
                          headers=AUTH)  # fmt: skip
     assert replaced.status_code == 200 and replaced.json()["previous_sha256"] == old
     stale = http.get(f"{span}&sha256={old}")
@@ -252,8 +252,8 @@ def test_metadata_changes_without_re_embedding(engine: QAService) -> None:
 
 def test_collections_and_filters_over_http(http: TestClient[Litestar]) -> None:
     body = {"doc_id": "handbook", "text": HANDBOOK, "collection": "ops", "source": "wiki", "tags": ["faq"]}
-    assert http.post("/documents", json=body, headers=AUTH).status_code == 201
-    assert http.post("/documents", json={"doc_id": "notes", "text": NOTES, "collection": "eng"},
+    assert http.post("/documents?wait=true", json=body, headers=AUTH).status_code == 201
+    assert http.post("/documents?wait=true", json={"doc_id": "notes", "text": NOTES, "collection": "eng"},
                      headers=AUTH).status_code == 201  # fmt: skip
     listed = http.get("/documents", params={"collection": "ops"}).json()
     assert [d["doc_id"] for d in listed] == ["handbook"]
@@ -276,11 +276,12 @@ def test_a_collection_key_reads_and_writes_its_collection_only(
     keys = {"ops": ops["X-API-Key"], "eng": eng["X-API-Key"]}
     client = make_client(tuned(store_settings, security={"api_key": KEY, "read_requires_key": True,
                                                          "collection_keys": keys}))  # fmt: skip
-    assert client.post("/documents", json={"doc_id": "handbook", "text": HANDBOOK}, headers=ops).status_code == 201
+    assert client.post("/documents?wait=true", json={"doc_id": "handbook", "text": HANDBOOK},
+                       headers=ops).status_code == 201  # fmt: skip
     assert client.get("/documents/handbook", headers=AUTH).json()["collection"] == "ops"  # the key's collection
-    assert client.post("/documents", json={"doc_id": "notes", "text": NOTES}, headers=eng).status_code == 201
+    assert client.post("/documents?wait=true", json={"doc_id": "notes", "text": NOTES}, headers=eng).status_code == 201
     # writes: not into another collection, not over another's document, not another's deletion
-    assert client.post("/documents", json={"doc_id": "x", "text": NOTES, "collection": "eng"},
+    assert client.post("/documents?wait=true", json={"doc_id": "x", "text": NOTES, "collection": "eng"},
                        headers=ops).status_code == 403  # fmt: skip
     assert client.post("/documents", json={"doc_id": "notes", "text": HANDBOOK}, headers=ops).status_code == 403
     assert client.delete("/documents/notes", headers=ops).status_code == 404

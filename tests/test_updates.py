@@ -155,7 +155,7 @@ def test_adding_replacing_and_deleting_change_answers_without_a_restart(
     client = keyed_client
     assert "rockets" not in _cited(client.post("/ask", json={"question": QUESTION}).json())
 
-    added = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
+    added = client.post("/documents?wait=true", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
     assert added.status_code == 201, added.text
     change = added.json()
     assert change["action"] == "added" and change["document"]["doc_id"] == "rockets"
@@ -169,7 +169,7 @@ def test_adding_replacing_and_deleting_change_answers_without_a_restart(
     span = f"/documents/rockets/spans?start={citation['start']}&end={citation['end']}"
     assert client.get(f"{span}&sha256={citation['doc_sha256']}").json()["text"] == citation["quote"]
 
-    replaced = client.post("/documents", json={"filename": "rockets.txt", "text": ROCKETS_V2}, headers=AUTH)
+    replaced = client.post("/documents?wait=true", json={"filename": "rockets.txt", "text": ROCKETS_V2}, headers=AUTH)
     assert replaced.status_code == 200 and replaced.json()["action"] == "replaced"
     assert replaced.json()["previous_sha256"] == citation["doc_sha256"]
     second = client.post("/ask", json={"question": QUESTION}).json()
@@ -179,7 +179,7 @@ def test_adding_replacing_and_deleting_change_answers_without_a_restart(
     assert stale.status_code == 409 and stale.headers["content-type"].startswith("application/problem+json")
     assert "has changed since the citation was made" in stale.json()["detail"]
 
-    same = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS_V2}, headers=AUTH)
+    same = client.post("/documents?wait=true", json={"doc_id": "rockets", "text": ROCKETS_V2}, headers=AUTH)
     assert same.status_code == 200 and same.json()["action"] == "unchanged"
     assert same.json()["index_version"] == replaced.json()["index_version"]
 
@@ -196,7 +196,8 @@ def test_changes_survive_a_restart_without_rebuilding(
     make_client: Callable[..., TestClient[Litestar]], keyed: Settings
 ) -> None:
     client = make_client(keyed)
-    assert client.post("/documents", json={"filename": "Rockets.md", "text": ROCKETS}, headers=AUTH).status_code == 201
+    body = {"filename": "Rockets.md", "text": ROCKETS}
+    assert client.post("/documents", params={"wait": "true"}, json=body, headers=AUTH).status_code == 201
     version = client.get("/health").json()["index_version"]
     seed = Path(keyed.paths.seeds) / "rockets.md"
     assert seed.read_bytes() == ROCKETS.encode("utf-8")  # the seed file, exactly as sent
@@ -216,10 +217,10 @@ def test_document_changes_need_the_api_key(make_client: Callable[..., TestClient
     assert client.post("/documents", json=body).status_code == 401
     assert client.post("/documents", json=body, headers={"X-API-Key": "wrong-key-0123456789"}).status_code == 401
     assert client.delete("/documents/rockets").status_code == 401
-    bearer = client.post("/documents", json=body, headers={"Authorization": f"Bearer {KEY}"})
+    bearer = client.post("/documents?wait=true", json=body, headers={"Authorization": f"Bearer {KEY}"})
     assert bearer.status_code == 201
     unkeyed = make_client(tuned(keyed, security={"api_key": ""}))
-    refused = unkeyed.post("/documents", json=body)
+    refused = unkeyed.post("/documents?wait=true", json=body)
     assert refused.status_code == 403 and "no API key configured" in refused.json()["detail"]
 
 
@@ -239,7 +240,7 @@ def test_document_changes_need_the_api_key(make_client: Callable[..., TestClient
 def test_bad_uploads_are_problem_details(
     keyed_client: TestClient[Litestar], body: dict[str, Any], status: int, detail: str
 ) -> None:
-    response = keyed_client.post("/documents", json=body, headers=AUTH)
+    response = keyed_client.post("/documents?wait=true", json=body, headers=AUTH)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert detail in response.json()["detail"]
@@ -253,29 +254,47 @@ def test_uploads_must_be_json(keyed_client: TestClient[Litestar]) -> None:
 def test_large_documents_fit_the_upload_limit(keyed_client: TestClient[Litestar], keyed: Settings) -> None:
     text = "The ferry leaves at noon. " * 4000  # ~100 kB, over server.max_body_bytes (64 kB)
     assert len(text) > keyed.server.max_body_bytes
-    response = keyed_client.post("/documents", json={"doc_id": "ferry", "text": text}, headers=AUTH)
+    response = keyed_client.post("/documents?wait=true", json={"doc_id": "ferry", "text": text}, headers=AUTH)
     assert response.status_code == 201, response.text[:300]
 
 
-def test_no_update_while_a_reindex_runs(
-    make_client: Callable[..., TestClient[Litestar]], keyed: Settings, monkeypatch: pytest.MonkeyPatch
+def test_an_update_during_a_reindex_waits_for_it_instead_of_409(
+    make_client: Callable[..., TestClient[Litestar]], keyed: Settings
 ) -> None:
+    """Before the write queue, an upload or removal during a re-index was refused with 409."""
     release = threading.Event()
+    started = threading.Event()
 
-    def held_rebuild(current: QAService) -> QAService:
+    def held_rebuild(current: QAService, progress: object) -> QAService:
+        started.set()
         release.wait(30)  # a re-index that runs until the test lets it finish
         return current
 
     client = make_client(keyed, rebuild=held_rebuild)
     assert client.post("/admin/reindex", headers=AUTH).status_code == 202
-    try:
-        response = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
-        deleted = client.delete("/documents/us-ukraine-russia-negotiations", headers=AUTH)
-    finally:
-        release.set()
-    assert response.status_code == 409 and "reindex" in response.json()["detail"]
-    assert deleted.status_code == 409 and "reindex" in deleted.json()["detail"]
-    assert not (Path(keyed.paths.seeds) / "rockets.txt").exists()  # refused: nothing written
+    assert started.wait(10)
+    queued = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
+    deleted = client.delete("/documents/us-ukraine-russia-negotiations", params={"wait": "false"}, headers=AUTH)
+    assert queued.status_code == 202 and deleted.status_code == 202, (queued.text, deleted.text)
+    assert [client.get(r.headers["location"], headers=AUTH).json()["status"] for r in (queued, deleted)] == [
+        "queued", "queued"
+    ]
+    assert not (Path(keyed.paths.seeds) / "rockets.txt").exists()  # nothing written while it waits
+    release.set()
+    for response in (queued, deleted):
+        job = wait_for_job(client, response.headers["location"])
+        assert job["status"] == "done", job
+    assert [d["doc_id"] for d in client.get("/documents").json()] == ["rockets"]
+
+
+def wait_for_job(client: TestClient[Litestar], url: str, timeout: float = 30.0) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (job := client.get(url, headers=AUTH).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
+    return job
 
 
 def test_document_routes_are_in_the_schema(keyed_client: TestClient[Litestar]) -> None:
@@ -314,7 +333,7 @@ def test_apps_sharing_an_index_folder_follow_each_other(
 
     monkeypatch.setattr(extensions, "FOLLOW_INTERVAL_S", 0.05)
     writer, reader = make_client(keyed), make_client(keyed)
-    version = writer.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH).json()[
+    version = writer.post("/documents?wait=true", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH).json()[
         "index_version"
     ]
     deadline = time.monotonic() + 10
@@ -335,7 +354,7 @@ def test_seed_files_are_written_atomically(tmp_path: Path) -> None:
 
 
 def test_change_records_round_trip() -> None:
-    from rag.http.documents import DocumentChange
+    from rag.records import DocumentChange
 
     change = DocumentChange("d", "removed", None, None, "v", 0, 0, 0, 0, 1.0)
     assert msgspec.json.decode(msgspec.json.encode(change), type=DocumentChange) == change

@@ -16,7 +16,7 @@ from rag.cli.keys import key_path, new_key, print_new_key, with_api_key
 from rag.config import Settings, load_settings
 from rag.engine.service import QAService
 from rag.errors import BadRequest, ConfigError, RagError, environmental, explain_os_error
-from rag.records import Answer
+from rag.records import Answer, DocumentChange
 
 
 class Commands(click.Group):
@@ -211,14 +211,10 @@ def evaluate(
 # -- documents at run time (rag.engine.live): only the changed document is embedded -----------------
 
 
-def _print_change(result: object) -> None:
-    from rag.engine.updates import UpdateResult
-
-    assert isinstance(result, UpdateResult)
-    data = result.service.data
+def _print_change(result: DocumentChange) -> None:
     out.print(
-        f"{result.doc_id} {result.action}: index {data.manifest.version}, {len(data.documents)} documents, "
-        f"{data.manifest.chunks} chunks ({result.chunks_embedded} embedded, {result.chunks_reused} reused) "
+        f"{result.doc_id} {result.action}: index {result.index_version}, {result.documents} documents, "
+        f"{result.chunks} chunks ({result.chunks_embedded} embedded, {result.chunks_reused} reused) "
         f"in {result.elapsed_ms / 1000:.2f} s"
     )
 

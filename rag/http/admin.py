@@ -1,8 +1,8 @@
-"""``POST /admin/reindex``: a full rebuild from seeds/ in the background (``LiveEngine.start_reindex``)."""
+"""``POST /admin/reindex``: a full rebuild from seeds/, queued with the other writes (``LiveEngine.start_reindex``)."""
 
 from __future__ import annotations
 
-from litestar import get, post
+from litestar import Response, get, post
 from litestar.exceptions import HTTPException
 
 from rag.engine.live import LiveEngine
@@ -15,16 +15,18 @@ from rag.records import ReindexStatus
     status_code=202,
     opt={"access": "admin"},
     security=[{"apiKey": []}],
-    responses={**ADMIN_ERRORS, 409: problem_spec("A reindex is already running")},
+    responses={**ADMIN_ERRORS, 409: problem_spec("A reindex is already queued or running")},
 )
-async def start_reindex(live: LiveEngine) -> ReindexStatus:
-    """Rebuild the index from seeds/ in the background; poll ``GET /admin/reindex`` for the outcome.
+async def start_reindex(live: LiveEngine) -> Response[ReindexStatus]:
+    """Queue a rebuild of the index from seeds/; poll ``GET /admin/reindex`` (or ``Location``,
+    its job) for the outcome.
 
-    A document change running when this arrives finishes first, and the rebuild includes it."""
+    Writes queued before it finish first, and the rebuild includes them; writes queued after it
+    build on the rebuilt index."""
     status = live.start_reindex()
     if status is None:
-        raise HTTPException(status_code=409, detail="a reindex is already running")
-    return status
+        raise HTTPException(status_code=409, detail=f"a reindex is already {live.reindex_status.state}")
+    return Response(status, status_code=202, headers={"Location": f"/jobs/{status.job}"})
 
 
 @get("/admin/reindex", opt={"access": "admin"}, security=[{"apiKey": []}], responses=ADMIN_ERRORS)

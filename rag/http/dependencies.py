@@ -36,6 +36,14 @@ T = TypeVar("T")
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
+LIVE = "rag_live"  # the app state key of the engine's owner, for hooks that run before dependencies
+
+
+def live_of(connection: ASGIConnection[Any, Any, Any, Any]) -> LiveEngine:
+    live: LiveEngine = connection.app.state[LIVE]
+    return live
+
+
 def dependencies(live: LiveEngine) -> dict[str, Provide]:
     """``engine`` (the one that serves now; 503 before it is loaded), ``live`` (its owner, for
     changes and health) and ``settings``, by name, to any handler that asks for them."""

@@ -46,8 +46,9 @@ READ_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS, 400: problem_spec("The request do
 ADMIN_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS}
 WRITE_ERRORS = {
     **READ_ERRORS,
-    409: problem_spec("A reindex or another document update is running"),
-    507: problem_spec("No space left for the new build; the previous index keeps serving"),
+    409: problem_spec("?wait=true: the job was cancelled meanwhile"),
+    503: problem_spec("The write queue is full (see Retry-After), not loaded yet, or a folder is read-only"),
+    507: problem_spec("The corpus holds its limit of documents or characters, or no space is left for the new build"),
 }
 
 

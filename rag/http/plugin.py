@@ -1,7 +1,8 @@
 """The one Litestar plugin that makes the app: routes, dependencies, guard, errors, hardening,
 observability, and the engine's life (loaded at start, following builds other processes save).
 
-* routes: the JSON API (``rag.http.qa``, ``rag.http.admin``, ``rag.http.documents``), the web
+* routes: the JSON API (``rag.http.qa``, ``rag.http.admin``, ``rag.http.documents``, and
+  ``rag.http.jobs``, where queued writes are followed and cancelled), the web
   page (``rag.http.web``, left out of the OpenAPI schema), ``POST /gold``, where the document
   page appends gold questions (``rag.http.gold``), and ``/metrics``;
 * dependencies: ``engine``, ``live`` and ``settings`` (``rag.http.dependencies``);
@@ -30,8 +31,8 @@ from litestar.plugins import InitPluginProtocol
 
 from rag.config import Settings
 from rag.engine.live import LiveEngine
-from rag.http import admin, documents, gold, observability, qa, web
-from rag.http.dependencies import dependencies, key_guard
+from rag.http import admin, documents, gold, jobs, observability, qa, web
+from rag.http.dependencies import LIVE, dependencies, key_guard
 from rag.http.hardening import ResponseHeaders
 from rag.http.openapi import API_KEY_HEADER, docs_assets, openapi_config
 from rag.http.problems import EXCEPTION_HANDLERS
@@ -46,10 +47,13 @@ class RagPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.live.settings
         app_config.route_handlers = [
-            *app_config.route_handlers, *qa.routes(settings), *admin.ROUTES, *documents.ROUTES, *gold.ROUTES,
-            *web.routes(), observability.MetricsController, docs_assets(),
+            *app_config.route_handlers, *qa.routes(settings), *admin.ROUTES, *documents.ROUTES, *jobs.ROUTES,
+            *gold.ROUTES, *web.routes(), observability.MetricsController, docs_assets(),
         ]  # fmt: skip
         app_config.dependencies = {**app_config.dependencies, **dependencies(self.live)}
+        app_config.state[LIVE] = self.live  # for hooks that run before dependencies (rag.http.documents)
+        app_config.after_exception = [*app_config.after_exception, documents.release_upload_slot]
+        self.live.jobs.listeners.append(documents.count_change)
         app_config.guards = [*app_config.guards, key_guard(settings.security)]
         app_config.exception_handlers = {**app_config.exception_handlers, **EXCEPTION_HANDLERS}
         app_config.lifespan = [*app_config.lifespan, self.serve_engine, self.follow_builds]

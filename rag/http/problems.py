@@ -14,13 +14,16 @@ The status codes:
   missing or non-integer parameters, values outside the documented bounds, among them
   ``top_k`` / ``k`` above ``retrieval.max_top_k``, which the schema states);
 * 401/403: a missing or wrong API key, or an admin endpoint while no key is configured;
-* 404: unknown route or document; 405: wrong method; 409: a reindex or another change runs;
-* 413: a body over the route's limit; 415: a body that is not JSON;
+* 404: unknown route, document or job; 405: wrong method; 409: a reindex is already queued, a
+  job was cancelled or has finished, a cited document changed;
+* 413: a body over the route's limit, or a document over ``documents.max_document_bytes``;
+  415: a body that is not JSON;
 * 422: well-formed but unanswerable as asked (empty or over-long question, control
   characters or lone surrogates, a bad span);
 * 429: over the rate limit (with ``Retry-After``); 503: not loaded yet, a request that ran
-  longer than ``server.request_timeout_s``, or a read-only folder or no file descriptors;
-  507: no space left for a new build.
+  longer than ``server.request_timeout_s``, the write queue full (with ``Retry-After``), or a
+  read-only folder or no file descriptors;
+  507: no space left for a new build, or the corpus at ``[documents]`` max_documents / max_corpus_chars.
 """
 
 from __future__ import annotations
@@ -34,18 +37,24 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
+from rag.engine.jobs import RETRY_AFTER_S
 from rag.errors import (
     NO_SPACE,
     BadRequest,
     CorpusFull,
+    DocumentTooLarge,
+    JobCancelled,
     NotReady,
     RequestTimedOut,
     UnknownDocument,
+    UnknownJob,
     UpdateConflict,
+    WritesBusy,
     describe_os_error,
     environmental,
 )
@@ -63,7 +72,7 @@ class CompleteProblem(ProblemDetailsException):
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         detail = self.detail or _title(self.status_code)
         handler = request.scope.get("route_handler")
-        if self.status_code == 413 and isinstance(handler, HTTPRouteHandler):  # the limit of the route that refused
+        if detail == RequestEntityTooLarge.detail and isinstance(handler, HTTPRouteHandler):  # the route's limit
             detail = f"the request body is larger than {handler.resolve_request_max_body_size()} bytes"
         if len(detail) > MAX_DETAIL_CHARS:
             detail = detail[:MAX_DETAIL_CHARS] + "…"
@@ -83,8 +92,12 @@ def _status(status: int, headers: dict[str, str] | None = None) -> Callable[[Exc
 DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], ProblemDetailsException]] = {
     BadRequest: _status(422),
     UnknownDocument: _status(404),
+    UnknownJob: _status(404),
     UpdateConflict: _status(409),
+    JobCancelled: _status(409),
+    DocumentTooLarge: _status(413),
     CorpusFull: _status(507),
+    WritesBusy: _status(503, {"Retry-After": str(RETRY_AFTER_S)}),
     NotReady: _status(503, {"Retry-After": "5"}),
     RequestTimedOut: _status(503, {"Retry-After": "5"}),
 }

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, cast
 
 import msgspec
 
 from rag.documents.loading import MAX_BYTES
-from rag.engine.service import info
-from rag.engine.updates import MAX_DOC_ID_CHARS, UpdateResult
+from rag.engine.updates import MAX_DOC_ID_CHARS
 from rag.errors import BadRequest
-from rag.records import DocumentInfo, MetadataValue, Passage
+from rag.records import MetadataValue, Passage
 from rag.retrieval.filters import SearchFilter
 
 # JSON escapes can double a text's size (e.g. "\n"); the text itself is held to MAX_BYTES.
@@ -150,35 +149,3 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
         if self.tags is not None:
             values["tags"] = list(self.tags)
         return values
-
-
-class DocumentChange(msgspec.Struct):
-    """What an add, replace or remove did, and the index that now serves."""
-
-    doc_id: str
-    action: Literal["added", "replaced", "removed", "unchanged"]
-    document: DocumentInfo | None  # None after a removal
-    previous_sha256: str | None  # the replaced or removed text's hash: citations carrying it are stale
-    index_version: str
-    documents: int
-    chunks: int
-    chunks_embedded: int
-    chunks_reused: int
-    elapsed_ms: float
-
-    @classmethod
-    def of(cls, result: UpdateResult) -> DocumentChange:
-        data = result.service.data
-        doc = data.documents.get(result.doc_id)
-        return cls(
-            doc_id=result.doc_id,
-            action=result.action,
-            document=info(doc) if doc is not None else None,
-            previous_sha256=result.previous_sha256,
-            index_version=data.manifest.version,
-            documents=len(data.documents),
-            chunks=data.manifest.chunks,
-            chunks_embedded=result.chunks_embedded,
-            chunks_reused=result.chunks_reused,
-            elapsed_ms=result.elapsed_ms,
-        )

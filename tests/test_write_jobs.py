@@ -1,0 +1,298 @@
+"""Uploads as queued jobs (issue 12, item 4): 202 and a job to poll, cancellation, writes that
+queue instead of failing with 409, the size and corpus limits, and bodies refused unread.
+
+Before the queue, ``POST /documents`` blocked until its build was saved (1 MB took minutes),
+could not be cancelled, every other write meanwhile got 409, and a body was read in full before
+any limit was applied.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from rag.config import Settings
+from rag.embedding.base import Vectors
+from rag.engine.jobs import Admission, Job, JobQueue
+from rag.engine.service import QAService
+from rag.errors import UnknownJob, WritesBusy
+from tests.conftest import FakeEmbedder, tuned
+
+KEY = "write-jobs-key-0123456789"
+AUTH = {"X-API-Key": KEY}
+NOTE = "# Harbour\n\nThe harbour ferry leaves at noon. It returns at six.\n"
+MORE = "One more note, long enough to take the corpus over the limit this test sets for it."
+LONG = "".join(f"Sentence {i} says the convoy reached checkpoint {i}, and then it rested.\n" for i in range(300))
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Once armed, every build call (many texts) waits at the gate; a question (one text) passes."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.build_calls = 0
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if self.armed and len(texts) > 1:
+            self.build_calls += 1
+            self.entered.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().embed(texts)
+
+
+def keyed(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    return tuned(settings, security={"api_key": KEY}, rate_limit={"enabled": False}, **sections)
+
+
+def gated_client(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings, **sections: dict[str, Any]
+) -> tuple[TestClient[Litestar], GatedEmbedder]:
+    embedder = GatedEmbedder()
+    client = make_client(keyed(settings, **sections), service_factory=lambda s: QAService.open(s, embedder=embedder))
+    embedder.armed = True
+    return client, embedder
+
+
+def wait_for_job(client: TestClient[Litestar], url: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (job := client.get(url, headers=AUTH).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
+    return job
+
+
+def served(client: TestClient[Litestar]) -> set[str]:
+    return {d["doc_id"] for d in client.get("/documents").json()}
+
+
+# -- 202 and a job to poll -------------------------------------------------------------------------
+
+
+def test_an_upload_answers_202_with_a_job_to_poll(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client = make_client(keyed(settings))
+    response = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert response.headers["location"] == job["url"] == f"/jobs/{job['id']}"
+    assert job["kind"] == "upload" and job["document"] == "harbour" and job["status"] in ("queued", "running", "done")
+    done = wait_for_job(client, job["url"])
+    assert done["status"] == "done" and done["error"] is None
+    assert done["change"]["action"] == "added" and done["change"]["document"]["doc_id"] == "harbour"
+    assert "harbour" in served(client)
+    assert client.get(job["url"]).status_code == 401  # jobs need the key
+
+
+def test_wait_true_answers_as_before_the_queue(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client = make_client(keyed(settings))
+    added = client.post("/documents", params={"wait": "true"}, json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
+    assert added.status_code == 201 and added.json()["action"] == "added"
+    assert added.headers["location"] == "/documents/harbour"
+    again = client.post("/documents?wait=true", json={"doc_id": "harbour", "text": NOTE + "More.\n"}, headers=AUTH)
+    assert again.status_code == 200 and again.json()["action"] == "replaced"
+    bad = client.post("/documents?wait=true", json={"doc_id": "nul", "text": "a\x00b"}, headers=AUTH)
+    assert bad.status_code == 422  # the job's failure, as the synchronous call answered it
+
+
+def test_a_failed_job_carries_its_problem(make_client: Callable[..., TestClient[Litestar]], settings: Settings) -> None:
+    client = make_client(keyed(settings))
+    response = client.post("/documents", json={"doc_id": "nul", "text": "a\x00b"}, headers=AUTH)
+    job = wait_for_job(client, response.headers["location"])
+    assert job["status"] == "failed" and job["error"]["status"] == 422 and "NUL" in job["error"]["detail"]
+    missing = client.delete("/documents/nope", params={"wait": "false"}, headers=AUTH)
+    assert missing.status_code == 202
+    assert wait_for_job(client, missing.headers["location"])["error"]["status"] == 404
+    assert client.get("/jobs/nope", headers=AUTH).status_code == 404
+
+
+# -- writes queue instead of failing ----------------------------------------------------------------
+
+
+def test_a_write_during_an_upload_is_queued_not_409(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client, embedder = gated_client(make_client, settings)
+    first = client.post("/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH)
+    assert embedder.entered.wait(10)
+    second = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
+    removal = client.delete("/documents/us-ukraine-russia-negotiations", params={"wait": "false"}, headers=AUTH)
+    reindex = client.post("/admin/reindex", headers=AUTH)
+    assert [r.status_code for r in (first, second, removal, reindex)] == [202, 202, 202, 202]
+    assert client.get(second.headers["location"], headers=AUTH).json()["status"] == "queued"
+    assert client.get("/admin/reindex", headers=AUTH).json()["state"] == "queued"
+    embedder.gate.set()
+    for response in (first, second, removal, reindex):
+        assert wait_for_job(client, response.headers["location"])["status"] == "done"
+    assert served(client) == {"long", "harbour"}
+    assert client.get(reindex.headers["location"], headers=AUTH).json()["reindex"]["documents"] == 2
+
+
+# -- cancellation ----------------------------------------------------------------------------------
+
+
+def test_a_queued_job_can_be_cancelled(make_client: Callable[..., TestClient[Litestar]], settings: Settings) -> None:
+    client, embedder = gated_client(make_client, settings)
+    running = client.post("/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH)
+    assert embedder.entered.wait(10)
+    queued = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
+    cancelled = client.delete(queued.headers["location"], headers=AUTH)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["error"]["status"] == 409
+    embedder.gate.set()
+    assert wait_for_job(client, running.headers["location"])["status"] == "done"
+    assert served(client) == {"long", "us-ukraine-russia-negotiations"}
+    assert not (Path(settings.paths.seeds) / "harbour.txt").exists()
+    assert client.delete(queued.headers["location"], headers=AUTH).status_code == 409  # finished already
+
+
+def test_a_running_upload_stops_at_the_next_batch_and_the_old_index_keeps_serving(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client, embedder = gated_client(make_client, settings)
+    before = client.get("/health").json()["index_version"]
+    response = client.post("/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH)
+    assert embedder.entered.wait(10)  # inside the first embedding batch of several
+    cancel = client.delete(response.headers["location"], headers=AUTH)
+    assert cancel.status_code == 202 and cancel.json()["cancel_requested"] is True
+    embedder.gate.set()
+    job = wait_for_job(client, response.headers["location"])
+    assert job["status"] == "cancelled" and "embedding" in job["error"]["detail"]
+    assert embedder.build_calls == 1  # stopped at the first batch boundary
+    assert client.get("/health").json()["index_version"] == before
+    assert served(client) == {"us-ukraine-russia-negotiations"}
+    assert not (Path(settings.paths.seeds) / "long.txt").exists()
+    embedder.armed = False
+    again = client.post("/documents?wait=true", json={"doc_id": "long", "text": LONG}, headers=AUTH)
+    assert again.status_code == 201  # the queue goes on
+
+
+# -- limits ---------------------------------------------------------------------------------------
+
+
+def test_a_document_over_max_document_bytes_is_413(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client = make_client(keyed(settings, documents={"max_document_bytes": 1000}))
+    response = client.post("/documents", json={"doc_id": "big", "text": "é" * 600}, headers=AUTH)  # 1200 bytes
+    assert response.status_code == 413 and "max_document_bytes (1000)" in response.json()["detail"]
+    assert (
+        client.post("/documents?wait=true", json={"doc_id": "small", "text": "é" * 400}, headers=AUTH).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize(
+    ("limits", "setting"),
+    [
+        ({"max_documents": 1}, "[documents] max_documents"),
+        ({"max_corpus_chars": 10_050}, "[documents] max_corpus_chars"),
+    ],
+)
+def test_a_full_corpus_is_507_naming_the_setting(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings, limits: dict[str, int], setting: str
+) -> None:
+    client = make_client(keyed(settings, documents=limits))
+    response = client.post("/documents", json={"doc_id": "more", "text": MORE}, headers=AUTH)
+    assert response.status_code == 507 and setting in response.json()["detail"]
+    assert not (Path(settings.paths.seeds) / "more.txt").exists()
+
+
+def raw_post(base: str, content_length: int, timeout: float = 5.0) -> bytes:
+    """Send only the headers of a POST /documents that announces ``content_length`` bytes."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(
+            f"POST /documents HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {content_length}\r\n\r\n".encode()
+        )
+        return sock.recv(65536)  # the answer arrives although the body never does
+
+
+def test_a_body_that_cannot_fit_is_refused_before_it_is_read(
+    live_server: Callable[..., str], settings: Settings
+) -> None:
+    base = live_server(keyed(settings, documents={"max_document_bytes": 1000}))
+    answer = raw_post(base, 2 * 1000 + 65_536 + 1)
+    assert answer.startswith(b"HTTP/1.1 413") and b"was not read" in answer and b"max_document_bytes" in answer
+
+
+def test_a_second_large_body_is_refused_unread_while_the_queue_is_full(
+    live_server: Callable[..., str], settings: Settings
+) -> None:
+    embedder = GatedEmbedder()
+    base = live_server(
+        keyed(settings, jobs={"queue_size": 1}), service_factory=lambda s: QAService.open(s, embedder=embedder)
+    )
+    embedder.armed = True
+    import httpx
+
+    try:
+        first = httpx.post(f"{base}/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH, timeout=10)
+        assert first.status_code == 202 and embedder.entered.wait(10)
+        answer = raw_post(base, 5_000_000)
+        assert answer.startswith(b"HTTP/1.1 503") and b"retry-after: 5" in answer.lower() and b"queue_size" in answer
+    finally:
+        embedder.gate.set()
+    job = first.json()["url"]
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{base}{job}", headers=AUTH).json()["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    again = httpx.post(
+        f"{base}/documents?wait=true", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH, timeout=30
+    )
+    assert again.status_code == 201  # the slot came back when the job finished
+
+
+def test_failed_requests_give_their_slot_back(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client = make_client(keyed(settings, jobs={"queue_size": 1}))
+    for body in (b"{not json", b'{"doc_id": "x"}', b'{"doc_id": "UPPER", "text": "t"}'):
+        response = client.post("/documents", content=body, headers={**AUTH, "Content-Type": "application/json"})
+        assert response.status_code in (400, 422), response.text
+    assert (
+        client.post("/documents?wait=true", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH).status_code == 201
+    )
+
+
+# -- the queue itself ------------------------------------------------------------------------------
+
+
+def test_the_queue_runs_in_order_and_keeps_a_bounded_history() -> None:
+    queue = JobQueue(queue_size=10, history=2)
+    order: list[int] = []
+    jobs = [queue.submit(Job("remove", str(n), lambda progress, n=n: order.append(n))) for n in range(5)]
+    assert queue.join(10)
+    assert order == [0, 1, 2, 3, 4]
+    with pytest.raises(UnknownJob):
+        queue.get(jobs[0].id)
+    assert queue.get(jobs[4].id).state == "done"
+
+
+def test_admission_counts_bodies_and_bytes() -> None:
+    admission = Admission(slots=2, budget_bytes=100)
+    big = admission.admit(1000)  # alone, a body is always admitted
+    with pytest.raises(WritesBusy):
+        admission.admit(1)  # over the byte budget while the first is pending
+    big.release()
+    big.release()  # once only
+    first, second = admission.admit(10), admission.admit(10)
+    with pytest.raises(WritesBusy):
+        admission.admit(10)  # over the slots
+    first.release()
+    second.release()
+    assert admission.pending == 0 and admission.pending_bytes == 0
