@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ from rag.errors import ModelFileError
 
 MAX_LENGTH = 256  # sentence-transformers' max_seq_length for this model
 BULK_TEXTS = 64  # calls with this many texts or more (index builds) run on every core
+# Word pieces per forward pass (rows x padded width). A pass's memory grows with rows x width^2
+# (attention), and onnxruntime's arena keeps its peak: 32 rows of 256 word pieces took ~1.2 GB,
+# 4 rows ~0.2 GB, no slower (benchmarks/upload.py). Short texts still go batch_size at a time.
+MAX_BATCH_WORD_PIECES = 1024
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -103,8 +107,7 @@ class OnnxEmbedder:
             alone = self._in_flight == 1
         try:
             session = self._choose_session(len(texts), alone)
-            for offset in range(0, len(order), self.batch_size):
-                rows = order[offset : offset + self.batch_size]
+            for rows in self._batches(order, [len(e.ids) for e in encodings]):
                 out[rows] = self._run([encodings[i].ids for i in rows], session)
         finally:
             with self._in_flight_lock:
@@ -125,8 +128,7 @@ class OnnxEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))
         session = self._bulk_session() if len(texts) >= BULK_TEXTS else self.session
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
-        for offset in range(0, len(order), self.batch_size):
-            rows = order[offset : offset + self.batch_size]
+        for rows in self._batches(order, [len(e.ids) for e in encodings]):
             hidden, mask = self._hidden([encodings[i].ids for i in rows], session)
             vectors[rows] = mean_pool_normalise(hidden, mask)
             for slot, row in enumerate(rows):
@@ -149,6 +151,16 @@ class OnnxEmbedder:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _batches(self, order: list[int], lengths: list[int]) -> Iterator[list[int]]:
+        """``order`` (longest first) in batches of at most ``batch_size`` rows and about
+        ``MAX_BATCH_WORD_PIECES`` padded word pieces (at least one row each)."""
+        offset = 0
+        while offset < len(order):
+            width = max(1, lengths[order[offset]])  # the batch's first row is its longest
+            size = max(1, min(self.batch_size, MAX_BATCH_WORD_PIECES // width))
+            yield order[offset : offset + size]
+            offset += size
 
     def _choose_session(self, texts: int, alone: bool) -> Any:
         if texts >= BULK_TEXTS:
