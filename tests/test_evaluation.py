@@ -90,27 +90,30 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Re
 
 # Floors for the staged reader (rag.answering), just under what it measures with the shipped
 # model (fitted by `rag fit` on every gold set, these included): dev F1 .345, citation
-# precision .667, recall .571; own F1 .390, precision .813, recall .619. With the model fitted
-# on 20 documents instead of 12 the article's in-sample dev figures fell (F1 .399 -> .345; dev has
-# 20 answerable questions, so about one answer) while its held-out F1 rose (.320 -> .337) and the
-# held-out figures over all documents rose; the article-tuned clause answerer (dev F1 .72) did not
-# carry over to other documents (F1 .174 on eval/corpus); see the README's evaluation section.
+# precision .632, recall .571, unanswerable refused 3/5; own F1 .397, precision .714, recall .595.
+# They moved twice this round, for reasons that are general rather than the article's: the model is
+# fitted on 21 documents instead of 13 (dev F1 .399 -> .345 in-sample; dev has 20 answerable
+# questions, so about one answer), and the abstention threshold now refuses at most 7% of the
+# answerable training questions instead of 10%, because held out the rate ran three points higher
+# (answerable refused held out .135 -> .085; the article's in-sample precision and refusals of its
+# unanswerables fell with it). The article-tuned clause answerer (dev F1 .72) did not carry over to
+# other documents (F1 .174 on eval/corpus); see the README's evaluation section.
 DEV_FLOORS = {
     "hit@3": 0.95,
     "mrr@10": 0.85,
     "token_f1": 0.33,
-    "citation_precision": 0.65,
+    "citation_precision": 0.62,
     "citation_recall": 0.55,
 }
 OWN_FLOORS = {
     "hit@3": 0.86,
     "mrr@10": 0.80,
     "token_f1": 0.35,
-    "citation_precision": 0.77,
-    "citation_recall": 0.60,
+    "citation_precision": 0.70,
+    "citation_recall": 0.58,
 }
 MOST_REFUSED = {"dev.jsonl": 0.15, "own.jsonl": 0.25}  # answerable questions refused, as measured
-LEAST_REFUSED = {"dev.jsonl": 0.80, "own.jsonl": 0.72}  # unanswerable questions refused, as measured
+LEAST_REFUSED = {"dev.jsonl": 0.60, "own.jsonl": 0.72}  # unanswerable questions refused, as measured
 
 
 @pytest.mark.model
@@ -126,8 +129,8 @@ def test_quality_holds_on_the_gold_sets(evaluated: dict[str, Report], name: str,
 
 
 # Held-out floors: every question answered by the model fitted without its document
-# (`rag fit` measured F1 .323, citation precision .612, recall .522, unanswerable refused .569,
-# answerable refused .102, abstention AUROC .842 over 532 questions on 21 documents; eval/HELD_OUT.md).
+# (`rag fit` measured F1 .331, citation precision .614, recall .534, unanswerable refused .569,
+# answerable refused .085, abstention AUROC .838 over 532 questions on 21 documents; eval/HELD_OUT.md).
 HELD_OUT_FLOORS = {"token_f1": 0.30, "citation_precision": 0.59, "citation_recall": 0.50}
 
 
@@ -148,7 +151,7 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
         assert summary["answerable"][metric] >= floor, f"held out: {metric} = {summary['answerable'][metric]}"
     assert summary["all"]["citation_validity"] == 1.0
     assert summary["unanswerable"]["abstained_unanswerable"] >= 0.55
-    assert summary["answerable"]["abstained_answerable"] <= 0.15
+    assert summary["answerable"]["abstained_answerable"] <= 0.10
     assert summary["unanswerable:off-topic"]["abstained_unanswerable"] >= 0.95
     assert result.calibration["auroc"] >= 0.80
 
