@@ -26,7 +26,7 @@ from rag.embedding.base import Vectors  # noqa: E402
 from rag.index import store as store_module  # noqa: E402
 from rag.index.build import build_index  # noqa: E402
 from rag.index.store import IndexStore  # noqa: E402
-from tests.conftest import FakeEmbedder  # noqa: E402
+from tests.fake_embedder import FakeEmbedder  # noqa: E402
 
 
 def pause(stage: str) -> None:
