@@ -83,12 +83,11 @@ class Rows:
         replace = msgspec.structs.replace
         renumber: dict[int, int] = {}
         for s in previous.sentences.get(doc_id, []):
-            renumber[s.sentence_id] = len(self.sentences)
+            sentence_id = renumber[s.sentence_id] = len(self.sentences)
             self.sentence_source.append(s.sentence_id)
             context = renumber.get(s.context, -1)  # a section title precedes what it titles
-            self.sentences.append(replace(s, sentence_id=len(self.sentences), context=context))
-            self.candidates += [replace(c, sentence_id=renumber[s.sentence_id]) for c in previous.candidates.get(
-                s.sentence_id, [])]  # fmt: skip
+            self.sentences.append(replace(s, sentence_id=sentence_id, context=context))
+            self.candidates += [replace(c, sentence_id=sentence_id) for c in previous.candidates.get(s.sentence_id, [])]
         for c in previous.chunks.get(doc_id, []):
             self.chunk_source.append(c.chunk_id)
             ids = tuple(renumber[i] for i in c.sentence_ids)
