@@ -1,13 +1,14 @@
 """Shared fixtures: a fake deterministic embedder and an isolated environment per test.
 
-The fake embedder hashes stemmed words into a 64-d bag of words, so similar texts get similar
+The fake embedder (tests/fake_embedder.py) hashes stemmed words into a 64-d bag of words, so similar texts get similar
 vectors (good enough to test the plumbing) without loading a model. Tests marked ``model``
 use the real all-MiniLM-L6-v2, loaded once per session.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import os
 import shutil
 import threading
 import time
@@ -17,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import numpy as np
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings, load_settings
-from rag.embedding.base import Vectors
 from rag.engine.service import QAService
 from rag.http.app import create_app
-from rag.text.normalize import content_terms
+from tests.fake_embedder import FakeEmbedder
 
 pytest_plugins = ["tests.postgres_server"]  # pg_server, pg_dsn: a real PostgreSQL for `postgres` tests
 
@@ -34,26 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "us-ukraine-russia-negotiations.txt"
 
 
-class FakeEmbedder:
-    name = "fake-bag-of-words"
-    dim = 64
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for term in content_terms(text) or ["<empty>"]:
-                out[row, int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    def count_word_pieces(self, text: str) -> int:
-        return len(text.split()) + text.count(",")
-
-
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's RAG_* variables or touches the real index/."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
@@ -64,6 +46,47 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("RAG_PATHS__GOLD", str(tmp_path / "gold.jsonl"))
     (tmp_path / "seeds").mkdir()
     shutil.copy(SEED, tmp_path / "seeds" / SEED.name)
+
+
+class RememberingPipeline:
+    """spaCy's pipeline, parsing each distinct text once per session.
+
+    Most tests build an index over the same seed article, and spaCy's parse is three quarters
+    of such a build (~0.7 s of ~0.9 s). A parse depends only on the text, and the answer
+    candidates are read from the parsed ``Doc`` without changing it, so a remembered parse is
+    exactly what parsing again gives; the build code runs unchanged.
+    """
+
+    def __init__(self, nlp: Any) -> None:
+        self.nlp = nlp
+        self.parsed: dict[str, Any] = {}
+
+    def pipe(self, texts: Sequence[str], batch_size: int = 64) -> Iterator[Any]:
+        texts = list(texts)
+        new = [t for t in dict.fromkeys(texts) if t not in self.parsed]
+        self.parsed.update(zip(new, self.nlp.pipe(new, batch_size=batch_size), strict=True))
+        return (self.parsed[t] for t in texts)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parses_remembered() -> Iterator[None]:
+    from rag.text import linguistics
+
+    real = linguistics.pipeline
+    remembering = functools.cache(lambda: RememberingPipeline(real()))
+    linguistics.pipeline = remembering  # type: ignore[assignment]
+    yield
+    linguistics.pipeline = real
+
+
+@pytest.fixture(autouse=True)
+def fsync_skipped(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``os.fsync`` does nothing in the fast suite. What it buys (data on the disk after a power
+    loss) no test in this process can observe, and it was a third of the time of the tests that
+    build indexes. Writes, renames and their order are unchanged; the crash tests kill real
+    subprocesses, which fsync, and the marked suites (real model, soak, ...) keep it too."""
+    if not any(request.node.get_closest_marker(name) for name in ("model", "soak", "postgres", "browser")):
+        monkeypatch.setattr(os, "fsync", lambda fd: None)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Helper for test_crash.py: build the index in this process and stall at a chosen stage.
+"""Helper for test_crash.py: build the index in a process of its own and stall at a chosen stage.
 
-Run as ``python tests/crash_build.py STAGE`` with ``RAG_PATHS__SEEDS`` / ``RAG_PATHS__INDEX`` set.
-It prints ``PAUSED <stage>`` and then sleeps, so the test can ``kill -9`` it at exactly that
-point of ``build_index``:
+``python tests/crash_build.py serve`` loads what a build needs once (spaCy's pipeline takes
+seconds), then reads requests ``STAGE<tab>ENVIRONMENT`` (the ``RAG_*`` variables as JSON) from
+stdin; for each it forks a child that builds with that environment, answers ``CHILD <pid>``,
+and once the child has died, ``DIED <signal>``. The child prints ``PAUSED <stage>`` and then
+sleeps, so the test can ``kill -9`` it at exactly that point of ``build_index``:
 
 * ``embed``: while embedding (nothing written yet);
 * ``write``: after the first file of the new build is written;
@@ -12,6 +14,8 @@ point of ``build_index``:
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -26,7 +30,7 @@ from rag.embedding.base import Vectors  # noqa: E402
 from rag.index import store as store_module  # noqa: E402
 from rag.index.build import build_index  # noqa: E402
 from rag.index.store import IndexStore  # noqa: E402
-from tests.conftest import FakeEmbedder  # noqa: E402
+from tests.fake_embedder import FakeEmbedder  # noqa: E402
 
 
 def pause(stage: str) -> None:
@@ -77,5 +81,30 @@ def main(stage: str) -> None:
     print("FINISHED", flush=True)  # not reached when a stage stalls
 
 
+def serve() -> None:
+    from rag.text.linguistics import pipeline
+
+    pipeline()  # loaded before forking, so that each child starts building at once
+    print("READY", flush=True)
+    for request in sys.stdin:
+        stage, environment = request.rstrip("\n").split("\t")
+        pid = os.fork()
+        if pid == 0:  # the child: one build, then gone (it never returns to this loop)
+            code = 1
+            try:
+                for name in [n for n in os.environ if n.startswith("RAG_")]:
+                    del os.environ[name]
+                os.environ.update(json.loads(environment))
+                main(stage)
+                code = 0
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        print(f"CHILD {pid}", flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(f"DIED {os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status)}", flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    serve()

@@ -134,6 +134,18 @@ def test_openapi_schema_documents_every_route_and_its_problems(client: TestClien
     assert {"400", "413", "415", "422", "429", "503"} <= ask_errors
     assert paths["/admin/reindex"]["post"]["security"] == [{"apiKey": []}]
     assert schema["components"]["securitySchemes"]["apiKey"] == {"type": "apiKey", "name": "X-API-Key", "in": "header"}
+    # Every body refuses unknown fields, and the schema says so (nested filters too), or fuzzers
+    # send bodies the schema allows and the server rejects.
+    components = schema["components"]["schemas"]
+    bodies = [
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for operations in paths.values()
+        for operation in operations.values()
+        if "requestBody" in operation
+    ]
+    assert {"AskRequest", "DocumentUpload"} <= set(bodies)
+    for name in [*bodies, "SearchFilter"]:
+        assert components[name]["additionalProperties"] is False, name
 
 
 def test_the_request_deadline_answers_503_instead_of_hanging(make_client: Any, settings: Settings) -> None:

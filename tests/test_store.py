@@ -17,6 +17,7 @@ from rag.engine.service import QAService
 from rag.errors import UnusableIndex
 from rag.index import store as store_module
 from rag.index.build import build_index, fingerprint_for, make_chunker, split_all
+from rag.index.manifest import Fingerprint, Manifest
 from rag.index.store import CURRENT, IndexStore
 from tests.conftest import FakeEmbedder, tuned
 
@@ -42,15 +43,15 @@ def seeds(settings: Settings) -> Path:
     return Path(settings.paths.seeds)
 
 
-def expected(settings: Settings, embedder: FakeEmbedder | None = None) -> store_module.Fingerprint:
+def expected(settings: Settings, embedder: FakeEmbedder | None = None) -> Fingerprint:
     embedder = embedder or FakeEmbedder()
     docs, _ = load_documents(Path(settings.paths.seeds))
     return fingerprint_for(settings, embedder, docs)
 
 
-def build(store: IndexStore, settings: Settings, embedder: FakeEmbedder | None = None) -> store_module.Manifest:
+def build(store: IndexStore, settings: Settings, embedder: FakeEmbedder | None = None) -> Manifest:
     docs, _ = load_documents(Path(settings.paths.seeds))
-    return build_index(store, settings, embedder or FakeEmbedder(), docs)
+    return build_index(store, settings, embedder or FakeEmbedder(), docs).manifest
 
 
 def live_dir(store: IndexStore) -> Path:

@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from rag.config import Settings
+from rag.durable import write_atomically
 from rag.embedding.base import Vectors
 from rag.engine import updates
 from rag.engine.service import QAService
@@ -347,8 +348,8 @@ def test_seed_files_are_written_atomically(tmp_path: Path) -> None:
     folder = tmp_path / "atomic"
     folder.mkdir()
     target = folder / "doc.txt"
-    updates.write_atomically(target, b"one")
-    updates.write_atomically(target, "two 🚀".encode())
+    write_atomically(target, b"one")
+    write_atomically(target, "two 🚀".encode())
     assert target.read_text(encoding="utf-8") == "two 🚀"
     assert [p.name for p in folder.iterdir()] == ["doc.txt"]  # no temporary files left
 

@@ -93,8 +93,7 @@ class QAService:
         # process added meanwhile is in this build, never overwritten by it.
         with store.writer_lock():
             documents, skipped = load_documents(seeds)
-            build_index(store, settings, embedder, documents, progress)
-            data = store.load(fingerprint_for(settings, embedder, documents), settings.index.hnsw_ef_search)
+            data = build_index(store, settings, embedder, documents, progress)
         return cls(settings, embedder, data, _logged(skipped), rebuilt=reason)
 
     # -- questions -------------------------------------------------------------------------

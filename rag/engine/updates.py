@@ -1,6 +1,7 @@
 """Documents at run time: add, replace or remove one document without re-embedding the others.
 
-The build itself is ``rag.index.incremental``; this module validates an upload as a seed file
+The build itself is ``rag.index.build.assemble``, given the previous build so that only the
+changed document is chunked and embedded; this module validates an upload as a seed file
 would be, writes the seed file atomically (temporary file, fsync, rename), saves the new build
 through ``IndexStore.save`` (atomic too) and puts the seed files back if saving fails. It
 takes no lock and swaps nothing: ``rag.engine.live.LiveEngine`` is the one owner of the engine
@@ -13,7 +14,6 @@ re-embedding anything.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -24,12 +24,12 @@ import msgspec
 
 from rag.config import Settings
 from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, folded_name, make_document
-from rag.durable import fsync_dir, write_atomically
 from rag.embedding.base import Embedder
+from rag.engine.seed_files import SeedTransaction, seed_files_of
 from rag.engine.service import QAService
 from rag.errors import BadRequest, CorpusFull, DocumentError, UnknownDocument, UnusableIndex
-from rag.index.build import Progress, fingerprint_for
-from rag.index.incremental import build_incrementally
+from rag.index.build import Progress, assemble, fingerprint_for
+from rag.index.incremental import seed_order
 from rag.index.store import IndexData, IndexStore
 from rag.records import DEFAULT_COLLECTION, Document, MetadataValue
 
@@ -106,53 +106,6 @@ def document_text(text: str, name: str) -> str:
         raise BadRequest(str(error)) from error
 
 
-# -- persistence ---------------------------------------------------------------------------
-
-
-def seed_files_of(seeds: Path, doc_id: str) -> list[Path]:
-    """Every seed file that names ``doc_id`` (e.g. ``notes.md`` and ``Notes.TXT`` both name ``notes``)."""
-    if not seeds.is_dir():
-        return []
-    return sorted(
-        p for p in seeds.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and doc_id_for(p) == doc_id
-    )
-
-
-class SeedTransaction:
-    """Seed-file changes that can be rolled back until the index that matches them is saved."""
-
-    def __init__(self) -> None:
-        self._undo: list[tuple[Path, bytes | None]] = []
-
-    def _remember(self, path: Path) -> None:
-        if any(p == path for p, _ in self._undo):
-            return
-        try:
-            self._undo.append((path, path.read_bytes()))
-        except FileNotFoundError:
-            self._undo.append((path, None))
-
-    def write(self, path: Path, data: bytes) -> None:
-        self._remember(path)
-        write_atomically(path, data)
-
-    def delete(self, path: Path) -> None:
-        self._remember(path)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        fsync_dir(path.parent)
-
-    def rollback(self) -> None:
-        for path, data in reversed(self._undo):
-            try:
-                if data is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    write_atomically(path, data)
-            except OSError:
-                log.exception("could not restore seed file %s", path)
-
-
 def current_data(store: IndexStore, settings: Settings, embedder: Embedder) -> IndexData:
     """The build ``CURRENT`` names, checked against this process's model and settings (any documents)."""
     manifest = store.read_manifest()
@@ -201,7 +154,9 @@ def apply_change(
     if upsert is not None:
         documents.append(upsert)
         check_limits(settings, documents, adding=previous is None)
-    build = build_incrementally(settings, service.embedder, base, documents, progress)
+    # In seed-file order, so the result is the index a full build of the new seeds folder would
+    # make, and its fingerprint matches on the next start.
+    build = assemble(settings, service.embedder, seed_order(documents), base, progress)
     seeds.mkdir(parents=True, exist_ok=True)
     transaction = SeedTransaction()
     try:
@@ -210,34 +165,17 @@ def apply_change(
                 transaction.delete(path)
         if upsert is not None:
             transaction.write(Path(upsert.path), upsert.text.encode("utf-8"))
-        manifest = store.save(
-            fingerprint_for(settings, service.embedder, build.documents),
-            build.documents,
-            build.table,
-            build.vectors,
-            build.sentence_vectors,
-            build.clause_vectors,
-        )
+        fingerprint = fingerprint_for(settings, service.embedder, build.content.documents)
+        data = store.save(fingerprint, build.content, settings.index)
     except BaseException:
         transaction.rollback()
         raise
     if progress:
         progress("saving", 1, 1)
-    data = IndexData(
-        manifest=manifest,
-        documents={d.doc_id: d for d in build.documents},
-        sentences=build.table.sentences,
-        chunks=build.table.chunks,
-        vectors=build.vectors,
-        sentence_vectors=build.sentence_vectors,
-        clauses=build.table.clauses,
-        clause_vectors=build.clause_vectors,
-        candidates=build.table.candidates,
-    )
     fresh = QAService(settings, service.embedder, data, service.skipped)
     log.info(
         "document %s %s: index %s, %d documents, %d chunks (%d embedded, %d reused)",
-        doc_id, action, manifest.version, len(data.documents), manifest.chunks, build.chunks_embedded,
+        doc_id, action, data.manifest.version, len(data.documents), data.manifest.chunks, build.chunks_embedded,
         build.chunks_reused,
     )  # fmt: skip
     previous_sha = previous.sha256 if previous is not None else None

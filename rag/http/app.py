@@ -13,7 +13,6 @@ from litestar import Litestar
 from rag.config import Settings, load_settings
 from rag.engine.live import EngineFactory, LiveEngine, Rebuilder, rebuild_from_seeds
 from rag.engine.service import QAService
-from rag.http.openapi import StrictStructSchema
 from rag.http.plugin import RagPlugin
 from rag.http.problems import problem_details
 
@@ -25,7 +24,7 @@ def create_app(
 ) -> Litestar:
     live = LiveEngine(settings or load_settings(), service_factory, rebuild)
     return Litestar(
-        plugins=[RagPlugin(live), problem_details(), StrictStructSchema()],
+        plugins=[RagPlugin(live), problem_details()],
         # Here, not in the plugin: Litestar 2.x reads this argument, not the plugin-modified config.
         request_max_body_size=live.settings.server.max_body_bytes,
         logging_config=None,  # log through the host's configuration (CLI, uvicorn); never reconfigure the root logger

@@ -9,21 +9,22 @@ other renderers Litestar offers (ReDoc, Elements, RapiDoc) load from CDNs and ar
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import msgspec
 from litestar import Router
-from litestar._openapi.schema_generation import SchemaCreator
-from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
 from litestar.static_files import create_static_files_router
-from litestar.typing import FieldDefinition
 from swagger_ui_bundle import swagger_ui_path
 
 from rag import __version__
-from rag.http.schemas import Problem
+from rag.eval.gold import GoldLine
+from rag.http.schemas import AskRequest, DocumentUpload, Problem
 
 PROBLEM = "application/problem+json"
 API_KEY_HEADER = "X-API-Key"
@@ -56,18 +57,43 @@ def errors(extra: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
     return {**READ_ERRORS, **{code: problem_spec(text) for code, text in (extra or {}).items()}}
 
 
-class StrictStructSchema(StructSchemaPlugin):
-    """OpenAPI for msgspec structs that also says when unknown fields are refused.
+# Every struct a route takes as its body. Litestar's schemas of msgspec structs omit
+# ``additionalProperties: false`` for ``forbid_unknown_fields`` structs, so the schema allowed
+# bodies the server rejects (found by schemathesis); msgspec's own JSON Schema says which refuse.
+REQUEST_BODIES = (AskRequest, DocumentUpload, GoldLine)
 
-    Litestar's own plugin omits ``additionalProperties: false`` for ``forbid_unknown_fields``
-    structs, so the schema allowed bodies the server rejects (found by schemathesis).
-    """
 
-    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
-        schema = super().to_openapi_schema(field_definition, schema_creator)
-        if field_definition.type_.__struct_config__.forbid_unknown_fields:
-            schema.additional_properties = False
-        return schema
+def refusing_unknown_fields(types: tuple[type[msgspec.Struct], ...]) -> frozenset[str]:
+    """The component names (``types`` and the structs they hold) that refuse unknown fields."""
+    _, components = msgspec.json.schema_components(types)
+    return frozenset(name for name, schema in components.items() if schema.get("additionalProperties") is False)
+
+
+STRICT_SCHEMAS = refusing_unknown_fields(REQUEST_BODIES)
+
+
+@dataclasses.dataclass
+class StrictOpenAPI(OpenAPI):
+    """The document, with ``additionalProperties: false`` on the schemas of ``STRICT_SCHEMAS``."""
+
+    def to_schema(self) -> dict[str, Any]:
+        schemas = self.components.schemas or {}
+        missing = STRICT_SCHEMAS - set(schemas)
+        if missing:  # Litestar named a component otherwise: never drop the constraint silently
+            raise RuntimeError(f"no OpenAPI component for {sorted(missing)}")
+        for name in STRICT_SCHEMAS:
+            schemas[name].additional_properties = False
+        return super().to_schema()
+
+
+@dataclasses.dataclass
+class StrictOpenAPIConfig(OpenAPIConfig):
+    """Litestar's config, making a ``StrictOpenAPI`` document (public API only: no schema plugin,
+    whose interface is typed with Litestar's private schema creator)."""
+
+    def to_openapi_schema(self) -> OpenAPI:
+        document = super().to_openapi_schema()
+        return StrictOpenAPI(**{f.name: getattr(document, f.name) for f in dataclasses.fields(document) if f.init})
 
 
 DOCS_ASSETS = "/schema-assets"  # Swagger UI's files, from the package (outside /schema, which the docs own)
@@ -81,7 +107,7 @@ def openapi_config() -> OpenAPIConfig:
         favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
         path=["/", "/swagger"],
     )
-    return OpenAPIConfig(
+    return StrictOpenAPIConfig(
         title="rag: cited question answering",
         version=__version__,
         components=Components(

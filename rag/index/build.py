@@ -1,4 +1,9 @@
-"""Building an index from documents: chunk, embed chunks and sentences, store.
+"""The one build path: chunk, analyse and embed documents into an index's content.
+
+``assemble`` makes the content of every index: a full build (``build_index``), a re-index, a
+document change (``rag.engine.updates``, which passes the previous build, so only the changed
+document is chunked and embedded: ``rag.index.incremental``) and the PostgreSQL store's builds.
+``IndexStore.save`` then adds the vector index, the lexical state and the manifest.
 
 Sentences and clauses are embedded at build time as well as chunks, so answer extraction at
 query time needs only the question's vector. Each distinct text is embedded once: most
@@ -10,16 +15,19 @@ third of the model's work on the seed corpus. The vector index is exact below
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
 
 from rag.config import Settings
 from rag.embedding.base import Embedder, Vectors
+from rag.index.incremental import PreviousRows, Rows, unchanged
 from rag.index.lexical import terms_signature
+from rag.index.manifest import FORMAT_VERSION, Fingerprint
 from rag.index.pooled import pooled_vectors
-from rag.index.store import FORMAT_VERSION, ChunkTable, Fingerprint, IndexStore, Manifest
-from rag.index.vectors import FaissIndex, ef_construction_for, index_kind
+from rag.index.store import ChunkTable, IndexContent, IndexData, IndexStore
+from rag.index.vectors import ef_construction_for
 from rag.records import Chunk, Clause, Document, Sentence
 from rag.text.chunk import Chunker, tiktoken_counter
 from rag.text.linguistics import ANALYSIS_VERSION, analyse
@@ -69,11 +77,18 @@ def fingerprint_for(settings: Settings, embedder: Embedder, documents: Sequence[
     )
 
 
-def split_all(chunker: Chunker, documents: Sequence[Document]) -> ChunkTable:
+def split_all(
+    chunker: Chunker,
+    documents: Sequence[Document],
+    first_sentence: int = 0,
+    first_chunk: int = 0,
+    first_clause: int = 0,
+) -> ChunkTable:
+    """The sentences, clauses, chunks and answer candidates of ``documents``, numbered from the ids given."""
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     for doc in documents:
-        doc_sentences, doc_chunks = chunker.split(doc, len(sentences), len(chunks))
+        doc_sentences, doc_chunks = chunker.split(doc, first_sentence + len(sentences), first_chunk + len(chunks))
         sentences += doc_sentences
         chunks += doc_chunks
     texts = {d.doc_id: d.text for d in documents}
@@ -82,7 +97,7 @@ def split_all(chunker: Chunker, documents: Sequence[Document]) -> ChunkTable:
         for s in sentences
         for a, b in clause_spans(texts[s.doc_id], s.start, s.end)
     ]
-    clauses = [msgspec.structs.replace(c, clause_id=i) for i, c in enumerate(clauses)]
+    clauses = [msgspec.structs.replace(c, clause_id=first_clause + i) for i, c in enumerate(clauses)]
     return ChunkTable(sentences=sentences, clauses=clauses, chunks=chunks, candidates=analyse(sentences))
 
 
@@ -122,34 +137,79 @@ def embed_distinct(
     ]
 
 
+def embed_rows(
+    settings: Settings, embedder: Embedder, table: ChunkTable, progress: Progress | None = None
+) -> tuple[Vectors, Vectors, Vectors]:
+    """Chunk, sentence and clause vectors of ``table``'s rows: pooled from the chunks' passes or
+    encoded one by one, as ``[embedding] sentence_vectors`` says (``pools_sentences``)."""
+    if not pools_sentences(settings, embedder):
+        chunks, sentences, clauses = embed_distinct(
+            embedder,
+            [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
+            progress,
+        )
+        return chunks, sentences, clauses
+    try:
+        return pooled_vectors(embedder, table, progress)  # type: ignore[arg-type]
+    finally:
+        getattr(embedder, "release_bulk", lambda: None)()
+
+
+@dataclass(frozen=True)
+class Build:
+    content: IndexContent
+    chunks_embedded: int  # chunks of new or changed documents, chunked and embedded now
+    chunks_reused: int  # chunks of unchanged documents, vectors copied from the previous build
+
+
+def assemble(
+    settings: Settings,
+    embedder: Embedder,
+    documents: Sequence[Document],
+    previous: IndexData | None = None,
+    progress: Progress | None = None,
+) -> Build:
+    """The content of an index of ``documents``, in the order given.
+
+    Every document that ``previous`` holds unchanged keeps its rows and vectors (renumbered);
+    the others are chunked, analysed and embedded now, runs of consecutive ones together (with
+    no ``previous``, all of them in one run: a full build).
+    """
+    chunker = make_chunker(settings, embedder)
+    reusable = PreviousRows(previous) if previous is not None else None
+    fresh = [d for d in documents if not unchanged(previous, d)]
+    rows, done = Rows(), 0
+    run: list[Document] = []  # consecutive documents to chunk now
+    for doc in [*documents, None]:  # None ends the last run
+        if doc is not None and not unchanged(previous, doc):
+            run.append(doc)
+            continue
+        if run:
+            rows.add_new(split_all(chunker, run, len(rows.sentences), len(rows.chunks), len(rows.clauses)))
+            done += len(run)
+            if progress:
+                progress("chunking", done, len(fresh))
+            run = []
+        if doc is not None and reusable is not None:
+            rows.add_reused(reusable, doc.doc_id)
+    if progress and not fresh:
+        progress("chunking", 1, 1)
+    new_rows = rows.new_rows()
+    embedded = embed_rows(settings, embedder, new_rows, progress)
+    if progress and not new_rows.chunks:
+        progress("embedding", 1, 1)
+    chunk_vectors, sentence_vectors, clause_vectors = rows.vectors(previous, embedded)
+    content = IndexContent(list(documents), rows.table(), chunk_vectors, sentence_vectors, clause_vectors)
+    return Build(content, chunks_embedded=len(new_rows.chunks), chunks_reused=len(rows.reused_chunk_ids()))
+
+
 def build_index(
     store: IndexStore,
     settings: Settings,
     embedder: Embedder,
     documents: Sequence[Document],
     progress: Progress | None = None,
-) -> Manifest:
+) -> IndexData:
     """Chunk and embed ``documents`` and atomically replace the index in ``store``."""
-    table = split_all(make_chunker(settings, embedder), documents)
-    if pools_sentences(settings, embedder):
-        try:
-            chunk_vectors, sentence_vectors, clause_vectors = pooled_vectors(embedder, table, progress)  # type: ignore[arg-type]
-        finally:
-            getattr(embedder, "release_bulk", lambda: None)()
-    else:
-        chunk_vectors, sentence_vectors, clause_vectors = embed_distinct(
-            embedder,
-            [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
-            progress,
-        )
-    kind = index_kind(len(table.chunks), settings.index.exact_below)
-    vectors = FaissIndex.create(
-        embedder.dim,
-        kind,
-        settings.index.hnsw_m,
-        settings.index.hnsw_ef_search,
-        ef_construction_for(settings.index.hnsw_m),
-    )
-    vectors.add(chunk_vectors, np.array([c.chunk_id for c in table.chunks], dtype=np.int64))
-    fingerprint = fingerprint_for(settings, embedder, documents)
-    return store.save(fingerprint, list(documents), table, vectors, sentence_vectors, clause_vectors)
+    content = assemble(settings, embedder, documents, progress=progress).content
+    return store.save(fingerprint_for(settings, embedder, documents), content, settings.index)

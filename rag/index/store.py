@@ -34,20 +34,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 from filelock import FileLock
 
+from rag.config import IndexSettings
 from rag.durable import fsync_dir, make_unique_dir, sha256_file, write_array_synced, write_synced
 from rag.errors import UnusableIndex
 from rag.index.lexical import TABLES, LexicalIndex, TermTable, load_lexical, save_lexical
-from rag.index.vectors import FaissIndex, NearestVectors
+from rag.index.manifest import Fingerprint, Manifest, difference
+from rag.index.vectors import FaissIndex, NearestVectors, ef_construction_for, index_kind
 from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
-FORMAT_VERSION = 2  # 2: BM25 and term sets saved with the build
 CURRENT = "CURRENT"
 WRITER_LOCK = ".writer.lock"  # held by whoever changes seeds or builds, in any process
 KEEP_BUILDS = 2
@@ -56,32 +56,23 @@ STAGING_PREFIX = ".build-"
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
 
 
-class Fingerprint(msgspec.Struct, frozen=True):
-    """Everything an index depends on: if any of it differs, the index is stale."""
-
-    format_version: int
-    model: str
-    dim: int
-    chunking: dict[str, Any]
-    index: dict[str, Any]
-    documents: dict[str, str]  # doc_id -> sha256 of text
-
-
-class Manifest(msgspec.Struct, frozen=True):
-    fingerprint: Fingerprint
-    version: str
-    created_at: float
-    index_kind: str
-    chunks: int
-    sentences: int
-    files: dict[str, str]  # file path (relative to the build) -> sha256 of its bytes
-
-
 class ChunkTable(msgspec.Struct, frozen=True):
     sentences: list[Sentence]
     clauses: list[Clause]
     chunks: list[Chunk]
     candidates: list[Candidate] = []  # answer candidates from the linguistic analysis, in sentence order
+
+
+@dataclass(frozen=True)
+class IndexContent:
+    """What a build computes from the documents (``rag.index.build.assemble``) and a store keeps:
+    the tables, and the vectors of their rows (row i = chunk, sentence or clause i)."""
+
+    documents: list[Document]
+    table: ChunkTable
+    chunk_vectors: npt.NDArray[np.float32]
+    sentence_vectors: npt.NDArray[np.float32]
+    clause_vectors: npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -144,24 +135,22 @@ class IndexStore:
             raise UnusableIndex(f"{pointer} names {name[:80]!r}, which is not a build of this index")
         return self.root / name
 
-    def save(
-        self,
-        fingerprint: Fingerprint,
-        documents: list[Document],
-        table: ChunkTable,
-        vectors: FaissIndex,
-        sentence_vectors: npt.NDArray[np.float32],
-        clause_vectors: npt.NDArray[np.float32],
-    ) -> Manifest:
-        """Write a new build and make it current, atomically."""
+    def save(self, fingerprint: Fingerprint, content: IndexContent, index: IndexSettings) -> IndexData:
+        """Write a new build and make it current, atomically; the index as ``load`` would give it."""
+        table = content.table
+        vectors = FaissIndex.create(
+            content.chunk_vectors.shape[1], index_kind(len(table.chunks), index.exact_below), index.hnsw_m,
+            index.hnsw_ef_search, ef_construction_for(index.hnsw_m),
+        )  # fmt: skip
+        vectors.add(content.chunk_vectors, np.array([c.chunk_id for c in table.chunks], dtype=np.int64))
         self.root.mkdir(parents=True, exist_ok=True)
         staging = make_unique_dir(self.root, STAGING_PREFIX)
         try:
-            write_synced(staging / "documents.msgpack", msgspec.msgpack.encode(documents))
+            write_synced(staging / "documents.msgpack", msgspec.msgpack.encode(content.documents))
             write_synced(staging / "chunks.msgpack", msgspec.msgpack.encode(table))
             vectors.save(staging / "dense.faiss")
-            write_array_synced(staging / "sentences.npy", sentence_vectors)
-            write_array_synced(staging / "clauses.npy", clause_vectors)
+            write_array_synced(staging / "sentences.npy", content.sentence_vectors)
+            write_array_synced(staging / "clauses.npy", content.clause_vectors)
             save_lexical(
                 staging,
                 [c.text for c in table.chunks],
@@ -192,11 +181,13 @@ class IndexStore:
                     os.replace(final, self.root / f".trash-{final.name}-{uuid.uuid4().hex[:8]}")
                 os.replace(staging, final)
             self._point_to(final.name)
+            lexical, terms = load_lexical(final, TABLES)  # memory-mapped, as an opened index has them
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self._prune(keep=final.name)
-        return manifest
+        return served(manifest, content.documents, table, vectors, content.sentence_vectors, content.clause_vectors,
+                      lexical, terms)  # fmt: skip
 
     def _point_to(self, name: str) -> None:
         pointer_tmp = self.root / f".{CURRENT}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
@@ -238,7 +229,7 @@ class IndexStore:
         manifest = self.read_manifest(folder)
         assert folder is not None
         if manifest.fingerprint != expected:
-            raise UnusableIndex(f"index in {folder} is stale: {_difference(manifest.fingerprint, expected)}")
+            raise UnusableIndex(f"index in {folder} is stale: {difference(manifest.fingerprint, expected)}")
         for name, checksum in manifest.files.items():
             path = folder / name
             if not path.exists() or sha256_file(path) != checksum:
@@ -252,19 +243,33 @@ class IndexStore:
             lexical, terms = load_lexical(folder, TABLES)
         except Exception as error:  # any decoder's failure means the same thing: rebuild
             raise UnusableIndex(f"index in {folder} cannot be read: {error}") from error
-        return IndexData(
-            manifest=manifest,
-            documents={d.doc_id: d for d in documents},
-            sentences=table.sentences,
-            chunks=table.chunks,
-            vectors=vectors,
-            sentence_vectors=sentence_vectors,
-            clauses=table.clauses,
-            clause_vectors=clause_vectors,
-            candidates=table.candidates,
-            lexical=lexical,
-            saved_terms=terms,
-        )
+        return served(manifest, documents, table, vectors, sentence_vectors, clause_vectors, lexical, terms)
+
+
+def served(
+    manifest: Manifest,
+    documents: list[Document],
+    table: ChunkTable,
+    vectors: NearestVectors,
+    sentence_vectors: npt.NDArray[np.float32],
+    clause_vectors: npt.NDArray[np.float32],
+    lexical: LexicalIndex,
+    terms: dict[str, TermTable],
+) -> IndexData:
+    """The index a build serves, the same whether it was just saved or loaded."""
+    return IndexData(
+        manifest=manifest,
+        documents={d.doc_id: d for d in documents},
+        sentences=table.sentences,
+        chunks=table.chunks,
+        vectors=vectors,
+        sentence_vectors=sentence_vectors,
+        clauses=table.clauses,
+        clause_vectors=clause_vectors,
+        candidates=table.candidates,
+        lexical=lexical,
+        saved_terms=terms,
+    )
 
 
 def _reusable(folder: Path, version: str, files: dict[str, str]) -> Manifest | None:
@@ -284,35 +289,3 @@ def _with_mtime(paths: Iterable[Path]) -> Iterator[tuple[float, Path]]:
             yield path.stat().st_mtime, path
         except FileNotFoundError:
             continue
-
-
-def _difference(found: Fingerprint, expected: Fingerprint) -> str:
-    """Why a build does not match, in words: which setting, model or documents changed."""
-    reasons: list[str] = []
-    for name in found.__struct_fields__:
-        old, new = getattr(found, name), getattr(expected, name)
-        if old == new:
-            continue
-        if name == "documents":
-            added = sorted(set(new) - set(old))
-            removed = sorted(set(old) - set(new))
-            changed = sorted(d for d in set(old) & set(new) if old[d] != new[d])
-            parts = [
-                f"{label} {_names(ids)}"
-                for label, ids in (("added", added), ("removed", removed), ("changed", changed))
-                if ids
-            ]
-            reasons.append("documents changed (" + "; ".join(parts) + ")")
-        elif isinstance(old, dict) and isinstance(new, dict):
-            keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            reasons.append(
-                f"{name} settings changed (" + ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys) + ")"
-            )
-        else:
-            reasons.append(f"{name} changed ({old!r} -> {new!r})")
-    return "; ".join(reasons)
-
-
-def _names(ids: list[str], limit: int = 5) -> str:
-    shown = ", ".join(ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

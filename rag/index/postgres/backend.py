@@ -29,7 +29,7 @@ from psycopg.types.json import Jsonb
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.errors import UnusableIndex
-from rag.index.build import Progress, embed_distinct, fingerprint_for, make_chunker, split_all
+from rag.index.build import Progress, assemble, fingerprint_for
 from rag.index.postgres import schema, tables
 from rag.index.postgres.connections import connect, search_pool
 from rag.index.postgres.search import SearchRoute
@@ -124,17 +124,13 @@ def rebuild(
     progress: Progress | None = None,
 ) -> None:
     """Replace everything with ``documents``, chunked and embedded now, in one transaction."""
-    table = split_all(make_chunker(settings, embedder), documents)
-    vectors = embed_distinct(
-        embedder,
-        [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
-        progress,
-    )
+    content = assemble(settings, embedder, documents, progress=progress).content
+    vectors = (content.chunk_vectors, content.sentence_vectors, content.clause_vectors)
     index = settings.index
     with conn.transaction():
         tables.lock_writers(conn)
         tables.prepare_vector_column(conn, embedder.dim)
-        tables.insert_rows(conn, documents, table, (vectors[0], vectors[1], vectors[2]), generation=0)
+        tables.insert_rows(conn, documents, content.table, vectors, generation=0)
         if progress:
             progress("indexing", 0, 1)
         tables.create_vector_index(conn, index.hnsw_m, ef_construction_for(index.hnsw_m))
@@ -174,13 +170,8 @@ def change_document(
     doc_id = upsert.doc_id if upsert is not None else remove
     table, vectors = None, None
     if upsert is not None:  # chunk and embed before taking the writer lock: the slow part
-        table = split_all(make_chunker(settings, embedder), [upsert])
-        found = embed_distinct(
-            embedder,
-            [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
-            progress,
-        )
-        vectors = (found[0], found[1], found[2])
+        content = assemble(settings, embedder, [upsert], progress=progress).content
+        table, vectors = content.table, (content.chunk_vectors, content.sentence_vectors, content.clause_vectors)
     with _connect_checked(settings) as conn, conn.transaction():
         tables.lock_writers(conn)
         row = conn.execute(

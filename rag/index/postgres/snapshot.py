@@ -22,8 +22,9 @@ import numpy.typing as npt
 import psycopg
 from pgvector import Vector
 
+from rag.index.manifest import Fingerprint, Manifest
 from rag.index.postgres.search import PgVectorIndex, SearchRoute, TableLexicalIndex
-from rag.index.store import Fingerprint, IndexData, Manifest
+from rag.index.store import IndexData
 from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
 SETTINGS_KEYS = ("format_version", "model", "dim", "chunking", "index")
