@@ -57,6 +57,11 @@ CONFIGS = {
         "onnx, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
     ),
     "onnx": Config("onnx, cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx"}),
+    "int8-nocache": Config(
+        "onnx-int8 (default), cache off",
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"},
+    ),
+    "int8": Config("onnx-int8 (default), cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8"}),
     "onnx-2w": Config("onnx, cache on, 2 workers", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx"}, workers=2),
     "onnx-nocache-2w": Config(
         "onnx, cache off, 2 workers",
