@@ -63,7 +63,7 @@ def combined_filter(collection: str | None, filters: SearchFilter | None) -> Sea
 def parse_filters(text: str | None) -> SearchFilter | None:
     """A filter given as JSON in a query parameter (422 when it is not one: the parameter's
     schema is a string, so a string that is not a filter is well-formed but unusable)."""
-    if text is None:
+    if not text:  # "filters=" (present but empty) filters nothing, as if absent
         return None
     try:
         return msgspec.json.decode(text, type=SearchFilter)
@@ -116,7 +116,9 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
             msgspec.Meta(
                 min_length=1,
                 max_length=255,
-                description="A bare file name ending in .txt or .md: its kind, and the id if doc_id is absent.",
+                # The schema says what the loaders take, so a client learns it before sending.
+                pattern=r"^[^/\\]*\.(?:[tT][xX][tT]|[mM][dD]|[rR][sS][tT])$",
+                description="A bare file name ending in .txt, .md or .rst: its kind, and the id if doc_id is absent.",
             ),
         ]
         | None
