@@ -116,8 +116,6 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
             msgspec.Meta(
                 min_length=1,
                 max_length=255,
-                # The schema says what the loaders take, so a client learns it before sending.
-                pattern=r"^[^/\\]*\.(?:[tT][xX][tT]|[mM][dD]|[rR][sS][tT])$",
                 description="A bare file name ending in .txt, .md or .rst: its kind, and the id if doc_id is absent.",
             ),
         ]
