@@ -25,6 +25,9 @@ from readme_examples import README, ROOT, replace_block
 
 REPORT = ROOT / "benchmarks" / "REPORT.md"
 HELD_OUT = ROOT / "eval" / "HELD_OUT.md"
+# The same held-out run with the reader as it stood at commit bfc466e, on the same gold sets.
+HELD_OUT_BEFORE = ROOT / "eval" / "HELD_OUT_bfc466e.md"
+SETS = ROOT / "eval" / "sets.toml"
 # The corpus documents whose questions and answers the reader's developer never read: added by a
 # helper after the reader's features were designed; only aggregate figures were looked at.
 UNSEEN = (
@@ -221,11 +224,55 @@ def held_out(report: str) -> str:
     )
 
 
+def corpus() -> str:
+    """The gold sets' sizes, counted from the files ``eval/sets.toml`` names."""
+    import json
+    import tomllib
+    from collections import Counter
+
+    sets = tomllib.loads(SETS.read_text(encoding="utf-8"))["set"]
+    lines = []
+    for gold_set in sets:
+        items = [json.loads(line) for path in gold_set["gold"]
+                 for line in (ROOT / path).read_text(encoding="utf-8").splitlines() if line.strip()]  # fmt: skip
+        kinds = Counter(
+            f"{item['kind']} ({item['topic']}-topic)" if item.get("topic") else item["kind"] for item in items
+        )
+        documents = {item.get("doc") or gold_set["seeds"] for item in items}
+        genres = set(gold_set.get("genres", {}).values()) or {gold_set.get("genre", "")}
+        per_document = ", ".join(f"{kind} {count / len(documents):g}" for kind, count in kinds.most_common())
+        lines.append(
+            f"- `{gold_set['name']}` (`{gold_set['seeds']}`): {len(items)} questions over {len(documents)} "
+            f"document{'s' if len(documents) != 1 else ''} of {len(genres)} genre{'s' if len(genres) != 1 else ''}; "
+            f"per document: {per_document}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def before_and_after(now: str, before: str) -> str:
+    """The whole held-out row now and at commit bfc466e (the same questions, held out the same way)."""
+    columns = ("token_f1", "citation_precision", "citation_recall", "abstained_answerable", "abstained_unanswerable")
+    lines = [
+        "| held out, all questions | F1 | citation precision | evidence recall | answerable refused "
+        "| unanswerable refused |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, report in (("the reader at commit bfc466e (`eval/HELD_OUT_bfc466e.md`)", before),
+                          ("now (`eval/HELD_OUT.md`)", now)):  # fmt: skip
+        (rows,) = tables(report)
+        row = only(rows, group="all")
+        lines.append(f"| {label} | " + " | ".join(three(row[c]) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def blocks() -> dict[str, str]:
     """The README's report blocks, as this script writes them from the committed reports."""
+    held_out_now = HELD_OUT.read_text(encoding="utf-8")
     return {
         "performance": performance(REPORT.read_text(encoding="utf-8")),
-        "held-out": held_out(HELD_OUT.read_text(encoding="utf-8")),
+        "corpus": corpus(),
+        "held-out": held_out(held_out_now),
+        "before-after": before_and_after(held_out_now, HELD_OUT_BEFORE.read_text(encoding="utf-8")),
     }
 
 
@@ -242,7 +289,8 @@ def main() -> int:
     for name, body in generated.items():
         text = replace_block(text, name, body)
     README.write_text(text, encoding="utf-8")
-    print(f"README.md: {', '.join(generated)} copied from {REPORT.name} and {HELD_OUT.name}")
+    print(f"README.md: {', '.join(generated)} copied from {REPORT.name}, {HELD_OUT.name}, {HELD_OUT_BEFORE.name} "
+          f"and {SETS.name}")  # fmt: skip
     return 0
 
 

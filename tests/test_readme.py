@@ -45,6 +45,7 @@ def script(name: str) -> ModuleType:
 
 examples = script("readme_examples")
 figures = script("readme_figures")
+gold_run = script("readme_gold_run")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
@@ -127,11 +128,28 @@ def test_every_performance_figure_says_its_machine_and_load() -> None:
         assert "cores" in line and "load average at start" in line, line
 
 
+def section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def test_the_performance_section_has_no_figure_outside_the_generated_block() -> None:
     """Figures typed by hand drift from the report; the section's prose may only point to them."""
-    section = README.split("\n## Performance\n", 1)[1].split("\n## ", 1)[0]
-    prose = figures.block_free(section)
+    prose = figures.block_free(section("Performance"))
     assert not re.findall(r"\d+(?:[.,]\d+)?\s*(?:ms|s|MB|GB|%|req/s)\b|\d\.\d", prose), prose
+
+
+@pytest.mark.parametrize("title", ["Evaluation", "Scaling out"])
+def test_measured_figures_appear_only_in_generated_blocks(title: str) -> None:
+    """Scores (0.331, .614), timings, sizes and percentages in these sections come from a
+    generated block; development notes with figures live in eval/EXPERIMENTS.md and
+    benchmarks/README.md, which the prose names."""
+    from rag.http.plugin import FOLLOW_INTERVAL_S
+
+    # A design constant is not a measurement: the follow interval is quoted from the code.
+    prose = figures.block_free(section(title)).replace(f"every {FOLLOW_INTERVAL_S:g} s", "every interval")
+    prose = prose.replace(f"the {FOLLOW_INTERVAL_S:g} s poll", "the poll")
+    pattern = r"(?<![\w.])0?\.\d{2,}\b|(?<![\w.])\d+(?:\.\d+)?\s*(?:ms|s|MB|GB|%|req/s)\b"
+    assert not re.findall(pattern, prose), re.findall(pattern, prose)
 
 
 @pytest.mark.model
@@ -162,3 +180,15 @@ def test_the_limits_table_gives_the_settings_defaults() -> None:
         assert shown == getattr(getattr(defaults, setting.group(1)), setting.group(2)), line
         checked += 1
     assert checked >= 8
+
+
+def test_the_plugin_sample_run_speaks_the_plugins_messages() -> None:
+    """The sample run is made by docs/readme_gold_run.py; its questions are the script's, and its
+    failure messages are the ones rag.eval writes (a reworded message fails here until rerun)."""
+    block = examples.generated_block(README, "gold-run")
+    assert {m for m in re.findall(r"gold question (d\d+)", block)} <= set(gold_run.QUESTIONS)
+    sources = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "rag" / "eval").glob("*.py"))
+    for message in re.findall(r"missed: (token F1|no citation overlaps the gold evidence)", block):
+        assert message in sources
+    assert "is below" in sources and "passed, now fails: " in sources and "changes since the baseline" in sources
+    assert gold_run.REWORDED in block
