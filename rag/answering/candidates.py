@@ -75,15 +75,21 @@ class CandidateIndex:
             return self.sentences[nxt]
         return None
 
+    def first_of_run(self, sentence: Sentence) -> Sentence:
+        """The first of the consecutive sentences of ``sentence``'s kind and document it belongs to
+        (a list's first item, a table's header row)."""
+        first = sentence
+        while first.sentence_id > 0:
+            previous = self.sentences[first.sentence_id - 1]
+            if previous.kind != sentence.kind or previous.doc_id != sentence.doc_id:
+                break
+            first = previous
+        return first
+
     def list_run(self, sentence: Sentence) -> list[Sentence]:
         """The list items of the list ``sentence`` belongs to, or introduces with a colon."""
         if sentence.kind == "list_item":
-            first = sentence
-            while first.sentence_id > 0:
-                previous = self.sentences[first.sentence_id - 1]
-                if previous.kind != "list_item" or previous.doc_id != first.doc_id:
-                    break
-                first = previous
+            first = self.first_of_run(sentence)
         elif sentence.text.rstrip().endswith(":"):
             nxt = self.following(sentence)
             if nxt is None or nxt.kind != "list_item":
@@ -142,12 +148,7 @@ class CandidateIndex:
 
     def cell_proposals(self, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
         """Each cell of a table row, labelled with its column's header (the run's first row)."""
-        header = sentence
-        while header.sentence_id > 0:
-            previous = self.sentences[header.sentence_id - 1]
-            if previous.kind != "table_row" or previous.doc_id != sentence.doc_id:
-                break
-            header = previous
+        header = self.first_of_run(sentence)
         titles = [text[a:b] for a, b in table_cells(text, header.start, header.end)] if header is not sentence else []
         cite = ((sentence.start, sentence.end),)
         cells = table_cells(text, sentence.start, sentence.end)

@@ -67,11 +67,11 @@ def sentence_rows(rows: npt.NDArray[np.float32], sentence_of: npt.NDArray[np.int
     return sentences, out
 
 
-def bigram_share(q: Question, spans: list[tuple[int, int, str]]) -> float:
+def bigram_share(q: Question, stems: list[str], stop: list[bool]) -> float:
     """The share of the question's adjacent content-word pairs that are adjacent here too."""
     if not q.bigrams:
         return 0.0
-    content = [stem(w) for _, _, w in spans if w not in STOPWORDS]
+    content = [word for word, is_stop in zip(stems, stop, strict=True) if not is_stop]
     return len(q.bigrams.intersection(itertools.pairwise(content))) / len(q.bigrams)
 
 
@@ -91,21 +91,22 @@ class _SentenceView:
     matched: list[tuple[int, int]]
     coverage: float
     context_coverage: float
-    bigram_coverage: float = 0.0
-    rarest_match: float = 0.0
+    bigram_coverage: float
+    rarest_match: float
 
     @classmethod
     def of(cls, spans: list[tuple[int, int, str]], q: Question, cache: dict[str, bool], coverage: float,
-           context_coverage: float, rarest_match: float = 0.0) -> _SentenceView:  # fmt: skip
+           context_coverage: float, rarest_match: float) -> _SentenceView:  # fmt: skip
         echo = []
         for _, _, word in spans:
             if word not in cache:
                 cache[word] = q.echoes(word)
             echo.append(cache[word])
         matched = [(a, b) for (a, b, _), e in zip(spans, echo, strict=True) if e]
-        return cls([a for a, _, _ in spans], [b for _, b, _ in spans], [stem(w) for _, _, w in spans], echo,
-                   [w in STOPWORDS for _, _, w in spans],
-                   matched, coverage, context_coverage, bigram_share(q, spans), rarest_match)  # fmt: skip
+        stems = [stem(w) for _, _, w in spans]
+        stop = [w in STOPWORDS for _, _, w in spans]
+        return cls([a for a, _, _ in spans], [b for _, b, _ in spans], stems, echo, stop, matched, coverage,
+                   context_coverage, bigram_share(q, stems, stop), rarest_match)  # fmt: skip
 
     def inside(self, parts: tuple[tuple[int, int], ...]) -> list[int]:
         """Indexes of the words lying wholly inside the parts."""
