@@ -11,7 +11,7 @@ from rag.answering.candidates import Proposal, focus, table_cells
 from rag.answering.features import COLUMN, FEATURES
 from rag.answering.model import PACKAGED, LinearModel, load_model
 from rag.answering.question import analyse_question, answer_kind
-from rag.answering.reader import ABSTENTION_FEATURES
+from rag.answering.reader import ABSTENTION_FEATURES, Reading
 from rag.answering.span import choose
 from rag.config import Settings
 from rag.engine.service import QAService
@@ -102,10 +102,7 @@ def test_linear_model_standardises_then_weighs() -> None:
 
 
 def test_every_candidate_cites_its_whole_sentence_and_quotes_exactly(service: QAService) -> None:
-    question = "What does Moscow insist Ukraine must do?"
-    vector = service.embed_question(question)
-    passages = service.retriever.search(question, vector, 5)
-    reading = service.answerer.read(question, vector, passages)
+    reading = read(service, "What does Moscow insist Ukraine must do?")
     assert reading.proposals and reading.features.shape == (len(reading.proposals), len(FEATURES))
     kinds = {p.kind for p in reading.proposals}
     assert {"sentence", "focus"} <= kinds and kinds & {"entity", "object", "noun_phrase", "subject"}
@@ -128,16 +125,22 @@ def test_explain_returns_the_top_candidates_with_their_features(service: QAServi
     assert top["text"].split("; ")[0] == document[top["start"] : top["start"] + len(top["text"].split("; ")[0])]
 
 
-def test_list_items_answer_a_list_question_citing_the_list(tmp_path: Path, settings: Settings) -> None:
-    (tmp_path / "seeds" / "guide.md").write_text(
-        "# Supported systems\n\nThe tool runs on the following systems:\n\n- Linux\n- FreeBSD\n- macOS\n\n"
-        "It was first released in 2019 by a small team.\n",
-        encoding="utf-8",
-    )
-    svc = QAService.open(settings, embedder=FakeEmbedder())
-    question = "Which systems does the tool run on?"
+def seeded(tmp_path: Path, settings: Settings, name: str, text: str) -> QAService:
+    """A service over one extra seed document (the fake embedder)."""
+    (tmp_path / "seeds" / name).write_text(text, encoding="utf-8")
+    return QAService.open(settings, embedder=FakeEmbedder())
+
+
+def read(svc: QAService, question: str) -> Reading:
     vector = svc.embed_question(question)
-    reading = svc.answerer.read(question, vector, svc.retriever.search(question, vector, 5))
+    return svc.answerer.read(question, vector, svc.retriever.search(question, vector, 5))
+
+
+def test_list_items_answer_a_list_question_citing_the_list(tmp_path: Path, settings: Settings) -> None:
+    svc = seeded(tmp_path, settings, "guide.md",
+                 "# Supported systems\n\nThe tool runs on the following systems:\n\n- Linux\n- FreeBSD\n- macOS\n\n"
+                 "It was first released in 2019 by a small team.\n")  # fmt: skip
+    reading = read(svc, "Which systems does the tool run on?")
     lists = [p for p in reading.proposals if p.kind == "list" and p.sentence.doc_id == "guide"]
     assert lists
     text = svc.data.documents["guide"].text
@@ -167,15 +170,10 @@ def test_literals_are_the_marked_up_names_and_identifier_like_words(sentence: st
 
 
 def test_table_rows_give_cells_labelled_by_their_column_header(tmp_path: Path, settings: Settings) -> None:
-    (tmp_path / "seeds" / "options.md").write_text(
-        "# Options\n\n| Option | Default | Meaning |\n|---|---|---|\n| `--jobs` | 4 | parallel builds |\n"
-        "| `--quiet` | off | print nothing |\n",
-        encoding="utf-8",
-    )
-    svc = QAService.open(settings, embedder=FakeEmbedder())
-    question = "What is the default of --jobs?"
-    vector = svc.embed_question(question)
-    reading = svc.answerer.read(question, vector, svc.retriever.search(question, vector, 5))
+    svc = seeded(tmp_path, settings, "options.md",
+                 "# Options\n\n| Option | Default | Meaning |\n|---|---|---|\n| `--jobs` | 4 | parallel builds |\n"
+                 "| `--quiet` | off | print nothing |\n")  # fmt: skip
+    reading = read(svc, "What is the default of --jobs?")
     text = svc.data.documents["options"].text
     cells = {text[p.start : p.end]: p for p in reading.proposals if p.kind == "cell"}
     assert cells["4"].label == "Default" and cells["--jobs"].label == "Option"
