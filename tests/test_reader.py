@@ -63,7 +63,6 @@ def test_question_terms_carry_idf_and_unknown_names() -> None:
     q = analyse_question("Does Ukraine talk to Brazil?", CORPUS)
     assert q.unknown_names == ["Brazil"]
     assert q.terms["brazil"] > q.terms["ukrain"]  # never seen: the highest idf
-    assert 0 < q.known_share < 1
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,6 @@ class Question:
     labels: frozenset[str]  # entity labels that fit the kind
     terms: dict[str, float]  # stemmed content word -> idf
     wants_list: bool
-    known_share: float  # idf share of the question's terms that occur in the corpus
     unknown_names: list[str] = field(default_factory=list)  # capitalised words the corpus never uses
     bigrams: frozenset[tuple[str, str]] = frozenset()  # adjacent content-word stems, in order
     type_nouns: frozenset[str] = frozenset()  # stems naming the answer's kind ("Which directory ...?")
@@ -115,8 +114,6 @@ def analyse_question(text: str, lexical: LexicalIndex) -> Question:
     kind, labels = answer_kind(text)
     stems = content_terms(text)
     terms = {t: lexical.idf(t) for t in stems}
-    total = sum(terms.values())
-    known = sum(w for t, w in terms.items() if lexical.known(t))
     names = [
         m.group()
         for m in _NAME.finditer(text)
@@ -130,7 +127,6 @@ def analyse_question(text: str, lexical: LexicalIndex) -> Question:
         labels=labels,
         terms=terms,
         wants_list=bool(_LIST_CUE.match(lowered(text))),
-        known_share=known / total if total else 0.0,
         unknown_names=unknown,
         bigrams=frozenset(itertools.pairwise(stems)),
         type_nouns=frozenset(stem(w) for w in phrase.group(1).split() if w not in STOPWORDS) if phrase else frozenset(),

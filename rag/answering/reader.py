@@ -30,8 +30,11 @@ from rag.records import Citation, Passage
 
 PART_SEPARATOR = "; "
 ECHO_PENALTY = 20.0
+# Not "the share of the question's words the corpus knows": it measures the corpus's size as much as
+# the question (a one-article corpus knows few words), and held out it refused 37% of the
+# article's answerable questions (22.6% without it; AUROC .841 -> .847 over all documents).
 ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
-                       "known_share", "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
+                       "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
 # An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
 _ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
 
@@ -162,7 +165,6 @@ class Reader:
             "max_dense": float(rows[:, col["sentence_dense"]].max()),
             "best_coverage": float(rows[best, col["sentence_coverage"]]),
             "max_coverage": float(rows[:, col["sentence_coverage"]].max()),
-            "known_share": q.known_share,
             "unknown_name": float(bool(q.unknown_names)),
             "type_miss": float(rows[best, col["type_miss"]]),
             "top_passage_score": passages[0].dense_score or 0.0 if passages else 0.0,
