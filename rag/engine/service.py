@@ -24,7 +24,7 @@ from rag.documents.loading import SkippedFile, load_documents
 from rag.durable import TEMPORARY_SUFFIX
 from rag.embedding.base import Embedder
 from rag.embedding.registry import create_embedder
-from rag.errors import BadRequest, UnknownDocument, UnusableIndex
+from rag.errors import BadRequest, UnknownDocument, UnknownSpan, UnusableIndex
 from rag.index.build import Progress, build_index, fingerprint_for
 from rag.index.lexical import LexicalIndex
 from rag.index.store import IndexData, IndexStore
@@ -183,8 +183,10 @@ class QAService:
 
     def span(self, doc_id: str, start: int, end: int, context: int = 200) -> SpanView:
         doc = self.document(doc_id)
-        if not 0 <= start < end <= len(doc.text):
-            raise BadRequest(f"span must satisfy 0 <= start < end <= {len(doc.text)} (got start={start}, end={end})")
+        size = len(doc.text)
+        if not 0 <= start < end <= size:  # a span the document does not have: a missing resource
+            why = "start must be >= 0" if start < 0 else "start must be < end" if start >= end else f"end must be <= {size}"
+            raise UnknownSpan(f"no span [{start}, {end}) in document {doc_id!r}: it has {size} characters; {why}")
         if not 0 <= context <= 10_000:
             raise BadRequest("context must be between 0 and 10000")
         left, right = max(0, start - context), min(len(doc.text), end + context)

@@ -14,12 +14,13 @@ The status codes:
   missing or non-integer parameters, values outside the documented bounds, among them
   ``top_k`` / ``k`` above ``retrieval.max_top_k``, which the schema states);
 * 401/403: a missing or wrong API key, or an admin endpoint while no key is configured;
-* 404: unknown route, document or job; 405: wrong method; 409: a reindex is already queued, a
+* 404: unknown route, document, job, or a span the document does not have (reversed, empty
+  or beyond its end); 405: wrong method; 409: a reindex is already queued, a
   job was cancelled or has finished, a cited document changed;
 * 413: a body over the route's limit, or a document over ``documents.max_document_bytes``;
   415: a body that is not JSON;
 * 422: well-formed but unanswerable as asked (empty or over-long question, control
-  characters or lone surrogates, a bad span);
+  characters or lone surrogates);
 * 429: over the rate limit (with ``Retry-After``); 503: not loaded yet, a request that ran
   longer than ``server.request_timeout_s``, the write queue full (with ``Retry-After``), or a
   read-only folder or no file descriptors;
@@ -53,6 +54,7 @@ from rag.errors import (
     RequestTimedOut,
     UnknownDocument,
     UnknownJob,
+    UnknownSpan,
     UpdateConflict,
     WritesBusy,
     describe_os_error,
@@ -93,6 +95,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], ProblemDetailsExcepti
     BadRequest: _status(422),
     UnknownDocument: _status(404),
     UnknownJob: _status(404),
+    UnknownSpan: _status(404),
     UpdateConflict: _status(409),
     JobCancelled: _status(409),
     DocumentTooLarge: _status(413),
