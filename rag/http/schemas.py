@@ -52,12 +52,17 @@ def bounded_ask_request(max_top_k: int) -> type[AskRequest]:
 
 
 def combined_filter(collection: str | None, filters: SearchFilter | None) -> SearchFilter | None:
-    """``filters`` with ``collection`` (a shorthand for its ``collection``) folded in."""
+    """``filters`` with ``collection`` (a shorthand for its ``collection``) folded in.
+
+    ``collection`` and ``filters.collection`` naming different collections admit no document,
+    as any filter that matches none: the answer abstains, the search and the listing are empty.
+    """
     if collection is None:
         return filters
+    combined = msgspec.structs.replace(filters or SearchFilter(), collection=collection)
     if filters is not None and filters.collection not in (None, collection):
-        raise BadRequest("collection and filters.collection name different collections")
-    return msgspec.structs.replace(filters or SearchFilter(), collection=collection)
+        return msgspec.structs.replace(combined, doc_ids=[])  # no document is in both collections
+    return combined
 
 
 def parse_filters(text: str | None) -> SearchFilter | None:
