@@ -185,7 +185,8 @@ class QAService:
         doc = self.document(doc_id)
         size = len(doc.text)
         if not 0 <= start < end <= size:  # a span the document does not have: a missing resource
-            why = "start must be >= 0" if start < 0 else "start must be < end" if start >= end else f"end must be <= {size}"
+            why = f"end must be <= {size}" if end > size else "start must be >= 0"
+            why = "start must be < end" if start >= end else why
             raise UnknownSpan(f"no span [{start}, {end}) in document {doc_id!r}: it has {size} characters; {why}")
         if not 0 <= context <= 10_000:
             raise BadRequest("context must be between 0 and 10000")
