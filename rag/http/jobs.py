@@ -1,7 +1,7 @@
 """Writes as jobs over HTTP: ``GET /jobs/{id}`` follows one, ``DELETE /jobs/{id}`` cancels and forgets it.
 
-``POST /documents`` (and ``DELETE /documents/{id}`` when it does not finish in time, or with
-``?wait=false``) answers 202 Accepted with ``Location: /jobs/{id}`` and the job below; the job
+``POST /documents`` (and ``DELETE /documents/{id}`` when it does not finish in time) answers
+202 Accepted with ``Location: /jobs/{id}`` and the job below; the job
 runs when the writes queued before it have finished (``rag.engine.jobs``). Poll it until its
 ``status`` is ``done`` (``change`` says what changed), ``failed`` (``error`` is the problem the
 synchronous call would have answered: 413, 422, 404, 507, ...) or ``cancelled``.

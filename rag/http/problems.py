@@ -21,9 +21,9 @@ The status codes:
   415: a body that is not JSON;
 * 422: well-formed but unanswerable as asked (empty or over-long question, control
   characters or lone surrogates);
-* 429: over the rate limit (with ``Retry-After``); 503: not loaded yet, a request that ran
-  longer than ``server.request_timeout_s``, the write queue full (with ``Retry-After``), or a
-  read-only folder or no file descriptors;
+* 429: over the rate limit, or the write queue full (both with ``Retry-After``); 503: not
+  loaded yet, a request that ran longer than ``server.request_timeout_s``, or a read-only
+  folder or no file descriptors;
   507: no space left for a new build, or the corpus at ``[documents]`` max_documents / max_corpus_chars.
 """
 
@@ -100,7 +100,8 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], ProblemDetailsExcepti
     JobCancelled: _status(409),
     DocumentTooLarge: _status(413),
     CorpusFull: _status(507),
-    WritesBusy: _status(503, {"Retry-After": str(RETRY_AFTER_S)}),
+    # Too many writes arriving for the queue: slow down and retry (429), not a failure of the server (5xx).
+    WritesBusy: _status(429, {"Retry-After": str(RETRY_AFTER_S)}),
     NotReady: _status(503, {"Retry-After": "5"}),
     RequestTimedOut: _status(503, {"Retry-After": "5"}),
 }
