@@ -75,10 +75,10 @@ def test_spans_return_the_exact_text_with_context(client: TestClient[Litestar]) 
 @pytest.mark.parametrize(
     ("params", "status", "detail"),
     [
-        ({"start": 10, "end": 5}, 422, "span must satisfy 0 <= start < end <="),
-        ({"start": 7, "end": 7}, 422, "span must satisfy"),
-        ({"start": 0, "end": len(SEED_TEXT) + 1}, 422, f"end <= {len(SEED_TEXT)}"),
-        ({"start": 10**30, "end": 10**30 + 1}, 422, "span must satisfy"),
+        ({"start": 10, "end": 5}, 404, f"no span [10, 5) in document '{DOC_ID}': it has 10000 characters; start"),
+        ({"start": 7, "end": 7}, 404, "no span [7, 7)"),
+        ({"start": 0, "end": len(SEED_TEXT) + 1}, 404, f"end must be <= {len(SEED_TEXT)}"),
+        ({"start": 10**30, "end": 10**30 + 1}, 404, "it has 10000 characters"),
         ({"start": -1, "end": 5}, 400, "start Expected `int` >= 0"),
         ({"start": "abc", "end": 5}, 400, "start Expected `int`, got `str`"),
         ({"start": "1.5", "end": 5}, 400, "start Expected `int`, got `str`"),
