@@ -105,8 +105,8 @@ def test_any_interleaving_of_changes_loses_nothing_acknowledged(
     make_client: Callable[..., TestClient[Litestar]], settings: Settings, monkeypatch: pytest.MonkeyPatch, rounds: int
 ) -> None:
     """Random interleavings of uploads (new and replacing; waited for, polled or cancelled at
-    once), deletes (waited for: a DELETE answers once its removal is done) and re-indexes: 25 in the default run, 200 in the soak
-    run (about 80 s)."""
+    once), deletes (waited for: a DELETE answers once its removal is done) and re-indexes: 25
+    in the default run, 200 in the soak run (about 80 s)."""
     monkeypatch.setattr(os, "fsync", lambda fd: None)  # durability is not what this test is about
     chosen = keyed(settings)
     client = make_client(chosen, service_factory=lambda s: QAService.open(s, embedder=SlowRebuildEmbedder(0.02)))

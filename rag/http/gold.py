@@ -103,6 +103,7 @@ def append_line(path: Path, item: GoldLine) -> GoldAppended:
             "The file already has a question with this id, or the document's text at an evidence span's offsets "
             "is not the evidence's text"
         ),
+        413: problem_spec("The body is larger than server.max_body_bytes"),
         415: problem_spec("The body is not JSON"),
     },
 )

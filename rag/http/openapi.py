@@ -42,6 +42,7 @@ def problem_spec(description: str) -> ResponseSpec:
 
 
 COMMON_ERRORS: dict[int, ResponseSpec] = {
+    400: problem_spec("The request could not be read as HTTP (malformed, or a request line or headers too long)"),
     429: problem_spec("Over the rate limit; see Retry-After"),
     500: problem_spec("A bug; the detail names an error id to look up in the server log"),
     503: problem_spec("Not loaded yet, out of time, or the disk or the file descriptors failed"),
@@ -51,7 +52,7 @@ AUTH_ERRORS = {
     403: problem_spec("The endpoint needs an API key but none is configured"),
 }
 READ_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS, 400: problem_spec("The request does not match the schema")}
-ADMIN_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS}
+ADMIN_ERRORS = {**COMMON_ERRORS, **AUTH_ERRORS, 429: problem_spec("Over the rate limit, or the write queue is full")}
 WRITE_ERRORS = {
     **READ_ERRORS,
     409: problem_spec("?wait=true: the job was cancelled meanwhile"),
