@@ -87,8 +87,8 @@ class DocumentSettings(msgspec.Struct, forbid_unknown_fields=True):
 class JobSettings(msgspec.Struct, forbid_unknown_fields=True):
     """Writes (uploads, removals, re-indexes) queue and run one at a time (rag.engine.jobs)."""
 
-    queue_size: Positive = 8  # writes waiting, and upload bodies still arriving; beyond: 503 + Retry-After
-    queue_bytes: Positive = 64 * 1024 * 1024  # upload bodies arriving or queued; beyond: 503 (one always fits)
+    queue_size: Positive = 8  # writes waiting, and upload bodies still arriving; beyond: 429 + Retry-After
+    queue_bytes: Positive = 64 * 1024 * 1024  # upload bodies arriving or queued; beyond: 429 (one always fits)
     history: Positive = 100  # finished jobs kept for GET /jobs/{id}
     wait_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0  # ?wait=true waits this long before answering 202
 

@@ -26,6 +26,10 @@ class UnknownDocument(RagError, LookupError):
     """No document has this id."""
 
 
+class UnknownSpan(RagError, LookupError):
+    """A document has no such ``[start, end)`` span (reversed, empty, or beyond its end)."""
+
+
 class UpdateConflict(RagError, RuntimeError):
     """The request conflicts with the state of the service (e.g. a re-index is already queued)."""
 

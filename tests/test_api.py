@@ -75,10 +75,10 @@ def test_spans_return_the_exact_text_with_context(client: TestClient[Litestar]) 
 @pytest.mark.parametrize(
     ("params", "status", "detail"),
     [
-        ({"start": 10, "end": 5}, 422, "span must satisfy 0 <= start < end <="),
-        ({"start": 7, "end": 7}, 422, "span must satisfy"),
-        ({"start": 0, "end": len(SEED_TEXT) + 1}, 422, f"end <= {len(SEED_TEXT)}"),
-        ({"start": 10**30, "end": 10**30 + 1}, 422, "span must satisfy"),
+        ({"start": 10, "end": 5}, 404, f"no span [10, 5) in document '{DOC_ID}': it has 10000 characters; start"),
+        ({"start": 7, "end": 7}, 404, "no span [7, 7)"),
+        ({"start": 0, "end": len(SEED_TEXT) + 1}, 404, f"end must be <= {len(SEED_TEXT)}"),
+        ({"start": 10**30, "end": 10**30 + 1}, 404, "it has 10000 characters"),
         ({"start": -1, "end": 5}, 400, "start Expected `int` >= 0"),
         ({"start": "abc", "end": 5}, 400, "start Expected `int`, got `str`"),
         ({"start": "1.5", "end": 5}, 400, "start Expected `int`, got `str`"),
@@ -181,3 +181,22 @@ def test_seed_folder_changes_do_not_leak_paths_outside_documents(client: TestCli
     for probe in ["../secret", "..%2Fsecret", "%2e%2e%2fsecret", "..%252Fsecret"]:
         response = client.get(f"/documents/{probe}")
         assert response.status_code == 404 and "not a seed" not in response.text
+
+
+def test_contradictory_collections_match_nothing_as_any_empty_filter(client: TestClient[Litestar]) -> None:
+    """``collection`` and ``filters.collection`` naming different collections admit no document:
+    the same abstention (200, no sources) as a filter that matches no document, not a 422."""
+    question = "What does Moscow insist Ukraine must do?"
+    no_match = client.post("/ask", json={"question": question, "filters": {"collection": "nobody"}})
+    contradiction = client.post(
+        "/ask", json={"question": question, "collection": "default", "filters": {"collection": "nobody"}}
+    )
+    for response in (no_match, contradiction):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["abstained"] and body["citations"] == [] and body["passages"] == []
+    contradiction_search = {"q": "Moscow", "collection": "default", "filters": '{"collection": "nobody"}'}
+    assert client.get("/search", params=contradiction_search).json()["passages"] == []
+    listing = {"collection": "default", "filters": '{"collection": "nobody"}'}
+    assert client.get("/documents", params=listing).json() == []
+    assert len(client.get("/documents", params={"collection": "default"}).json()) == 1

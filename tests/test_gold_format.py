@@ -16,6 +16,7 @@ from tests.conftest import SEED, tuned
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "g" * 20
+DOC = "us-ukraine-russia-negotiations"
 Client = Callable[..., TestClient[Litestar]]
 
 
@@ -75,8 +76,46 @@ def test_post_gold_needs_the_key_and_appends_checked_lines(make_client: Client, 
     assert client.post("/gold", json=_line(134, 227), headers=headers).status_code == 409  # the id is taken
     shifted = {**_line(134, 227, "q2"), "evidence": [{**_line(135, 228)["evidence"][0], "text": "wrong"}]}  # type: ignore[dict-item]
     bad = client.post("/gold", json=shifted, headers=headers)
-    assert bad.status_code == 422 and "code points" in bad.json()["detail"]
+    assert bad.status_code == 409 and "code points" in bad.json()["detail"]  # the document reads otherwise there
     assert client.post("/gold", json=_line(300, 340, "q2"), headers=headers).json()["line"] == 2
     lines = Path(settings.paths.gold).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["q1", "q2"]
     assert read_gold(Path(settings.paths.gold))[0].evidence[0].start == 134
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "detail"),
+    [
+        ({"id": ""}, 400, "id"),
+        ({"id": " \u3000"}, 400, "id"),  # blank: what the gold file refuses too
+        ({"question": "\t"}, 400, "question"),
+        ({"answers": []}, 400, "Expected at least one answer for kind 'fact'"),
+        ({"kind": "unanswerable"}, 400, "answers Expected an empty array for kind 'unanswerable'; evidence"),
+        ({"kind": "unanswerable", "answers": []}, 400, "evidence"),
+        ({"evidence": [{"start": -1, "end": 3, "text": "abcd"}]}, 400, "start"),
+        ({"evidence": [{"start": 0, "end": 3, "text": "abc"}]}, 400, "doc_id"),  # a posted line names its document
+        ({"evidence": [{"start": 0, "end": 3, "text": "abc", "doc_id": "nope"}]}, 404, "names no known document"),
+        ({"evidence": [{"start": 9, "end": 3, "text": "abc", "doc_id": DOC}]}, 404, "no span [9, 3)"),
+        ({"evidence": [{"start": 0, "end": 10**6, "text": "abc", "doc_id": DOC}]}, 404, "end must be <= 10000"),
+        ({"evidence": [{"start": 0, "end": 3, "text": "abc", "doc_id": DOC}]}, 409, "the document reads"),
+    ],
+)
+def test_post_gold_refuses_what_its_schema_states_with_400_and_missing_or_other_spans_with_404_or_409(
+    make_client: Client, settings: Settings, change: dict[str, object], status: int, detail: str
+) -> None:
+    """The schema states a gold line's rules (a blank id or question, answers and evidence by
+    kind): breaking one is the 400 of any schema violation. A span that does not exist is 404,
+    as ``/documents/{id}/spans`` says; a span whose text the document does not hold there is 409."""
+    client = make_client(tuned(settings, security={"api_key": KEY}, rate_limit={"enabled": False}))
+    response = client.post("/gold", json={**_line(134, 227), **change}, headers={"X-API-Key": KEY})
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+    assert not Path(settings.paths.gold).exists()  # nothing was appended
+
+
+def test_the_gold_schema_states_the_rule_on_kind(make_client: Client, settings: Settings) -> None:
+    schema = make_client(settings).get("/schema/openapi.json").json()["components"]["schemas"]["GoldQuestion"]
+    assert schema["if"] == {"required": ["kind"], "properties": {"kind": {"const": "unanswerable"}}}
+    assert schema["then"]["properties"] == {"answers": {"maxItems": 0}, "evidence": {"maxItems": 0}}
+    assert schema["else"]["properties"] == {"answers": {"minItems": 1}}
+    assert schema["properties"]["id"]["minLength"] == 1 and schema["properties"]["min_f1"]["minimum"] == 0.0

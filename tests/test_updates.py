@@ -271,11 +271,11 @@ def test_an_update_during_a_reindex_waits_for_it_instead_of_409(
         release.wait(30)  # a re-index that runs until the test lets it finish
         return current
 
-    client = make_client(keyed, rebuild=held_rebuild)
+    client = make_client(tuned(keyed, jobs={"wait_s": 0.2}), rebuild=held_rebuild)  # the removal waits 0.2 s
     assert client.post("/admin/reindex", headers=AUTH).status_code == 202
     assert started.wait(10)
     queued = client.post("/documents", json={"doc_id": "rockets", "text": ROCKETS}, headers=AUTH)
-    deleted = client.delete("/documents/us-ukraine-russia-negotiations", params={"wait": "false"}, headers=AUTH)
+    deleted = client.delete("/documents/us-ukraine-russia-negotiations", headers=AUTH)  # 202 after wait_s
     assert queued.status_code == 202 and deleted.status_code == 202, (queued.text, deleted.text)
     assert [client.get(r.headers["location"], headers=AUTH).json()["status"] for r in (queued, deleted)] == [
         "queued", "queued"

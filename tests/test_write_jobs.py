@@ -24,6 +24,8 @@ from rag.embedding.base import Vectors
 from rag.engine.jobs import Admission, Job, JobQueue
 from rag.engine.service import QAService
 from rag.errors import UnknownJob, WritesBusy
+from rag.http import jobs as http_jobs
+from rag.http.dependencies import LIVE
 from tests.conftest import FakeEmbedder, tuned
 
 KEY = "write-jobs-key-0123456789"
@@ -112,9 +114,8 @@ def test_a_failed_job_carries_its_problem(make_client: Callable[..., TestClient[
     response = client.post("/documents", json={"doc_id": "nul", "text": "a\x00b"}, headers=AUTH)
     job = wait_for_job(client, response.headers["location"])
     assert job["status"] == "failed" and job["error"]["status"] == 422 and "NUL" in job["error"]["detail"]
-    missing = client.delete("/documents/nope", params={"wait": "false"}, headers=AUTH)
-    assert missing.status_code == 202
-    assert wait_for_job(client, missing.headers["location"])["error"]["status"] == 404
+    missing = client.delete("/documents/nope", headers=AUTH)  # waited for: the job's problem
+    assert missing.status_code == 404 and "no document with id 'nope'" in missing.json()["detail"]
     assert client.get("/jobs/nope", headers=AUTH).status_code == 404
 
 
@@ -124,11 +125,11 @@ def test_a_failed_job_carries_its_problem(make_client: Callable[..., TestClient[
 def test_a_write_during_an_upload_is_queued_not_409(
     make_client: Callable[..., TestClient[Litestar]], settings: Settings
 ) -> None:
-    client, embedder = gated_client(make_client, settings)
+    client, embedder = gated_client(make_client, settings, jobs={"wait_s": 0.2})  # the removal waits 0.2 s
     first = client.post("/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH)
     assert embedder.entered.wait(10)
     second = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
-    removal = client.delete("/documents/us-ukraine-russia-negotiations", params={"wait": "false"}, headers=AUTH)
+    removal = client.delete("/documents/us-ukraine-russia-negotiations", headers=AUTH)
     reindex = client.post("/admin/reindex", headers=AUTH)
     assert [r.status_code for r in (first, second, removal, reindex)] == [202, 202, 202, 202]
     assert client.get(second.headers["location"], headers=AUTH).json()["status"] == "queued"
@@ -149,13 +150,13 @@ def test_a_queued_job_can_be_cancelled(make_client: Callable[..., TestClient[Lit
     assert embedder.entered.wait(10)
     queued = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
     cancelled = client.delete(queued.headers["location"], headers=AUTH)
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert cancelled.json()["error"]["status"] == 409
+    assert cancelled.status_code == 204 and not cancelled.content
+    assert client.get(queued.headers["location"], headers=AUTH).status_code == 404  # cancelled and forgotten
     embedder.gate.set()
     assert wait_for_job(client, running.headers["location"])["status"] == "done"
     assert served(client) == {"long", "us-ukraine-russia-negotiations"}
     assert not (Path(settings.paths.seeds) / "harbour.txt").exists()
-    assert client.delete(queued.headers["location"], headers=AUTH).status_code == 409  # finished already
+    assert client.delete(queued.headers["location"], headers=AUTH).status_code == 404  # nothing left to delete
 
 
 def test_a_running_upload_stops_at_the_next_batch_and_the_old_index_keeps_serving(
@@ -165,11 +166,10 @@ def test_a_running_upload_stops_at_the_next_batch_and_the_old_index_keeps_servin
     before = client.get("/health").json()["index_version"]
     response = client.post("/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH)
     assert embedder.entered.wait(10)  # inside the first embedding batch of several
+    threading.Timer(0.3, embedder.gate.set).start()  # the batch ends while DELETE waits for it
     cancel = client.delete(response.headers["location"], headers=AUTH)
-    assert cancel.status_code == 202 and cancel.json()["cancel_requested"] is True
-    embedder.gate.set()
-    job = wait_for_job(client, response.headers["location"])
-    assert job["status"] == "cancelled" and "embedding" in job["error"]["detail"]
+    assert cancel.status_code == 204, cancel.text
+    assert client.get(response.headers["location"], headers=AUTH).status_code == 404  # forgotten
     assert embedder.build_calls == 1  # stopped at the first batch boundary
     assert client.get("/health").json()["index_version"] == before
     assert served(client) == {"us-ukraine-russia-negotiations"}
@@ -177,6 +177,72 @@ def test_a_running_upload_stops_at_the_next_batch_and_the_old_index_keeps_servin
     embedder.armed = False
     again = client.post("/documents?wait=true", json={"doc_id": "long", "text": LONG}, headers=AUTH)
     assert again.status_code == 201  # the queue goes on
+
+
+def test_deleting_a_finished_job_forgets_it(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client = make_client(keyed(settings))
+    done = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
+    assert wait_for_job(client, done.headers["location"])["status"] == "done"
+    failed = client.post("/documents", json={"doc_id": "nul", "text": "a\x00b"}, headers=AUTH)
+    assert wait_for_job(client, failed.headers["location"])["status"] == "failed"
+    for job in (done, failed):
+        assert client.delete(job.headers["location"], headers=AUTH).status_code == 204
+        assert client.get(job.headers["location"], headers=AUTH).status_code == 404
+    assert "harbour" in served(client)  # forgetting a job undoes nothing
+
+
+def submitted(client: TestClient[Litestar], run: Callable[[Any], Any]) -> str:
+    """The URL of a job that runs ``run`` on the app's write queue (as an upload would)."""
+    job = client.app.state[LIVE].jobs.submit(Job("upload", "harbour", run))
+    return f"/jobs/{job.id}"
+
+
+def test_a_job_that_commits_while_delete_waits_is_kept_with_409(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    client = make_client(keyed(settings))
+    entered, gate = threading.Event(), threading.Event()
+
+    def run(progress: Any) -> str:
+        progress("embedding", 0, 1)
+        entered.set()
+        assert gate.wait(10)
+        progress("saving", 1, 1)  # the change is on disk: the cancellation comes too late
+        return "saved"
+
+    url = submitted(client, run)
+    assert entered.wait(10)
+    threading.Timer(0.3, gate.set).start()
+    refused = client.delete(url, headers=AUTH)
+    assert refused.status_code == 409 and "too late to cancel" in refused.json()["detail"]
+    assert client.get(url, headers=AUTH).json()["status"] == "done"  # kept, with its outcome
+    assert client.delete(url, headers=AUTH).status_code == 204  # once finished, it can be forgotten
+
+
+def test_a_job_that_does_not_reach_a_cancellation_point_in_time_is_409(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_jobs, "CANCEL_WAIT_S", 0.2)
+    client = make_client(keyed(settings))
+    entered, gate = threading.Event(), threading.Event()
+
+    def run(progress: Any) -> str:
+        entered.set()
+        assert gate.wait(10)
+        progress("embedding", 1, 1)  # the next cancellation point
+        return "never"
+
+    url = submitted(client, run)
+    assert entered.wait(10)
+    busy = client.delete(url, headers=AUTH)
+    assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
+    assert "DELETE it again" in busy.json()["detail"]
+    assert client.get(url, headers=AUTH).json()["cancel_requested"] is True
+    gate.set()
+    assert wait_for_job(client, url)["status"] == "cancelled"
+    assert client.delete(url, headers=AUTH).status_code == 204
 
 
 # -- limits ---------------------------------------------------------------------------------------
@@ -243,7 +309,7 @@ def test_a_second_large_body_is_refused_unread_while_the_queue_is_full(
         first = httpx.post(f"{base}/documents", json={"doc_id": "long", "text": LONG}, headers=AUTH, timeout=10)
         assert first.status_code == 202 and embedder.entered.wait(10)
         answer = raw_post(base, 5_000_000)
-        assert answer.startswith(b"HTTP/1.1 503") and b"retry-after: 5" in answer.lower() and b"queue_size" in answer
+        assert answer.startswith(b"HTTP/1.1 429") and b"retry-after: 5" in answer.lower() and b"queue_size" in answer
     finally:
         embedder.gate.set()
     job = first.json()["url"]
@@ -296,3 +362,18 @@ def test_admission_counts_bodies_and_bytes() -> None:
     first.release()
     second.release()
     assert admission.pending == 0 and admission.pending_bytes == 0
+
+
+def test_a_document_delete_that_succeeds_has_removed_it(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    """Found by schemathesis (use after free): ``DELETE /documents/{id}?wait=false`` answered 202 and
+    the document was still served. A DELETE waits for its removal; there is no ``wait=false``."""
+    client = make_client(keyed(settings))
+    added = client.post("/documents?wait=true", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
+    assert added.status_code == 201
+    removed = client.delete("/documents/harbour", params={"wait": "false"}, headers=AUTH)
+    assert removed.status_code == 200 and removed.json()["action"] == "removed"
+    assert client.get("/documents/harbour").status_code == 404
+    operation = client.get("/schema/openapi.json").json()["paths"]["/documents/{doc_id}"]["delete"]
+    assert "wait" not in {p["name"] for p in operation.get("parameters", [])}

@@ -11,6 +11,7 @@ Cancelling a queued job removes it; cancelling a running one sets a flag that it
 callback checks between stages and embedding batches (``Job.checkpoint``), so the build stops
 at the next batch boundary, before anything is saved, and the engine that serves is untouched.
 Once a build reaches its ``saving`` stage the change is on disk and the flag is ignored.
+``forget`` drops a finished job's record (``DELETE /jobs/{id}`` cancels, then forgets).
 """
 
 from __future__ import annotations
@@ -155,6 +156,12 @@ class JobQueue:
             elif job.state == "running":
                 job.cancel_requested.set()
         return job
+
+    def forget(self, job: Job) -> None:
+        """Drop a finished job's record: ``get`` no longer finds it (a running one is kept)."""
+        with self._lock:
+            if job.state in FINISHED:
+                self._jobs.pop(job.id, None)
 
     def active(self, kind: JobKind) -> Job | None:
         """A queued or running job of ``kind``, if any."""

@@ -24,7 +24,7 @@ from rag.documents.loading import SkippedFile, load_documents
 from rag.durable import TEMPORARY_SUFFIX
 from rag.embedding.base import Embedder
 from rag.embedding.registry import create_embedder
-from rag.errors import BadRequest, UnknownDocument, UnusableIndex
+from rag.errors import BadRequest, UnknownDocument, UnknownSpan, UnusableIndex
 from rag.index.build import Progress, build_index, fingerprint_for
 from rag.index.lexical import LexicalIndex
 from rag.index.store import IndexData, IndexStore
@@ -38,7 +38,36 @@ log = logging.getLogger("rag")
 
 # C0/C1 control characters other than tab, line feed and carriage return; and lone surrogates,
 # which no UTF-8 text can contain (they arrive only through escapes such as JSON "\ud800").
-_UNUSABLE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# The characters str.strip() removes (str.isspace()), spelled out: ``\s`` means other sets in
+# Python's re, in ECMA 262 and in the schema validators, so a pattern cannot use it.
+WHITE_SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = rf"[^{WHITE_SPACE}]"  # what str.strip() does not empty
+_UNUSABLE_CHARS = re.compile(f"[{CONTROL_CHARS}\ud800-\udfff]")
+# What check_question accepts, as the OpenAPI schema states it (with maxLength
+# answering.max_question_chars): no control character, and at least one letter or number
+# (Unicode categories L and N: what str.isalnum() finds). ECMA 262 with the ``u`` flag, as JSON
+# Schema validators read patterns; Python's re has no ``\p{...}``.
+QUESTION_PATTERN = rf"^[^{CONTROL_CHARS}]*[\p{{L}}\p{{N}}][^{CONTROL_CHARS}]*$"
+
+
+def check_question(question: str, limit: int) -> str:
+    """The question without surrounding white space, or ``BadRequest`` saying why it cannot be
+    asked. Judged on the question as sent, so that it is exactly what ``QUESTION_PATTERN`` and
+    ``limit`` (the schema's maxLength) admit: a control character is refused even where
+    stripping would have removed it (U+001C-U+001F and U+0085 are white space to ``str.strip``)."""
+    if len(question) > limit:
+        raise BadRequest(f"question is longer than {limit} characters")
+    bad = _UNUSABLE_CHARS.search(question)
+    if bad:
+        kind = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+        raise BadRequest(f"question contains {kind} (U+{ord(bad.group()):04X}) at position {bad.start()}")
+    question = question.strip()
+    if not question:
+        raise BadRequest("question is empty")
+    if not any(c.isalnum() for c in question):  # e.g. only punctuation, emoji or zero-width spaces
+        raise BadRequest("question has no letters or digits")
+    return question
 
 
 @dataclass
@@ -114,19 +143,7 @@ class QAService:
         return vector
 
     def check_question(self, question: str) -> str:
-        question = question.strip()
-        if not question:
-            raise BadRequest("question is empty")
-        limit = self.settings.answering.max_question_chars
-        if len(question) > limit:
-            raise BadRequest(f"question is longer than {limit} characters")
-        bad = _UNUSABLE_CHARS.search(question)
-        if bad:
-            kind = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
-            raise BadRequest(f"question contains {kind} (U+{ord(bad.group()):04X}) at position {bad.start()}")
-        if not any(c.isalnum() for c in question):  # e.g. only punctuation, emoji or zero-width spaces
-            raise BadRequest("question has no letters or digits")
-        return question
+        return check_question(question, self.settings.answering.max_question_chars)
 
     def check_k(self, k: int | None, name: str = "top_k") -> int:
         """``k`` passages if allowed; ``name`` is what the caller calls it (``k`` in ``/search``)."""
@@ -183,8 +200,11 @@ class QAService:
 
     def span(self, doc_id: str, start: int, end: int, context: int = 200) -> SpanView:
         doc = self.document(doc_id)
-        if not 0 <= start < end <= len(doc.text):
-            raise BadRequest(f"span must satisfy 0 <= start < end <= {len(doc.text)} (got start={start}, end={end})")
+        size = len(doc.text)
+        if not 0 <= start < end <= size:  # a span the document does not have: a missing resource
+            why = f"end must be <= {size}" if end > size else "start must be >= 0"
+            why = "start must be < end" if start >= end else why
+            raise UnknownSpan(f"no span [{start}, {end}) in document {doc_id!r}: it has {size} characters; {why}")
         if not 0 <= context <= 10_000:
             raise BadRequest("context must be between 0 and 10000")
         left, right = max(0, start - context), min(len(doc.text), end + context)

@@ -15,6 +15,7 @@ re-embedding anything.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from rag.config import Settings
 from rag.documents.loading import SUFFIXES, decode_document, doc_id_for, folded_name, make_document
 from rag.embedding.base import Embedder
 from rag.engine.seed_files import SeedTransaction, seed_files_of
-from rag.engine.service import QAService
+from rag.engine.service import WHITE_SPACE, QAService
 from rag.errors import BadRequest, CorpusFull, DocumentError, UnknownDocument, UnusableIndex
 from rag.index.build import Progress, assemble, fingerprint_for
 from rag.index.incremental import seed_order
@@ -36,6 +37,18 @@ from rag.records import DEFAULT_COLLECTION, Document, MetadataValue
 log = logging.getLogger("rag.engine.updates")
 
 MAX_DOC_ID_CHARS = 128
+
+# What resolve_name and document_text accept, as the OpenAPI schema states it (ECMA 262 patterns
+# that read the same in Python's re); the checks below stay the ones that refuse, with their
+# plain 422 messages. A file name: bare (no '/'), something before a suffix the loaders read.
+_SUFFIX = "|".join("".join(f"[{c}{c.upper()}]" for c in suffix[1:]) for suffix in SUFFIXES)
+FILENAME_PATTERN = rf"^[^/]+\.(?:{_SUFFIX})$"
+# ... that gives the id (no doc_id): an ASCII letter, digit or '_' in its stem, at most
+# MAX_DOC_ID_CHARS characters, so the id it folds to is a valid one.
+NAMING_FILENAME_PATTERN = rf"^[^/]*[A-Za-z0-9_][^/]*\.(?:{_SUFFIX})$"
+_NAMING_CHARS = re.compile("[A-Za-z0-9_]")
+# A text: no NUL, and not only white space.
+TEXT_PATTERN = rf"^[^\x00]*[^{WHITE_SPACE}\x00][^\x00]*$"
 Action = Literal["added", "replaced", "removed", "unchanged"]
 
 
@@ -75,8 +88,12 @@ def resolve_name(doc_id: str | None, filename: str | None) -> tuple[str, str]:
             raise BadRequest(f"filename must end in {' or '.join(SUFFIXES)}")
         suffix = name.suffix.lower()
         if doc_id is None:
-            if not folded_name(name):  # two such uploads would silently replace each other
+            # ASCII before folding: lower() makes 'k' of the Kelvin sign, which the schema's pattern would not admit
+            if not _NAMING_CHARS.search(name.stem) or not folded_name(name):  # such uploads would replace each other
                 raise BadRequest(f"filename {filename!r} has no letters or digits to make an id from; give a doc_id")
+            if len(filename) > MAX_DOC_ID_CHARS:
+                limit = MAX_DOC_ID_CHARS
+                raise BadRequest(f"a filename that gives the id has at most {limit} characters; give a doc_id")
             doc_id = doc_id_for(name)
     if doc_id is None:
         raise BadRequest("give a doc_id or a filename")

@@ -9,12 +9,14 @@ swapped in, so the next question sees it and a restart loads it without rebuildi
 (``rag.http.jobs``: poll it, or cancel it with ``DELETE``). With ``?wait=true`` it waits up to
 ``[jobs] wait_s`` and answers as before the queue existed: 201 (added) or 200 (replaced,
 unchanged) with the change, or the problem the job failed with; a job still running then is
-answered 202 as without ``wait``. ``DELETE /documents/{id}`` waits by default (200 with the
-change; 202 and the job if it has not finished within ``wait_s``, or with ``?wait=false``).
+answered 202 as without ``wait``. ``DELETE /documents/{id}`` waits for its job (200 with the
+change; 202 and the job if it has not finished within ``wait_s``): it has no ``?wait=false``, as
+a DELETE that succeeds at once while the document stays readable would look like one that
+failed (schemathesis's use-after-free check flagged exactly that).
 
 Refused before the job is queued: 413 for a document over ``[documents] max_document_bytes``
 (judged from ``Content-Length`` before the body is read, when the body could not fit), 507 when
-the corpus holds ``max_documents``, 503 with ``Retry-After`` when ``[jobs] queue_size`` upload
+the corpus holds ``max_documents``, 429 with ``Retry-After`` when ``[jobs] queue_size`` upload
 bodies (or ``queue_bytes`` of them) are already arriving or queued, also before the body is
 read. A job fails with 422 for a text or name that would not be accepted as a seed file, 404
 for an unknown document, 507 when the corpus would exceed ``max_corpus_chars`` or the disk is
@@ -50,7 +52,7 @@ UPLOAD_SLOT = "rag_upload_slot"  # request state: the admission of a body not ye
 
 async def admit_upload(request: Request[Any, Any, Any]) -> None:
     """Before-request hook of ``POST /documents``, after the key guard and before the body is read:
-    refuse a body that cannot fit (413) or that would overfill the write queue (503), then read it."""
+    refuse a body that cannot fit (413) or that would overfill the write queue (429), then read it."""
     live = live_of(request)
     limits = live.settings.documents
     limit, announced = limits.max_upload_body_bytes, request.content_length
@@ -139,22 +141,17 @@ async def put_document(
     responses={
         **WRITE_ERRORS,
         200: ResponseSpec(DocumentChange, description="Removed"),
-        202: ResponseSpec(JobView, description="Still queued or running after [jobs] wait_s (or ?wait=false)"),
+        202: ResponseSpec(JobView, description="Still queued or running after [jobs] wait_s: poll the job"),
         404: problem_spec("No document has this id"),
     },
 )
-async def delete_document(
-    doc_id: str, live: LiveEngine, request: Request[Any, Any, Any], wait: bool = Parameter(
-        query="wait", required=False, default=True,
-        description="false: answer 202 with the job at once (default: wait up to [jobs] wait_s)",
-    ),
-) -> Response[Any]:  # fmt: skip
+async def delete_document(doc_id: str, live: LiveEngine, request: Request[Any, Any, Any]) -> Response[Any]:
     """Remove a document and its seed file (200 with the change); the others' vectors are reused."""
     scope = scope_of(request)
     if scope is not None:
         visible(scope, live.require().document(doc_id))
     job = live.submit_remove(doc_id, scope=scope)
-    return await _answer(job, wait, live.settings.jobs.wait_s, created=False)
+    return await _answer(job, True, live.settings.jobs.wait_s, created=False)
 
 
 def count_change(job: Job) -> None:

@@ -1,16 +1,20 @@
-"""Writes as jobs over HTTP: ``GET /jobs/{id}`` follows one, ``DELETE /jobs/{id}`` cancels it.
+"""Writes as jobs over HTTP: ``GET /jobs/{id}`` follows one, ``DELETE /jobs/{id}`` cancels and forgets it.
 
-``POST /documents`` (and ``DELETE /documents/{id}`` when it does not finish in time, or with
-``?wait=false``) answers 202 Accepted with ``Location: /jobs/{id}`` and the job below; the job
+``POST /documents`` (and ``DELETE /documents/{id}`` when it does not finish in time) answers
+202 Accepted with ``Location: /jobs/{id}`` and the job below; the job
 runs when the writes queued before it have finished (``rag.engine.jobs``). Poll it until its
 ``status`` is ``done`` (``change`` says what changed), ``failed`` (``error`` is the problem the
 synchronous call would have answered: 413, 422, 404, 507, ...) or ``cancelled``.
 
-Cancelling a queued job removes it from the queue (200); cancelling a running one stops it at
-its next embedding batch, before anything is saved, and answers 202 (poll until
-``cancelled``, or ``done`` if it was already saving); a finished job answers 409. Jobs need the
-key that may write (a collection's key sees only the jobs it submitted); the latest
-``[jobs] history`` finished jobs are kept in memory, per process.
+``DELETE /jobs/{id}`` means "cancel it and forget it": a queued job leaves the queue; a running
+one is asked to stop at its next cancellation point (the next embedding batch, before anything
+is saved) and the request waits for it, up to ``CANCEL_WAIT_S``; then the record is removed and
+the answer is 204, so ``GET /jobs/{id}`` is 404 afterwards. A job that is already committing
+its change (or committed it while the request waited) cannot be cancelled: 409, and it is kept
+so its outcome can be read. A job still inside a batch after ``CANCEL_WAIT_S`` is 409 with
+``Retry-After`` (it will stop there; DELETE again to forget it). A finished job (done, failed or
+cancelled) is forgotten: 204. Jobs need the key that may write (a collection's key sees only the
+jobs it submitted); the latest ``[jobs] history`` finished jobs are kept in memory, per process.
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ import anyio
 import msgspec
 from litestar import Request, Response, delete, get
 from litestar.exceptions import HTTPException
-from litestar.openapi import ResponseSpec
 
-from rag.engine.jobs import Job
+from rag.engine.jobs import COMMITTED_STAGE, Job
 from rag.engine.live import LiveEngine
 from rag.errors import NO_SPACE, UnknownJob, describe_os_error, environmental
 from rag.http.openapi import READ_ERRORS, problem_spec
@@ -37,6 +40,9 @@ from rag.records import DocumentChange, ReindexStatus
 
 log = logging.getLogger("rag.http")
 POLL_S = 0.02  # how often a request that waits for its job looks at it
+# How long DELETE /jobs/{id} waits for a running job to reach its next cancellation point: an
+# embedding batch of [embedding] batch_size texts takes well under a second on one core.
+CANCEL_WAIT_S = 5.0
 
 
 class JobProgress(msgspec.Struct):
@@ -140,25 +146,42 @@ async def job_status(job_id: str, live: LiveEngine, request: Request[Any, Any, A
 
 @delete(
     "/jobs/{job_id:str}",
-    status_code=200,
+    status_code=204,
     opt={"access": "admin", SCOPED_WRITES: True},
     security=[{"apiKey": []}],
     responses={
         **READ_ERRORS,
-        202: ResponseSpec(JobView, description="Running: it stops at its next embedding batch; poll the job"),
-        404: problem_spec("No job has this id (or it left the history)"),
-        409: problem_spec("The job has already finished"),
+        404: problem_spec("No job has this id (or it was forgotten, or it left the history)"),
+        409: problem_spec(
+            "Too late: the job is committing (or committed) its change, and is kept; or it did not reach "
+            "its next cancellation point in time (see Retry-After)"
+        ),
     },
 )
-async def cancel_job(job_id: str, live: LiveEngine, request: Request[Any, Any, Any]) -> Response[JobView]:
-    """Cancel a queued write (200, ``cancelled``), or stop a running one before it saves (202)."""
+async def cancel_job(job_id: str, live: LiveEngine, request: Request[Any, Any, Any]) -> None:
+    """Cancel the job (a running one stops before it saves) and forget it: 204, then 404 to GET."""
     job = _visible_job(live, job_id, request)
-    if job.state in ("done", "failed", "cancelled"):
-        raise HTTPException(status_code=409, detail=f"job {job_id} has already finished ({job.state})")
-    live.jobs.cancel(job_id)
-    if job.state == "running":
-        return Response(view(job), status_code=202, headers={"Location": job_url(job)})
-    return Response(view(job), status_code=200)
+    if not job.finished.is_set():
+        if job.state == "running" and job.stage is not None and job.stage[0] == COMMITTED_STAGE:
+            raise _too_late(job)
+        live.jobs.cancel(job_id)
+        if not await finished_within(job, CANCEL_WAIT_S):
+            raise HTTPException(
+                status_code=409, headers={"Retry-After": "1"},
+                detail=f"job {job_id} was asked to stop but is still {job.state} after {CANCEL_WAIT_S:g} s; it stops "
+                "at its next embedding batch, before saving anything: DELETE it again to forget it",
+            )  # fmt: skip
+        if job.state == "done":  # it reached its commit while we waited: the change is made
+            raise _too_late(job)
+    live.jobs.forget(job)
+
+
+def _too_late(job: Job) -> HTTPException:
+    return HTTPException(
+        status_code=409,
+        detail=f"job {job.id} is too late to cancel: it has committed its change ({job.state}); it is kept, "
+        f"GET {job_url(job)} for its outcome",
+    )
 
 
 ROUTES = [job_status, cancel_job]

@@ -68,7 +68,7 @@ class RagPlugin(InitPluginProtocol):
         app_config.template_config = web.template_config()
         app_config.on_startup = [*app_config.on_startup, observability.wrap_app]
         app_config.after_request = observability.after_request
-        app_config.openapi_config = openapi_config()
+        app_config.openapi_config = openapi_config(settings.answering.max_question_chars)
         return app_config
 
     @asynccontextmanager

@@ -12,17 +12,23 @@ The status codes:
 
 * 400: the request does not match the schema (malformed JSON, wrong types, unknown fields,
   missing or non-integer parameters, values outside the documented bounds, among them
-  ``top_k`` / ``k`` above ``retrieval.max_top_k``, which the schema states);
+  ``top_k`` / ``k`` above ``retrieval.max_top_k``, which the schema states; a gold line's
+  blank id or an answerable kind without answers; a request the HTTP parser refuses);
 * 401/403: a missing or wrong API key, or an admin endpoint while no key is configured;
-* 404: unknown route, document or job; 405: wrong method; 409: a reindex is already queued, a
-  job was cancelled or has finished, a cited document changed;
+* 404: unknown route, document, job, or a span the document does not have (reversed, empty
+  or beyond its end, in ``/spans`` or a gold line's evidence); 405: wrong method; 409: a
+  reindex is already queued, a job was cancelled or is too late to cancel, a cited document
+  changed, a gold line's evidence is not the document's text at its offsets;
 * 413: a body over the route's limit, or a document over ``documents.max_document_bytes``;
   415: a body that is not JSON;
 * 422: well-formed but unanswerable as asked (empty or over-long question, control
-  characters or lone surrogates, a bad span);
-* 429: over the rate limit (with ``Retry-After``); 503: not loaded yet, a request that ran
-  longer than ``server.request_timeout_s``, the write queue full (with ``Retry-After``), or a
-  read-only folder or no file descriptors;
+  characters or lone surrogates, an upload's text or file name that would not be a seed
+  file, ``filters`` that are not a filter object). The schema states these rules too
+  (``rag.http.openapi``), so only a request outside it gets a 422: the engine's checks, with
+  their plain messages, are what refuse;
+* 429: over the rate limit, or the write queue full (both with ``Retry-After``); 503: not
+  loaded yet, a request that ran longer than ``server.request_timeout_s``, or a read-only
+  folder or no file descriptors;
   507: no space left for a new build, or the corpus at ``[documents]`` max_documents / max_corpus_chars.
 """
 
@@ -53,6 +59,7 @@ from rag.errors import (
     RequestTimedOut,
     UnknownDocument,
     UnknownJob,
+    UnknownSpan,
     UpdateConflict,
     WritesBusy,
     describe_os_error,
@@ -93,11 +100,13 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], ProblemDetailsExcepti
     BadRequest: _status(422),
     UnknownDocument: _status(404),
     UnknownJob: _status(404),
+    UnknownSpan: _status(404),
     UpdateConflict: _status(409),
     JobCancelled: _status(409),
     DocumentTooLarge: _status(413),
     CorpusFull: _status(507),
-    WritesBusy: _status(503, {"Retry-After": str(RETRY_AFTER_S)}),
+    # Too many writes arriving for the queue: slow down and retry (429), not a failure of the server (5xx).
+    WritesBusy: _status(429, {"Retry-After": str(RETRY_AFTER_S)}),
     NotReady: _status(503, {"Retry-After": "5"}),
     RequestTimedOut: _status(503, {"Retry-After": "5"}),
 }

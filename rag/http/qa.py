@@ -119,9 +119,8 @@ async def get_document(engine: QAService, request: Request[Any, Any, Any], doc_i
     before_request=integer_query("start", "end", "context"),
     responses=errors(
         {
-            404: "No document has this id",
+            404: "No document has this id, or it has no such span (reversed, empty or beyond its end)",
             409: "The document has changed since the citation was made (sha256 given and different)",
-            422: "The span is reversed, empty or beyond the document",
         }
     ),
 )

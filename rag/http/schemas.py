@@ -7,8 +7,11 @@ from typing import Annotated, cast
 import msgspec
 
 from rag.documents.loading import MAX_BYTES
+from rag.engine.service import NOT_BLANK_PATTERN
 from rag.engine.updates import MAX_DOC_ID_CHARS
 from rag.errors import BadRequest
+from rag.eval.gold import GoldLine
+from rag.eval.metrics import GoldEvidence
 from rag.records import MetadataValue, Passage
 from rag.retrieval.filters import SearchFilter
 
@@ -52,12 +55,17 @@ def bounded_ask_request(max_top_k: int) -> type[AskRequest]:
 
 
 def combined_filter(collection: str | None, filters: SearchFilter | None) -> SearchFilter | None:
-    """``filters`` with ``collection`` (a shorthand for its ``collection``) folded in."""
+    """``filters`` with ``collection`` (a shorthand for its ``collection``) folded in.
+
+    ``collection`` and ``filters.collection`` naming different collections admit no document,
+    as any filter that matches none: the answer abstains, the search and the listing are empty.
+    """
     if collection is None:
         return filters
+    combined = msgspec.structs.replace(filters or SearchFilter(), collection=collection)
     if filters is not None and filters.collection not in (None, collection):
-        raise BadRequest("collection and filters.collection name different collections")
-    return msgspec.structs.replace(filters or SearchFilter(), collection=collection)
+        return msgspec.structs.replace(combined, doc_ids=[])  # no document is in both collections
+    return combined
 
 
 def parse_filters(text: str | None) -> SearchFilter | None:
@@ -149,3 +157,44 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
         if self.tags is not None:
             values["tags"] = list(self.tags)
         return values
+
+
+# -- POST /gold ------------------------------------------------------------------------------------
+
+NotBlank = Annotated[str, msgspec.Meta(min_length=1, pattern=NOT_BLANK_PATTERN, description="Not only white space.")]
+
+
+class CitedEvidence(GoldEvidence, frozen=True):
+    """Evidence as the document page sends it: offsets into a named document (a gold file may
+    leave the document out; a line appended over HTTP is checked against it)."""
+
+    start: Annotated[int, msgspec.Meta(ge=0)]
+    end: Annotated[int, msgspec.Meta(ge=1)]
+    doc_id: Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class GoldQuestion(GoldLine, frozen=True, forbid_unknown_fields=True):
+    """The body of ``POST /gold``: a gold line (``rag.eval.gold``) with what the schema can say
+    of its consistency stated in it; ``rag.http.openapi`` adds the rule on ``kind`` (an
+    unanswerable question has no answers and no evidence, any other kind at least one answer),
+    which ``kind_problems`` checks."""
+
+    id: NotBlank
+    question: NotBlank
+    # Frozen, so nothing appends a base-class item: the narrower list is safe wherever a GoldLine is read.
+    evidence: list[CitedEvidence]  # type: ignore[assignment]
+
+
+UNANSWERABLE = "unanswerable"  # the kind GoldItem.answerable is false for
+
+
+def kind_problems(line: GoldQuestion) -> list[dict[str, str]]:
+    """The rule on ``kind`` that the OpenAPI schema states, as validation errors (a 400)."""
+    if line.kind == UNANSWERABLE:
+        return [
+            {"key": key, "message": f"Expected an empty array for kind {UNANSWERABLE!r}", "source": "body"}
+            for key in ("answers", "evidence") if getattr(line, key)
+        ]  # fmt: skip
+    if not line.answers:
+        return [{"key": "answers", "message": f"Expected at least one answer for kind {line.kind!r}", "source": "body"}]
+    return []

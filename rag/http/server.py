@@ -13,11 +13,16 @@ descriptors (issue 12: ~20,000 idle sockets left every new client an empty reply
 
 A connection that misses one is closed. Deadlines do not run while the app works on a request
 or while the connection is idle between requests (``[server] keep_alive_s`` covers that).
+
+A request the HTTP parser refuses (malformed, or a request line or headers beyond its limits,
+e.g. a query string of ~100 KB) never reaches the app; uvicorn answers it with a plain-text
+400, which ``send_400_response`` replaces with the problem details every other error has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -88,6 +93,26 @@ class ReadDeadlineProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": UNPARSEABLE})
+        content = [b"HTTP/1.1 400 Bad Request\r\n"]
+        content += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        content += [
+            b"content-type: application/problem+json\r\n",
+            b"x-content-type-options: nosniff\r\n",
+            b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+            b"connection: close\r\n\r\n",
+            body.encode("ascii"),
+        ]
+        self.transport.write(b"".join(content))
+        self.transport.close()
+
+
+UNPARSEABLE = (
+    "the request could not be read as HTTP/1.1: it is malformed, or its request line or headers are too long "
+    "(a long query string, for instance); it was not passed on"
+)
 
 
 def run(app: Any, server: ServerSettings, host: str, port: int, workers: int, **kwargs: Any) -> None:
