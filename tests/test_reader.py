@@ -11,7 +11,7 @@ from rag.answering.candidates import Proposal, focus, table_cells
 from rag.answering.features import COLUMN, FEATURES
 from rag.answering.model import PACKAGED, LinearModel, load_model
 from rag.answering.question import analyse_question, answer_kind
-from rag.answering.reader import ABSTENTION_FEATURES, Reading
+from rag.answering.reader import ABSTENTION_FEATURES, Reader, Reading
 from rag.answering.span import choose
 from rag.config import Settings
 from rag.engine.service import QAService
@@ -122,6 +122,23 @@ def test_explain_returns_the_top_candidates_with_their_features(service: QAServi
     document = service.data.documents[top["doc_id"]].text
     assert top["features"] and all(name in FEATURES for name in top["features"])
     assert top["text"].split("; ")[0] == document[top["start"] : top["start"] + len(top["text"].split("; ")[0])]
+
+
+def test_what_the_reader_keeps_per_sentence_does_not_depend_on_earlier_questions(service: QAService) -> None:
+    """Sentences' proposals and words are cached across questions: a question read after others
+    gets the same candidates, priors and features as on a fresh reader."""
+    question = "What does Moscow insist Ukraine must do?"
+    for warm_up in ("Who met in Geneva?", "What would Ukraine give up?", "Why does Russia want guarantees?"):
+        read(service, warm_up)
+    warm = read(service, question)
+    fresh_reader = Reader(service.data, service.answerer.lexical, service.answerer.settings, service.answerer.model)
+    vector = service.embed_question(question)
+    passages = service.retriever.search(question, vector, 5)
+    fresh = fresh_reader.read(question, vector, passages)
+    assert warm.proposals == fresh.proposals
+    priors = fresh_reader.candidates.sentence_priors(passages, fresh_reader.chunk_sentences)
+    assert [p.prior for p in warm.proposals] == [priors[p.sentence.sentence_id] for p in warm.proposals]
+    assert np.array_equal(warm.features, fresh.features)
 
 
 def seeded(tmp_path: Path, settings: Settings, name: str, text: str) -> QAService:

@@ -21,7 +21,9 @@ passage, for the features.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.answering.question import Question
 from rag.records import Candidate, Passage, Sentence
@@ -30,6 +32,9 @@ from rag.text.normalize import STOPWORDS, fold
 
 ANSWER_SENTENCE_KINDS = frozenset({"paragraph", "list_item", "definition", "table_row", "code"})
 MAX_LIST_ITEMS = 12
+# Sentences whose question-independent proposals and words are kept: the top passages of
+# related questions share sentences, and these are most of the reader's work per sentence.
+CACHED_SENTENCES = 8192
 _WORD = re.compile(r"\w+(?:[-'.\u2010-\u2015]\w+)*")
 _BULLET = re.compile(r"(?:[-*+•▪◦]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}\)|#\.)\s+")
 
@@ -50,6 +55,10 @@ class Proposal:
     def start(self) -> int:
         return self.parts[0][0]
 
+    def with_prior(self, prior: float) -> Proposal:
+        # Plain construction: ``dataclasses.replace`` took a tenth of the reader's time.
+        return Proposal(self.sentence, self.parts, self.cited, self.kind, self.label, self.head, prior)
+
     @property
     def end(self) -> int:
         return self.parts[-1][1]
@@ -63,11 +72,15 @@ def strip_bullet(sentence: Sentence) -> tuple[int, int]:
 class CandidateIndex:
     """The persisted candidates grouped by sentence, and each document's sentence order."""
 
-    def __init__(self, sentences: list[Sentence], candidates: list[Candidate]) -> None:
+    def __init__(self, sentences: list[Sentence], candidates: list[Candidate], text_of: dict[str, str]) -> None:
         self.sentences = sentences
+        self.text_of = text_of
         self.by_sentence: dict[int, list[Candidate]] = {}
         for candidate in candidates:
             self.by_sentence.setdefault(candidate.sentence_id, []).append(candidate)
+        # Per instance, so a new index (a new CandidateIndex) never sees an old one's entries.
+        self.fixed_proposals = lru_cache(maxsize=CACHED_SENTENCES)(self._fixed_proposals)
+        self.focus_words = lru_cache(maxsize=CACHED_SENTENCES)(self._focus_words)
 
     def following(self, sentence: Sentence) -> Sentence | None:
         nxt = sentence.sentence_id + 1
@@ -112,38 +125,51 @@ class CandidateIndex:
                 prior[sid] = max(prior.get(sid, 0.0), passage.score / top)
         return prior
 
-    def propose(self, q: Question, priors: dict[int, float], text_of: dict[str, str]) -> list[Proposal]:
+    def propose(self, q: Question, priors: dict[int, float]) -> list[Proposal]:
         found: list[Proposal] = []
         for sid, prior in priors.items():
-            sentence = self.sentences[sid]
-            if sentence.kind in ANSWER_SENTENCE_KINDS:
-                found += self.sentence_proposals(q, sentence, text_of[sentence.doc_id], prior)
+            if self.sentences[sid].kind in ANSWER_SENTENCE_KINDS:
+                found += self.sentence_proposals(q, sid, prior)
         return found
 
-    def sentence_proposals(self, q: Question, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
+    def sentence_proposals(self, q: Question, sentence_id: int, prior: float) -> list[Proposal]:
+        """The sentence's fixed proposals with the passage prior, and its focus for ``q``
+        (after the sentence, linguistic and literal candidates, before cells and lists)."""
+        before, after = self.fixed_proposals(sentence_id)
+        found = [p.with_prior(prior) for p in before]
+        sentence = self.sentences[sentence_id]
+        text = self.text_of[sentence.doc_id]
+        whole = before[0].parts[0]
+        span = focus_of(self.focus_words(sentence_id), *whole, q)
+        if span != whole:
+            found.append(Proposal(sentence, (strip_markup(text, *span),), before[0].cited, "focus", prior=prior))
+        return found + [p.with_prior(prior) for p in after]
+
+    def _fixed_proposals(self, sentence_id: int) -> tuple[tuple[Proposal, ...], tuple[Proposal, ...]]:
+        """What the sentence proposes for any question, split where the focus goes."""
+        sentence = self.sentences[sentence_id]
+        text = self.text_of[sentence.doc_id]
         whole = strip_bullet(sentence)
         cite = ((sentence.start, sentence.end),)
-        found = [Proposal(sentence, (whole,), cite, "sentence", prior=prior)]
-        for c in self.by_sentence.get(sentence.sentence_id, []):
-            span = strip_markup(text, c.start, c.end)
-            found.append(Proposal(sentence, (span,), cite, c.kind, c.label, c.head, prior))
-        known = {p.parts[0] for p in found}
-        for span in literal_spans(text, *whole):
-            if span not in known:
-                found.append(Proposal(sentence, (span,), cite, "literal", prior=prior))
-        span = focus(text, *whole, q)
-        if span != whole:
-            found.append(Proposal(sentence, (strip_markup(text, *span),), cite, "focus", prior=prior))
-        if sentence.kind == "table_row":
-            found += self.cell_proposals(sentence, text, prior)
+        before = [Proposal(sentence, (whole,), cite, "sentence")]
+        for c in self.by_sentence.get(sentence_id, []):
+            before.append(Proposal(sentence, (strip_markup(text, c.start, c.end),), cite, c.kind, c.label, c.head))
+        known = {p.parts[0] for p in before}
+        literals = [span for span in literal_spans(text, *whole) if span not in known]
+        before += [Proposal(sentence, (span,), cite, "literal") for span in literals]
+        after = self.cell_proposals(sentence, text, 0.0) if sentence.kind == "table_row" else []
         run = self.list_run(sentence)
         items = [s for s in run if _BULLET.match(s.text)] or run  # an item's later sentences are not items
         if len(items) >= 2:
             # One quote of the whole list: a list answer is right or wrong as a whole, and one
             # citation per item would weigh a list like a dozen answers.
             parts = tuple(strip_markup(text, *strip_bullet(s)) for s in items)
-            found.append(Proposal(sentence, parts, ((run[0].start, run[-1].end),), "list", prior=prior))
-        return found
+            after.append(Proposal(sentence, parts, ((run[0].start, run[-1].end),), "list"))
+        return tuple(before), tuple(after)
+
+    def _focus_words(self, sentence_id: int) -> tuple[tuple[int, int, str], ...]:
+        sentence = self.sentences[sentence_id]
+        return tuple(focus_words(self.text_of[sentence.doc_id], *strip_bullet(sentence)))
 
 
     def cell_proposals(self, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
@@ -172,21 +198,30 @@ def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return cells
 
 
+def focus_words(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """The folded words of ``text[start:end]`` with their offsets: what ``focus_of`` reads."""
+    return [(start + m.start(), start + m.end(), m.group()) for m in _WORD.finditer(fold(text[start:end]))]
+
+
 def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
+    return focus_of(focus_words(text, start, end), start, end, q)
+
+
+def focus_of(words: Sequence[tuple[int, int, str]], start: int, end: int, q: Question) -> tuple[int, int]:
     """The last run of two or more content words that do not echo the question, else the
     longest run; the span itself when no word echoes it."""
-    runs: list[list[tuple[int, int]]] = [[]]
-    for match in _WORD.finditer(fold(text[start:end])):
-        if q.echoes(match.group()):
+    runs: list[list[tuple[int, int, str]]] = [[]]
+    for word in words:
+        if q.echoes(word[2]):
             runs.append([])
-        elif match.group() not in STOPWORDS or runs[-1]:
-            runs[-1].append((start + match.start(), start + match.end()))
+        elif word[2] not in STOPWORDS or runs[-1]:
+            runs[-1].append(word)
     spans = []
     for run in runs:
-        while run and fold(text[run[-1][0] : run[-1][1]]) in STOPWORDS:
+        while run and run[-1][2] in STOPWORDS:
             run.pop()
         if run:
-            spans.append((run[0][0], run[-1][1], sum(fold(text[a:b]) not in STOPWORDS for a, b in run)))
+            spans.append((run[0][0], run[-1][1], sum(w not in STOPWORDS for _, _, w in run)))
     if len(runs) == 1 or not spans:
         return start, end
     informative = [s for s in spans if s[2] >= 2]

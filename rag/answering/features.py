@@ -15,6 +15,7 @@ import itertools
 import math
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,8 +81,27 @@ def word_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
 
 
 @dataclass(frozen=True)
+class SentenceWords:
+    """A sentence's words (sorted spans) with their stems and stop-word flags: the same for
+    every question, so the reader keeps them (``Reader.words``)."""
+
+    starts: list[int]
+    ends: list[int]
+    words: list[str]
+    stems: list[str]
+    stop: list[bool]
+
+    @classmethod
+    def of(cls, text: str, start: int, end: int) -> SentenceWords:
+        spans = word_spans(text, start, end)
+        words = [w for _, _, w in spans]
+        return cls([a for a, _, _ in spans], [b for _, b, _ in spans], words, [stem(w) for w in words],
+                   [w in STOPWORDS for w in words])  # fmt: skip
+
+
+@dataclass(frozen=True)
 class _SentenceView:
-    """A sentence's words (sorted spans) with which of them echo the question, computed once."""
+    """A sentence's words with which of them echo the question, computed once per question."""
 
     starts: list[int]
     ends: list[int]
@@ -95,18 +115,16 @@ class _SentenceView:
     rarest_match: float
 
     @classmethod
-    def of(cls, spans: list[tuple[int, int, str]], q: Question, cache: dict[str, bool], coverage: float,
+    def of(cls, words: SentenceWords, q: Question, cache: dict[str, bool], coverage: float,
            context_coverage: float, rarest_match: float) -> _SentenceView:  # fmt: skip
         echo = []
-        for _, _, word in spans:
+        for word in words.words:
             if word not in cache:
                 cache[word] = q.echoes(word)
             echo.append(cache[word])
-        matched = [(a, b) for (a, b, _), e in zip(spans, echo, strict=True) if e]
-        stems = [stem(w) for _, _, w in spans]
-        stop = [w in STOPWORDS for _, _, w in spans]
-        return cls([a for a, _, _ in spans], [b for _, b, _ in spans], stems, echo, stop, matched, coverage,
-                   context_coverage, bigram_share(q, stems, stop), rarest_match)  # fmt: skip
+        matched = [(a, b) for a, b, e in zip(words.starts, words.ends, echo, strict=True) if e]
+        return cls(words.starts, words.ends, words.stems, echo, words.stop, matched, coverage, context_coverage,
+                   bigram_share(q, words.stems, words.stop), rarest_match)  # fmt: skip
 
     def inside(self, parts: tuple[tuple[int, int], ...]) -> list[int]:
         """Indexes of the words lying wholly inside the parts."""
@@ -126,6 +144,7 @@ def featurise(
     q: Question,
     proposals: list[Proposal],
     text_of: dict[str, str],
+    words_of: Callable[[int], SentenceWords],
     sentence_dense: dict[int, dict[str, float]],
     sentence_terms: list[frozenset[str]],
     context_terms: list[frozenset[str]],
@@ -143,7 +162,7 @@ def featurise(
         if view is None:
             found = sentence_terms[s.sentence_id] | context_terms[s.sentence_id]
             view = sentences[s.sentence_id] = _SentenceView.of(
-                word_spans(text, s.start, s.end), q, echo_of, q.coverage(found),
+                words_of(s.sentence_id), q, echo_of, q.coverage(found),
                 q.coverage(context_terms[s.sentence_id]), q.rarest_share(found),
             )  # fmt: skip
         # Only the sentence's own words count: list items after a lead-in count as none (so the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rag.index.lexical import LexicalIndex
 from rag.text.normalize import STOPWORDS, content_terms, fold, stem
@@ -66,7 +67,7 @@ class Question:
     type_nouns: frozenset[str] = frozenset()  # stems naming the answer's kind ("Which directory ...?")
     echoed: dict[str, bool] = field(default_factory=dict)  # words already checked by ``echoes``
 
-    @property
+    @cached_property
     def total(self) -> float:
         return sum(self.terms.values()) or 1.0
 

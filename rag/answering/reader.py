@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.candidates import CandidateIndex, Proposal
+from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal
 from rag.answering.citations import cite
-from rag.answering.features import FEATURES, SENTENCE_FEATURES, featurise, sentence_rows
+from rag.answering.features import FEATURES, SENTENCE_FEATURES, SentenceWords, featurise, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, sigmoid
 from rag.answering.question import Question, analyse_question
 from rag.answering.span import choose
@@ -79,13 +80,18 @@ class Reader:
         self.model = model
         self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
         self.chunk_sentences = {c.chunk_id: c.sentence_ids for c in data.chunks}
-        self.candidates = CandidateIndex(data.sentences, data.candidates)
+        self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of)
+        self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
         self.clauses_of: dict[int, list[int]] = {}
         for clause in data.clauses:
             self.clauses_of.setdefault(clause.sentence_id, []).append(clause.clause_id)
         # Term sets are saved with the build (stemming is the costly part of term coverage).
         self.sentence_terms = [data.sentence_terms.terms(i) for i in range(len(data.sentences))]
         self.context_terms = [self._context(s.sentence_id) for s in data.sentences]
+
+    def _words(self, sentence_id: int) -> SentenceWords:
+        sentence = self.data.sentences[sentence_id]
+        return SentenceWords.of(self.text_of[sentence.doc_id], sentence.start, sentence.end)
 
     def _context(self, sentence_id: int) -> frozenset[str]:
         """Terms of what a sentence is about: its section title (two levels up) and, when it
@@ -114,9 +120,9 @@ class Reader:
         match = {sid: float(d) + q.coverage(self.sentence_terms[sid] | self.context_terms[sid])
                  for sid, d in zip(priors, dense, strict=True)}  # fmt: skip
         kept = sorted(match, key=lambda sid: -match[sid])[: self.settings.sentences_considered]
-        proposals = self.candidates.propose(q, {sid: priors[sid] for sid in kept}, self.text_of)
+        proposals = self.candidates.propose(q, {sid: priors[sid] for sid in kept})
         sentence_ids = sorted({p.sentence.sentence_id for p in proposals})
-        rows = featurise(q, proposals, self.text_of, self.similarities(sentence_ids, query_vector),
+        rows = featurise(q, proposals, self.text_of, self.words, self.similarities(sentence_ids, query_vector),
                          self.sentence_terms, self.context_terms)  # fmt: skip
         return Reading(q, proposals, rows)
 
