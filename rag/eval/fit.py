@@ -88,7 +88,9 @@ def answer_text(reader: Reader, parts: Sequence[tuple[int, int]], doc_id: str) -
 def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], names: Sequence[str], c: float) -> LinearModel:
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit((x - scaler.mean_) / scale, y)
+    # Unweighted classes, so the probability is calibrated: "balanced" weights gave the same
+    # ranking (AUROC .846) but an expected calibration error of .16 against .04 held out.
+    model = LogisticRegression(C=c, max_iter=5000).fit((x - scaler.mean_) / scale, y)
     return LinearModel(list(names), [round(float(v), 6) for v in scaler.mean_], [round(float(v), 6) for v in scale],
                        [round(float(v), 6) for v in model.coef_[0]], round(float(model.intercept_[0]), 6))  # fmt: skip
 
