@@ -25,6 +25,12 @@ MODEL_WINDOW = 256  # word pieces all-MiniLM-L6-v2 sees; both backends truncate 
 ENV_PREFIX = "RAG_"
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
+# The reader's candidate generators besides the whole sentence (rag.answering.candidates) and
+# its feature groups (rag.answering.features.FEATURE_GROUPS): the switches of [answering].
+CandidateSource = Literal["linguistic", "literal", "focus", "list", "cell"]
+CANDIDATE_SOURCES: tuple[CandidateSource, ...] = get_args(CandidateSource)
+FeatureGroup = Literal["dense", "terms", "position", "answer_type", "shape"]
+FEATURE_GROUP_NAMES: tuple[FeatureGroup, ...] = get_args(FeatureGroup)
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
@@ -142,6 +148,12 @@ class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     sentences_considered: Positive = 8
     consensus_candidates: Positive = 10  # span choice: expected overlap with the best N (1 = the best one)
     max_question_chars: Positive = 2000
+    # Stage switches (what `rag fit --ablations` turns off one at a time): the candidate
+    # generators besides the whole sentence, feature groups left out (rag.answering.features
+    # FEATURE_GROUPS), and whether the abstention rule may refuse.
+    candidates: list[CandidateSource] = msgspec.field(default_factory=lambda: list(CANDIDATE_SOURCES))
+    features_off: list[FeatureGroup] = msgspec.field(default_factory=list)
+    abstain: bool = True
     # The reader's fitted models (rag.answering.model); empty = the one shipped with the package,
     # fitted by `rag fit` on eval/sets.toml. Its abstention threshold is part of it.
     model: str = ""

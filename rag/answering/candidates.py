@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.answering.question import Question
+from rag.config import CANDIDATE_SOURCES
 from rag.records import Candidate, Passage, Sentence
 from rag.text.markup import literal_spans, strip_markup
 from rag.text.normalize import STOPWORDS, fold
@@ -72,9 +73,11 @@ def strip_bullet(sentence: Sentence) -> tuple[int, int]:
 class CandidateIndex:
     """The persisted candidates grouped by sentence, and each document's sentence order."""
 
-    def __init__(self, sentences: list[Sentence], candidates: list[Candidate], text_of: dict[str, str]) -> None:
+    def __init__(self, sentences: list[Sentence], candidates: list[Candidate], text_of: dict[str, str],
+                 sources: frozenset[str] = frozenset(CANDIDATE_SOURCES)) -> None:  # fmt: skip
         self.sentences = sentences
         self.text_of = text_of
+        self.sources = sources  # the generators that run besides the whole sentence ([answering] candidates)
         self.by_sentence: dict[int, list[Candidate]] = {}
         for candidate in candidates:
             self.by_sentence.setdefault(candidate.sentence_id, []).append(candidate)
@@ -140,7 +143,7 @@ class CandidateIndex:
         sentence = self.sentences[sentence_id]
         text = self.text_of[sentence.doc_id]
         whole = before[0].parts[0]
-        span = focus_of(self.focus_words(sentence_id), *whole, q)
+        span = focus_of(self.focus_words(sentence_id), *whole, q) if "focus" in self.sources else whole
         if span != whole:
             found.append(Proposal(sentence, (strip_markup(text, *span),), before[0].cited, "focus", prior=prior))
         return found + [p.with_prior(prior) for p in after]
@@ -152,13 +155,15 @@ class CandidateIndex:
         whole = strip_bullet(sentence)
         cite = ((sentence.start, sentence.end),)
         before = [Proposal(sentence, (whole,), cite, "sentence")]
-        for c in self.by_sentence.get(sentence_id, []):
+        for c in self.by_sentence.get(sentence_id, []) if "linguistic" in self.sources else []:
             before.append(Proposal(sentence, (strip_markup(text, c.start, c.end),), cite, c.kind, c.label, c.head))
         known = {p.parts[0] for p in before}
-        literals = [span for span in literal_spans(text, *whole) if span not in known]
+        literals = literal_spans(text, *whole) if "literal" in self.sources else []
+        literals = [span for span in literals if span not in known]
         before += [Proposal(sentence, (span,), cite, "literal") for span in literals]
-        after = self.cell_proposals(sentence, text, 0.0) if sentence.kind == "table_row" else []
-        run = self.list_run(sentence)
+        table = sentence.kind == "table_row" and "cell" in self.sources
+        after = self.cell_proposals(sentence, text, 0.0) if table else []
+        run = self.list_run(sentence) if "list" in self.sources else []
         items = [s for s in run if _BULLET.match(s.text)] or run  # an item's later sentences are not items
         if len(items) >= 2:
             # One quote of the whole list: a list answer is right or wrong as a whole, and one

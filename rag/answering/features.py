@@ -48,6 +48,20 @@ FEATURES: tuple[str, ...] = (
     *(f"def_{k}" for k in ("sentence", "complement", "focus")),
 )  # fmt: skip
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
+# The features by the evidence they weigh: what `[answering] features_off` leaves out (as zeros,
+# so a model's columns stay the same) and `rag fit --ablations` measures one group at a time.
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "dense": ("sentence_dense", "context_dense", "previous_dense", "clause_dense"),
+    "terms": ("sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "echo_share", "novel_words",
+              "contains_echo", "header_match", "head_in_question"),
+    "position": ("passage_prior", "sentence_rank", "distance", "after_match", "after_last_match",
+                 "adjacent_after_match", "position"),
+    "answer_type": ("type_fit", "type_miss", "entity_for_open", "causal_for_why", "list_for_list", "list_not_wanted",
+                    "sentence_for_how", "beside_type_noun",
+                    *(n for n in FEATURES if n.startswith(("why_", "how_", "def_")))),
+    "shape": ("length", "length_share", "definition_block", "table_row", "code",
+              *(n for n in FEATURES if n.startswith("kind_"))),
+}  # fmt: skip
 # What chooses the sentence: its match with the question, and whether it holds a fitting candidate.
 SENTENCE_FEATURES: tuple[str, ...] = (
     "sentence_dense", "sentence_coverage", "context_coverage", "passage_prior", "sentence_rank",

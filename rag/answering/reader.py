@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal
 from rag.answering.citations import cite
-from rag.answering.features import FEATURES, SENTENCE_FEATURES, SentenceWords, featurise, sentence_rows
+from rag.answering.features import FEATURE_GROUPS, FEATURES, SENTENCE_FEATURES, SentenceWords, featurise, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, sigmoid
 from rag.answering.question import Question, analyse_question
 from rag.answering.span import choose
@@ -80,8 +80,9 @@ class Reader:
         self.model = model
         self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
         self.chunk_sentences = {c.chunk_id: c.sentence_ids for c in data.chunks}
-        self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of)
+        self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of, frozenset(settings.candidates))
         self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
+        self.columns_off = [FEATURES.index(name) for group in settings.features_off for name in FEATURE_GROUPS[group]]
         self.clauses_of: dict[int, list[int]] = {}
         for clause in data.clauses:
             self.clauses_of.setdefault(clause.sentence_id, []).append(clause.clause_id)
@@ -124,6 +125,7 @@ class Reader:
         sentence_ids = sorted({p.sentence.sentence_id for p in proposals})
         rows = featurise(q, proposals, self.text_of, self.words, self.similarities(sentence_ids, query_vector),
                          self.sentence_terms, self.context_terms)  # fmt: skip
+        rows[:, self.columns_off] = 0.0
         return Reading(q, proposals, rows)
 
     def scores(self, reading: Reading, model: ReaderModel | None = None) -> npt.NDArray[np.float64]:
@@ -188,7 +190,7 @@ class Reader:
         confidence = sigmoid(float(self.model.abstention.logits(signals_row[None, :])[0]))
         signals = {name: round(float(v), 4) for name, v in zip(ABSTENTION_FEATURES, signals_row, strict=True)}
         trace = self.trace(reading, logits) if explain else []
-        if confidence < self.model.threshold:
+        if confidence < self.model.threshold and self.settings.abstain:
             return Extraction("", [], round(confidence, 4), True, signals, trace)
         answer, citations = self.cite(reading.proposals[best], sigmoid(float(logits[best])))
         return Extraction(answer, citations, round(confidence, 4), False, signals, trace)

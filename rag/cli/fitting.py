@@ -9,6 +9,7 @@ from rich.console import Console
 
 from rag.answering.model import PACKAGED, save_model
 from rag.config import Settings
+from rag.eval.ablation import run_ablations
 from rag.eval.fit import fit_and_hold_out, load_sets
 from rag.eval.metrics import Report
 
@@ -22,9 +23,18 @@ out = Console(stderr=True)
               help="Where to write the fitted model.")  # fmt: skip
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the held-out report (Markdown).")
 @click.option("--held-out/--no-held-out", default=True, help="Measure each document with a model fitted without it.")
+@click.option("--ablations", "ablations_path", type=click.Path(path_type=Path),
+              help="Instead of fitting: held-out figures with each stage switched off in turn (Markdown).")  # fmt: skip
 @click.pass_obj
-def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path | None, held_out: bool) -> None:
+def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path | None, held_out: bool,
+        ablations_path: Path | None) -> None:  # fmt: skip
     """Fit the candidate scorer and abstention rule; report leave-one-document-out figures."""
+    if ablations_path:
+        table = run_ablations(settings, load_sets(sets_path), log=out.print)
+        print(table)
+        ablations_path.write_text(table, encoding="utf-8")
+        out.print(f"ablations written to {ablations_path}")
+        return
     result = fit_and_hold_out(settings, load_sets(sets_path), held_out, log=out.print)
     save_model(result.model, out_path)
     out.print(f"model written to {out_path} (threshold {result.model.threshold})")
