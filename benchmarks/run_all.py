@@ -38,6 +38,7 @@ FULL = {
     "threads": ["--duration", "8"],
     "open_time": ["--sizes", "1000", "10000"],
     "pooling": ["--sets", "dev", "own", "corpus"],
+    "corpus_scale": ["--sizes", "10000", "100000", "1000000"],
 }
 QUICK = {
     "query_path": ["--repeat", "1"],
@@ -49,6 +50,7 @@ QUICK = {
     "threads": ["--duration", "2", "--concurrency", "1", "4", "--backends", "onnx-int8"],
     "open_time": ["--sizes", "300", "--repeat", "1"],
     "pooling": ["--sets", "dev"],
+    "corpus_scale": ["--sizes", "300", "3000", "--base-chunks", "300"],
 }
 
 TARGETS = """\
