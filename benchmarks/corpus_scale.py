@@ -165,7 +165,8 @@ def tiled(base: Any, factor: int, seed: int = 0) -> Any:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process in MB (10^6 bytes, as common.rss_mb; ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def child_build(size: int, base_chunks: int) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def main() -> None:
         "event": "built", "build_s": build_s, "model_s": model_s, "nodes": len(index.docstore.docs),
         "splitter": f"{type(splitter).__name__}(chunk_size={getattr(splitter, 'chunk_size', '?')}, "
                     f"chunk_overlap={getattr(splitter, 'chunk_overlap', '?')})",
-        "threads": args.threads, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": args.threads, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,  # KiB
     }), file=out, flush=True)
 
     threads = args.threads
