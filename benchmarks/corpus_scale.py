@@ -4,29 +4,29 @@
 
 What is real and what is synthetic:
 
-- Texts: a synthetic corpus with the statistics of eval/corpus (+ seeds/). Each document takes
-  the length of a randomly drawn real document and is filled with paragraphs (blank-line
-  blocks) drawn at random from the real ones, so sentence, block-kind and document lengths and
-  the vocabulary are the real corpus's; no block is new text.
-- The base (``--base-chunks``, the 10k row) is built by the project's own build path,
-  ``rag.index.build.assemble`` (chunking, segmentation, linguistic analysis) with the real
-  default embedder (onnx-int8 all-MiniLM-L6-v2): every chunk, sentence and clause vector is
-  really embedded, then ``IndexStore.save`` writes it.
+- Texts: synthetic documents with the statistics of eval/corpus (+ seeds/): each takes the
+  length of a random real document and is filled with paragraphs (blank-line blocks) drawn at
+  random from the real ones, so sentence, block and document lengths and the vocabulary are
+  the real corpus's; no block is new text.
+- The base (``--base-chunks``, the 10k row) is built by the project's build path,
+  ``rag.index.build.assemble`` (chunking, segmentation, linguistic analysis), with the real
+  default embedder (onnx-int8): every chunk, sentence and clause vector is really embedded.
+  It is kept in ``$RAG_BENCH_DIR/corpus-scale/base-<n>`` and reused by later runs with the
+  chunking and embedding times of the run that made it (delete the folder to remake it).
 - 100k and 1M are the base tiled: replica r of every document, sentence, clause, chunk and
-  answer candidate is a copy with new ids (documents ``r<r>-<doc_id>``), and its vectors are the
-  base vectors plus Gaussian noise (cosine ~0.95 to the original), renormalised; then the same
-  ``IndexStore.save`` (FAISS HNSW, BM25, term sets, checksums). Their chunking and embedding
-  time is the base's scaled linearly (labelled as such); their save is measured.
-- Opening and asking are real: a fresh process runs ``IndexStore.load`` and ``QAService`` on
-  the saved build with the default embedder, question cache off, and asks every gold question
-  of eval/corpus/gold (embedding, hybrid retrieval, reader, citations) one at a time.
+  answer candidate is a copy with new ids (documents ``r<r>-<doc_id>``) whose vectors are the
+  base's plus Gaussian noise (cosine ~0.95), renormalised. Their chunking and embedding time is
+  the base's scaled linearly (labelled so).
+- Every size is written by ``IndexStore.save`` (FAISS, BM25, term sets, checksums: measured),
+  then opened in a fresh process by ``IndexStore.load`` and ``QAService`` with the default
+  embedder and the question cache off, which asks every gold question of eval/corpus/gold
+  (embedding, hybrid retrieval, reader, citations) one at a time.
 
-Each build and each open runs in its own process (``--child``), so the RSS figures are theirs
-alone. Before a size larger than one already measured, its memory is projected linearly from
-the largest measured size; a size whose projection exceeds the memory available now is not
-started, and the report says so with the numbers.
+Build and open each run in their own process (``--child``), so the RSS figures are theirs
+alone (the build's peak includes making the base only in the run that made it). A size
+whose memory, projected linearly from the largest size measured, exceeds the memory
+available now is not started, and the report says so with the numbers.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -122,6 +122,8 @@ def base_content(chunks: int) -> tuple[Any, Any, dict[str, float]]:
                                               type=tuple[list[Document], ChunkTable])
     vectors = [np.load(folder / f"{name}.npy") for name in ("chunk_vectors", "sentence_vectors", "clause_vectors")]
     times = json.loads((folder / "times.json").read_text())
+    made = time.gmtime((folder / "times.json").stat().st_mtime)
+    times["built_at"] = time.strftime("%Y-%m-%d %H:%M UTC", made)  # reused by later runs: say when it was timed
     return IndexContent(documents, table, *vectors), embedder, times
 
 
@@ -175,11 +177,9 @@ def child_build(size: int, base_chunks: int) -> dict[str, Any]:
     from rag.index.build import fingerprint_for
     from rag.index.store import IndexStore
 
-    started = time.perf_counter()
     base, embedder, times = base_content(base_chunks)
     factor = max(1, round(size / len(base.table.chunks)))
     content = base if factor == 1 else tiled(base, factor)
-    made = time.perf_counter() - started
     index = work_dir() / f"index-{size}"
     shutil.rmtree(index, ignore_errors=True)
     settings = settings_for(index)
@@ -190,8 +190,9 @@ def child_build(size: int, base_chunks: int) -> dict[str, Any]:
     assert folder is not None
     return {"size": size, "factor": factor, "chunks": len(data.chunks), "sentences": len(data.sentences),
             "clauses": len(data.clauses), "documents": len(data.documents), "index_kind": data.manifest.index_kind,
+            "base_built_at": times["built_at"],
             "chunk_s": times["chunk_s"] * factor, "embed_s": times["embed_s"] * factor, "save_s": save,
-            "prepare_s": made, "disk_mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6,
+            "disk_mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6,
             "build_peak_rss_mb": peak_rss_mb()}
 
 
@@ -227,12 +228,6 @@ def child_open(size: int) -> dict[str, Any]:
             **{part: common.summarise_ms(values) for part, values in parts.items()}}
 
 
-def available_mb() -> float:
-    import psutil
-
-    return float(psutil.virtual_memory().available) / 1e6
-
-
 def run_child(kind: str, size: int, base_chunks: int) -> dict[str, Any]:
     command = [common.PYTHON, __file__, "--child", kind, "--sizes", str(size), "--base-chunks", str(base_chunks)]
     done = subprocess.run(command, cwd=common.ROOT, env=common.base_env(), capture_output=True, text=True)
@@ -254,6 +249,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    import psutil
+
     common.print_header("The service at corpus scale: build, open, RSS, ask (synthetic corpus, see below)")
     rows: list[list[object]] = []
     results: dict[str, Any] = {}
@@ -264,7 +261,7 @@ def main() -> None:
             scale = size / largest["chunks"]  # what grows with the index, above the interpreter and model
             fixed = largest["rss_before_mb"]
             need = fixed + (max(largest["build_peak_rss_mb"], largest["open_peak_rss_mb"]) - fixed) * scale
-            free = available_mb()
+            free = float(psutil.virtual_memory().available) / 1e6
             if need > 0.9 * free:
                 stopped.append(f"{size:,} chunks not started: memory projected from {largest['chunks']:,} chunks "
                                f"(build peak {largest['build_peak_rss_mb']:,.0f} MB, open peak "
@@ -292,14 +289,14 @@ def main() -> None:
          "build peak RSS MB", "IndexStore.load s", "open (load + QAService) s", "RSS added by open MB",
          "RSS after open MB", "ask p50 ms", "ask p95 ms", "of it: retrieve p50 ms", "answer p50 ms"], rows))
     base = results.get(str(args.sizes[0]), {})
-    print(f"\nTexts: synthetic documents of eval/corpus paragraphs (see the script's docstring). \"real\": chunked, "
-          f"analysed and embedded (onnx-int8) by `assemble` and saved by `IndexStore.save`; \"tiled\": that base "
-          f"copied with new ids and noisy vectors (cosine ~0.95), then saved by the same `IndexStore.save`, so "
-          f"their \"chunk + embed s\" is the base's ({base.get('chunk_s', float('nan')):.0f} s chunking + "
-          f"{base.get('embed_s', float('nan')):.0f} s embedding) scaled linearly, not measured. Open and ask are "
-          f"measured in a fresh process per size: {base.get('questions', 0)} eval/corpus gold questions one at a "
-          f"time, question cache off, default settings (onnx-int8). RSS before the open (interpreter and model): "
-          f"{base.get('rss_before_mb', float('nan')):,.0f} MB.")
+    b = {"chunk_s": float("nan"), "embed_s": float("nan"), "rss_before_mb": float("nan"), **base}
+    print(f"\nTexts: synthetic documents of eval/corpus paragraphs (see the docstring). \"real\": chunked, "
+          f"analysed and embedded (onnx-int8) by `assemble`; \"tiled\": that base copied with new ids and noisy "
+          f"vectors (cosine ~0.95). Both saved by `IndexStore.save`. Chunk + embed of the tiled sizes is the base's "
+          f"({b['chunk_s']:.0f} s chunking + {b['embed_s']:.0f} s embedding, timed {b.get('base_built_at', '?')}) "
+          f"scaled linearly, not measured. Open and ask: a fresh process per size, {b.get('questions', 0)} "
+          f"eval/corpus gold questions one at a time, question cache off, default settings (onnx-int8); RSS before "
+          f"the open (interpreter and model) {b['rss_before_mb']:,.0f} MB.")
     for line in stopped:
         print(f"\n**Not measured:** {line}.")
     common.save_result("corpus_scale", {"results": results, "stopped": stopped})
