@@ -101,7 +101,7 @@ def main() -> None:
     os.environ.update(common.base_env())
     common.print_header(TITLE)
     if not PEER_PYTHON.exists():
-        print(f"**Skipped**: the peer's virtualenv ({PEER_PYTHON.relative_to(common.ROOT)}) is missing. "
+        print(f"**Skipped**: the peer's virtualenv ({PEER_PYTHON}) is missing. "
               "Install it with `bash benchmarks/peers/setup_llamaindex.sh` (PyPI only, torch==2.13.0 CPU) "
               "and rerun `python benchmarks/run_all.py --only llamaindex`.")
         common.save_result("llamaindex", {"skipped": "peer virtualenv missing"})
