@@ -27,6 +27,7 @@ REPORT = ROOT / "benchmarks" / "REPORT.md"
 HELD_OUT = ROOT / "eval" / "HELD_OUT.md"
 # The same held-out run with the reader as it stood at commit bfc466e, on the same gold sets.
 HELD_OUT_BEFORE = ROOT / "eval" / "HELD_OUT_bfc466e.md"
+ABLATIONS = ROOT / "eval" / "ABLATIONS.md"
 SETS = ROOT / "eval" / "sets.toml"
 # The corpus documents whose questions and answers the reader's developer never read: added by a
 # helper after the reader's features were designed; only aggregate figures were looked at.
@@ -273,6 +274,7 @@ def blocks() -> dict[str, str]:
         "corpus": corpus(),
         "held-out": held_out(held_out_now),
         "before-after": before_and_after(held_out_now, HELD_OUT_BEFORE.read_text(encoding="utf-8")),
+        "ablations": ABLATIONS.read_text(encoding="utf-8"),
     }
 
 
