@@ -3,11 +3,13 @@
 Every document comes from a documentation package installed for this purpose (none of them is
 on a fresh machine of this project): the Python 3.11 documentation (its reStructuredText
 sources), git-doc, the Debian FAQ, the Debian Policy Manual, the Debian Administrator's
-Handbook and SQLite's documentation. HTML is converted to Markdown with pandoc; text and
+Handbook, SQLite's documentation, the Perl FAQ (POD, rendered by pod2text), Node.js's API
+documentation, Flask's changelog and others. HTML is converted to Markdown with pandoc; text and
 reStructuredText are copied as they are (hard wrapping kept). The output is committed, so the
 evaluation never needs these packages; this script says how it was made and can remake it:
 
     sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc
+    sudo apt-get install perl-doc nodejs-doc python-flask-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -56,6 +58,10 @@ SOURCES = [
     ("debian-maint-guide-modify.md", "tutorial", "maint-guide",
      Path("/usr/share/doc/maint-guide/html/modify.en.html"), "docbook_page"),
     ("sphinx-faq.rst", "faq", "sphinx-doc", Path("/usr/share/doc/sphinx-doc/html/_sources/faq.rst.txt"), "copy"),
+    ("perl-faq-general.txt", "faq", "perl-doc", Path("/usr/share/perl/5.36.0/pod/perlfaq1.pod"), "pod_text"),
+    ("nodejs-intl.md", "reference", "nodejs-doc", Path("/usr/share/doc/nodejs/api/intl.md.gz"), "gunzip"),
+    ("flask-changes-2.0-2.2.rst", "release-notes", "python-flask-doc",
+     Path("/usr/share/doc/python-flask-doc/changelog.gz"), "flask_changes_2_0_to_2_2"),
 ]  # fmt: skip
 
 
@@ -122,6 +128,24 @@ def nginx_changes_1_19_to_1_22(path: Path) -> str:
     text = gzip.decompress(path.read_bytes()).decode("utf-8")
     start = text.index("Changes with nginx 1.22.1 ")
     end = text.index("Changes with nginx 1.17.10 ")
+    return text[start:end].rstrip() + "\n"
+
+
+def pod_text(path: Path) -> str:
+    """A Perl POD page as plain text, rendered by pod2text (podlators) as perldoc shows it."""
+    return subprocess.run(["pod2text", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def gunzip(path: Path) -> str:
+    """A gzip-compressed Markdown or text file, copied as it is."""
+    return gzip.decompress(path.read_bytes()).decode("utf-8")
+
+
+def flask_changes_2_0_to_2_2(path: Path) -> str:
+    """Flask's changelog (its CHANGES.rst) from 2.0.0 to 2.2.2, hard-wrapped as shipped."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    start = text.index("Version 2.2.2\n")
+    end = text.index("Version 1.1.4\n")
     return text[start:end].rstrip() + "\n"
 
 
