@@ -3,13 +3,14 @@
 Every document comes from a documentation package installed for this purpose (none of them is
 on a fresh machine of this project): the Python 3.11 documentation (its reStructuredText
 sources), git-doc, the Debian FAQ, the Debian Policy Manual, the Debian Administrator's
-Handbook, SQLite's documentation, the Perl FAQ (POD, rendered by pod2text), Node.js's API
-documentation, Flask's changelog and others. HTML is converted to Markdown with pandoc; text and
-reStructuredText are copied as they are (hard wrapping kept). The output is committed, so the
-evaluation never needs these packages; this script says how it was made and can remake it:
+Handbook, SQLite's documentation and more (SOURCES names every package). HTML is converted to
+Markdown with pandoc; text and reStructuredText are copied as they are (hard wrapping kept).
+The output is committed, so the evaluation never needs these packages; this script says how
+it was made and can remake it:
 
-    sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc
-    sudo apt-get install perl-doc nodejs-doc python-flask-doc
+    sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc \
+        postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
+        doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -62,6 +63,12 @@ SOURCES = [
     ("nodejs-intl.md", "reference", "nodejs-doc", Path("/usr/share/doc/nodejs/api/intl.md.gz"), "gunzip"),
     ("flask-changes-2.0-2.2.rst", "release-notes", "python-flask-doc",
      Path("/usr/share/doc/python-flask-doc/changelog.gz"), "flask_changes_2_0_to_2_2"),
+    ("debian-constitution-leader-ctte.txt", "legal", "doc-debian",
+     Path("/usr/share/doc/debian/constitution.txt.gz"), "constitution_sections_5_6"),
+    ("securing-debian-network.md", "security-guide", "harden-doc",
+     Path("/usr/share/doc/harden-doc/html/en-US/network-secure.html"), "publican_page"),
+    ("debian-kernel-handbook-bugs.md", "handbook", "debian-kernel-handbook",
+     Path("/usr/share/doc/debian-kernel-handbook/kernel-handbook.html/ch-bugs.html"), "docbook_page"),
 ]  # fmt: skip
 
 
@@ -154,6 +161,22 @@ def vim_help(path: Path) -> str:
     html = path.read_text(encoding="latin-1")
     body = html[html.index("<PRE>") + len("<PRE>") : html.rindex('<A HREF="#top">top</A>')]
     return html_entities.unescape(re.sub(r"<[^>]+>", "", body)).strip("\n") + "\n"
+
+
+def constitution_sections_5_6(path: Path) -> str:
+    """Sections 5 (Project Leader) and 6 (Technical committee) of the Debian Constitution, hard-wrapped
+    as shipped; the whole constitution is longer than the corpus's documents."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    start = text.index("\n5. Project Leader\n")
+    end = text.index("\n7. The Project Secretary\n")
+    return text[start + 1 : end + 1].rstrip() + "\n"
+
+
+def publican_page(path: Path) -> str:
+    """A Publican-made HTML page (the Securing Debian Manual) without its two navigation lists."""
+    html = path.read_text(encoding="utf-8")
+    top = html.find('<ul class="docnav top">')
+    return pandoc_markdown(html[html.find("</ul>", top) + len("</ul>") : html.rfind('<ul class="docnav">')])
 
 
 def main() -> int:
