@@ -39,6 +39,9 @@ UNSEEN = (
     "debian-devref-developer-duties.rst",
     "debian-maint-guide-modify.md",
     "sphinx-faq.rst",
+    "debian-constitution-leader-ctte.txt",
+    "securing-debian-network.md",
+    "debian-kernel-handbook-bugs.md",
 )
 
 Row = dict[str, str]
