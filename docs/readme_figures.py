@@ -39,6 +39,9 @@ UNSEEN = (
     "debian-devref-developer-duties.rst",
     "debian-maint-guide-modify.md",
     "sphinx-faq.rst",
+    "perl-faq-general.txt",
+    "nodejs-intl.md",
+    "flask-changes-2.0-2.2.rst",
 )
 
 Row = dict[str, str]
