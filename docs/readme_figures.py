@@ -40,6 +40,12 @@ UNSEEN = (
     "debian-devref-developer-duties.rst",
     "debian-maint-guide-modify.md",
     "sphinx-faq.rst",
+    "debian-constitution-leader-ctte.txt",
+    "securing-debian-network.md",
+    "debian-kernel-handbook-bugs.md",
+    "perl-faq-general.txt",
+    "nodejs-intl.md",
+    "flask-changes-2.0-2.2.rst",
 )
 
 Row = dict[str, str]
