@@ -69,9 +69,10 @@ def combined_filter(collection: str | None, filters: SearchFilter | None) -> Sea
 
 
 def parse_filters(text: str | None) -> SearchFilter | None:
-    """A filter given as JSON in a query parameter (422 when it is not one: the parameter's
-    schema is a string, so a string that is not a filter is well-formed but unusable)."""
-    if not text:  # "filters=" (present but empty) filters nothing, as if absent
+    """A filter given as JSON in a query parameter (422 when it is not one). "filters=" (present
+    but empty) is refused too: the schema says the parameter is a JSON filter object, and an
+    empty one is ``{}``; leave the parameter out to filter nothing."""
+    if text is None:
         return None
     try:
         return msgspec.json.decode(text, type=SearchFilter)
