@@ -9,11 +9,12 @@ synchronous call would have answered: 413, 422, 404, 507, ...) or ``cancelled``.
 ``DELETE /jobs/{id}`` means "cancel it and forget it": a queued job leaves the queue; a running
 one is asked to stop at its next cancellation point (the next embedding batch, before anything
 is saved) and the request waits for it, up to ``CANCEL_WAIT_S``; then the record is removed and
-the answer is 204, so ``GET /jobs/{id}`` is 404 afterwards. A job that is already committing
-its change (or committed it while the request waited) cannot be cancelled: 409, and it is kept
-so its outcome can be read. A job still inside a batch after ``CANCEL_WAIT_S`` is 409 with
-``Retry-After`` (it will stop there; DELETE again to forget it). A finished job (done, failed or
-cancelled) is forgotten: 204. Jobs need the key that may write (a collection's key sees only the
+the answer is 204, so ``GET /jobs/{id}`` is 404 afterwards. 204 always means the job's change
+was not made. A job that is committing its change, committed it while the request waited, or
+finished ``done`` cannot be cancelled: 409, and it is kept so its outcome can be read (to undo
+the change, delete the document). A job still inside a batch after ``CANCEL_WAIT_S`` is 409 with
+``Retry-After`` (it will stop there; DELETE again to forget it). A job that finished ``failed``
+or ``cancelled`` changed nothing and is forgotten: 204. Jobs need the key that may write (a collection's key sees only the
 jobs it submitted); the latest ``[jobs] history`` finished jobs are kept in memory, per process.
 """
 
@@ -171,8 +172,8 @@ async def cancel_job(job_id: str, live: LiveEngine, request: Request[Any, Any, A
                 detail=f"job {job_id} was asked to stop but is still {job.state} after {CANCEL_WAIT_S:g} s; it stops "
                 "at its next embedding batch, before saving anything: DELETE it again to forget it",
             )  # fmt: skip
-        if job.state == "done":  # it reached its commit while we waited: the change is made
-            raise _too_late(job)
+    if job.state == "done":  # its change is made (before or while we waited): 204 would say it was not
+        raise _too_late(job)
     live.jobs.forget(job)
 
 
@@ -180,7 +181,7 @@ def _too_late(job: Job) -> HTTPException:
     return HTTPException(
         status_code=409,
         detail=f"job {job.id} is too late to cancel: it has committed its change ({job.state}); it is kept, "
-        f"GET {job_url(job)} for its outcome",
+        f"GET {job_url(job)} for its outcome (to undo a document change, delete the document)",
     )
 
 
