@@ -14,8 +14,9 @@ was not made. A job that is committing its change, committed it while the reques
 finished ``done`` cannot be cancelled: 409, and it is kept so its outcome can be read (to undo
 the change, delete the document). A job still inside a batch after ``CANCEL_WAIT_S`` is 409 with
 ``Retry-After`` (it will stop there; DELETE again to forget it). A job that finished ``failed``
-or ``cancelled`` changed nothing and is forgotten: 204. Jobs need the key that may write (a collection's key sees only the
-jobs it submitted); the latest ``[jobs] history`` finished jobs are kept in memory, per process.
+or ``cancelled`` changed nothing and is forgotten: 204. Jobs need the key that may write (a
+collection's key sees only the jobs it submitted); the latest ``[jobs] history`` finished jobs
+are kept in memory, per process.
 """
 
 from __future__ import annotations
