@@ -6,14 +6,16 @@ All offsets are Python ``str`` indices (Unicode code points) into a document's r
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 # A metadata value: a string, integer or boolean, or a list of them (e.g. tags), as given at
 # upload. No floats: JSON Schema's "number" overlaps "integer", so the schema could not say
-# which of the union a value is.
-MetadataValue = str | int | bool | list[str | int | bool]
+# which of the union a value is. Integers are 64-bit: the index stores metadata as msgpack, which
+# cannot hold larger ones (an outside fuzz run's 26-digit integer failed at save with a 500).
+MetadataInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+MetadataValue = str | MetadataInt | bool | list[str | MetadataInt | bool]
 DEFAULT_COLLECTION = "default"
 
 

@@ -28,6 +28,7 @@ from rag.engine.updates import (
     resolve_name,
 )
 from rag.errors import BadRequest
+from rag.http.openapi import constraints_of
 
 LIMIT = 40  # a small answering.max_question_chars, so that generated questions cross it
 # Letters of several scripts, digits, white space of every kind str.strip() knows, control
@@ -126,6 +127,6 @@ def test_the_schema_states_the_rules_the_engine_checks(client: TestClient[Litest
 def test_the_schema_states_what_msgspec_enforces_and_litestar_left_out(
     client: TestClient[Litestar], component: str, prop: str, constraint: dict[str, Any]
 ) -> None:
-    stated = openapi(client)["components"]["schemas"][component]["properties"][prop]
+    stated = constraints_of(openapi(client)["components"]["schemas"][component]["properties"][prop])
     assert {key: stated.get(key) for key in constraint} == constraint
 

@@ -8,6 +8,7 @@ any limit was applied.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -381,3 +382,21 @@ def test_a_document_delete_that_succeeds_has_removed_it(
     assert client.get("/documents/harbour").status_code == 404
     operation = client.get("/schema/openapi.json").json()["paths"]["/documents/{doc_id}"]["delete"]
     assert "wait" not in {p["name"] for p in operation.get("parameters", [])}
+
+
+def test_metadata_integers_beyond_64_bits_are_refused_as_the_schema_says(
+    make_client: Callable[..., TestClient[Litestar]], settings: Settings
+) -> None:
+    """The index stores metadata as msgpack (64-bit integers): a larger one is a 400 at the door,
+    stated in the schema, not a 500 when the job saves (an outside fuzz run found the 500)."""
+    client = make_client(keyed(settings))
+    huge = client.post("/documents?wait=true", headers=AUTH,
+                       json={"doc_id": "big", "text": NOTE, "metadata": {"n": 16499289683702366347460608}})  # fmt: skip
+    assert huge.status_code == 400, huge.text
+    assert "big" not in served(client)
+    bounds = {"n": 2**63 - 1, "tags": [-(2**63)]}
+    body = {"doc_id": "big", "text": NOTE, "metadata": bounds}
+    largest = client.post("/documents?wait=true", headers=AUTH, json=body)
+    assert largest.status_code == 201, largest.text
+    schema = client.get("/schema/openapi.json").json()["components"]["schemas"]["DocumentUpload"]
+    assert '"maximum": 9223372036854775807' in json.dumps(schema["properties"]["metadata"])

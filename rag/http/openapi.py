@@ -114,6 +114,11 @@ def enforced_constraints(types: tuple[type[msgspec.Struct], ...]) -> dict[str, d
 
 
 ENFORCED = enforced_constraints(REQUEST_BODIES)
+_, MSGSPEC_COMPONENTS = msgspec.json.schema_components(REQUEST_BODIES)
+# Properties whose constraints sit deeper than ``constraints_of`` copies (a metadata value's 64-bit
+# integer bounds, under additionalProperties and a union): msgspec's own schema of the property,
+# which is what it enforces, replaces Litestar's whole.
+WHOLE_FROM_MSGSPEC = (("DocumentUpload", "metadata"), ("SearchFilter", "metadata"))
 
 
 def documented_rules(max_question_chars: int) -> dict[str, dict[str, Any]]:
@@ -157,6 +162,8 @@ def with_rules(document: dict[str, Any], max_question_chars: int) -> dict[str, A
             if "items" in missing and "items" in stated:  # the items have a schema: add to it what it lacks
                 missing["items"] = {k: v for k, v in missing["items"].items() if k not in stated["items"]}
             schemas[name]["properties"][prop].update(missing)
+    for name, prop in WHOLE_FROM_MSGSPEC:
+        schemas[name]["properties"][prop] = MSGSPEC_COMPONENTS[name]["properties"][prop]
     for name, rules in documented_rules(max_question_chars).items():
         if name not in schemas:
             raise RuntimeError(f"no OpenAPI component {name!r} to document")

@@ -18,10 +18,10 @@ from typing import Annotated
 
 import msgspec
 
-from rag.records import Document, MetadataValue
+from rag.records import Document, MetadataInt, MetadataValue
 
 MAX_CONDITIONS = 32
-Scalar = str | int | bool  # as rag.records.MetadataValue
+Scalar = str | MetadataInt | bool  # as rag.records.MetadataValue
 
 
 class SearchFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
