@@ -206,3 +206,13 @@ def live_server(make_app: AppMaker) -> Iterator[Callable[..., str]]:
     for server, thread in started:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def wait_for_job(client: TestClient[Litestar], url: str, headers: dict[str, str],
+                 timeout: float = 30.0) -> dict[str, Any]:  # fmt: skip
+    """Poll a write job (``GET /jobs/{id}``) until it is no longer queued or running."""
+    deadline = time.monotonic() + timeout
+    while (job := client.get(url, headers=headers).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {url} did not finish: {job}"
+        time.sleep(0.01)
+    return job

@@ -26,7 +26,7 @@ from rag.config import Settings
 from rag.documents.loading import load_documents
 from rag.embedding.base import Vectors
 from rag.engine.service import QAService
-from tests.conftest import FakeEmbedder, tuned
+from tests.conftest import FakeEmbedder, tuned, wait_for_job
 
 KEY = "concurrency-key-0123456789"
 AUTH = {"X-API-Key": KEY}
@@ -53,14 +53,6 @@ def wait_idle(client: TestClient[Litestar]) -> None:
     while client.get("/admin/reindex", headers=AUTH).json()["state"] in ("queued", "running"):
         assert time.monotonic() < deadline, "the reindex did not finish"
         time.sleep(0.01)
-
-
-def finished_job(client: TestClient[Litestar], url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while (job := client.get(url, headers=AUTH).json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, f"job {url} did not finish"
-        time.sleep(0.01)
-    return job
 
 
 def served(client: TestClient[Litestar]) -> dict[str, str]:
@@ -168,7 +160,7 @@ def test_any_interleaving_of_changes_loses_nothing_acknowledged(
             if cancel is not None:
                 assert cancel.status_code == 409, cancel.text
             if response.status_code == 202:
-                job = finished_job(client, response.headers["location"])
+                job = wait_for_job(client, response.headers["location"], AUTH, timeout=60)
                 if job["status"] == "cancelled":  # cancelled before it saved: nothing changed
                     counts["cancelled"] += 1
                     continue

@@ -20,7 +20,7 @@ from rag.engine import updates
 from rag.engine.service import QAService
 from rag.http import plugin as extensions
 from rag.index.store import IndexStore
-from tests.conftest import FakeEmbedder, tuned
+from tests.conftest import FakeEmbedder, tuned, wait_for_job
 
 KEY = "test-key-0123456789abcdef"
 AUTH = {"X-API-Key": KEY}
@@ -283,19 +283,9 @@ def test_an_update_during_a_reindex_waits_for_it_instead_of_409(
     assert not (Path(keyed.paths.seeds) / "rockets.txt").exists()  # nothing written while it waits
     release.set()
     for response in (queued, deleted):
-        job = wait_for_job(client, response.headers["location"])
+        job = wait_for_job(client, response.headers["location"], AUTH)
         assert job["status"] == "done", job
     assert [d["doc_id"] for d in client.get("/documents").json()] == ["rockets"]
-
-
-def wait_for_job(client: TestClient[Litestar], url: str, timeout: float = 30.0) -> dict[str, Any]:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while (job := client.get(url, headers=AUTH).json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.02)
-    return job
 
 
 def test_document_routes_are_in_the_schema(keyed_client: TestClient[Litestar]) -> None:

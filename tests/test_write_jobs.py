@@ -27,7 +27,7 @@ from rag.engine.service import QAService
 from rag.errors import UnknownJob, WritesBusy
 from rag.http import jobs as http_jobs
 from rag.http.dependencies import LIVE
-from tests.conftest import FakeEmbedder, tuned
+from tests.conftest import FakeEmbedder, tuned, wait_for_job
 
 KEY = "write-jobs-key-0123456789"
 AUTH = {"X-API-Key": KEY}
@@ -66,14 +66,6 @@ def gated_client(
     return client, embedder
 
 
-def wait_for_job(client: TestClient[Litestar], url: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while (job := client.get(url, headers=AUTH).json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.02)
-    return job
-
-
 def served(client: TestClient[Litestar]) -> set[str]:
     return {d["doc_id"] for d in client.get("/documents").json()}
 
@@ -90,7 +82,7 @@ def test_an_upload_answers_202_with_a_job_to_poll(
     job = response.json()
     assert response.headers["location"] == job["url"] == f"/jobs/{job['id']}"
     assert job["kind"] == "upload" and job["document"] == "harbour" and job["status"] in ("queued", "running", "done")
-    done = wait_for_job(client, job["url"])
+    done = wait_for_job(client, job["url"], AUTH)
     assert done["status"] == "done" and done["error"] is None
     assert done["change"]["action"] == "added" and done["change"]["document"]["doc_id"] == "harbour"
     assert "harbour" in served(client)
@@ -113,7 +105,7 @@ def test_wait_true_answers_as_before_the_queue(
 def test_a_failed_job_carries_its_problem(make_client: Callable[..., TestClient[Litestar]], settings: Settings) -> None:
     client = make_client(keyed(settings))
     response = client.post("/documents", json={"doc_id": "nul", "text": "a\x00b"}, headers=AUTH)
-    job = wait_for_job(client, response.headers["location"])
+    job = wait_for_job(client, response.headers["location"], AUTH)
     assert job["status"] == "failed" and job["error"]["status"] == 422 and "NUL" in job["error"]["detail"]
     missing = client.delete("/documents/nope", headers=AUTH)  # waited for: the job's problem
     assert missing.status_code == 404 and "no document with id 'nope'" in missing.json()["detail"]
@@ -137,7 +129,7 @@ def test_a_write_during_an_upload_is_queued_not_409(
     assert client.get("/admin/reindex", headers=AUTH).json()["state"] == "queued"
     embedder.gate.set()
     for response in (first, second, removal, reindex):
-        assert wait_for_job(client, response.headers["location"])["status"] == "done"
+        assert wait_for_job(client, response.headers["location"], AUTH)["status"] == "done"
     assert served(client) == {"long", "harbour"}
     assert client.get(reindex.headers["location"], headers=AUTH).json()["reindex"]["documents"] == 2
 
@@ -154,7 +146,7 @@ def test_a_queued_job_can_be_cancelled(make_client: Callable[..., TestClient[Lit
     assert cancelled.status_code == 204 and not cancelled.content
     assert client.get(queued.headers["location"], headers=AUTH).status_code == 404  # cancelled and forgotten
     embedder.gate.set()
-    assert wait_for_job(client, running.headers["location"])["status"] == "done"
+    assert wait_for_job(client, running.headers["location"], AUTH)["status"] == "done"
     assert served(client) == {"long", "us-ukraine-russia-negotiations"}
     assert not (Path(settings.paths.seeds) / "harbour.txt").exists()
     assert client.delete(queued.headers["location"], headers=AUTH).status_code == 404  # nothing left to delete
@@ -187,9 +179,9 @@ def test_deleting_a_finished_job_forgets_it_only_if_it_changed_nothing(
     kept, since answering 204 would tell the client its upload was cancelled when it was saved."""
     client = make_client(keyed(settings))
     done = client.post("/documents", json={"doc_id": "harbour", "text": NOTE}, headers=AUTH)
-    assert wait_for_job(client, done.headers["location"])["status"] == "done"
+    assert wait_for_job(client, done.headers["location"], AUTH)["status"] == "done"
     failed = client.post("/documents", json={"doc_id": "nul", "text": "a\x00b"}, headers=AUTH)
-    assert wait_for_job(client, failed.headers["location"])["status"] == "failed"
+    assert wait_for_job(client, failed.headers["location"], AUTH)["status"] == "failed"
     assert client.delete(failed.headers["location"], headers=AUTH).status_code == 204
     assert client.get(failed.headers["location"], headers=AUTH).status_code == 404
     refused = client.delete(done.headers["location"], headers=AUTH)
@@ -246,7 +238,7 @@ def test_a_job_that_does_not_reach_a_cancellation_point_in_time_is_409(
     assert "DELETE it again" in busy.json()["detail"]
     assert client.get(url, headers=AUTH).json()["cancel_requested"] is True
     gate.set()
-    assert wait_for_job(client, url)["status"] == "cancelled"
+    assert wait_for_job(client, url, AUTH)["status"] == "cancelled"
     assert client.delete(url, headers=AUTH).status_code == 204
 
 
