@@ -1,5 +1,5 @@
-"""Headers every response of a route carries, whatever answered it: ``X-Content-Type-Options:
-nosniff``, and an ``Allow`` on ``OPTIONS`` that names every method of the path.
+"""Query parameters given once; headers every response of a route carries, whatever answered
+it: ``X-Content-Type-Options: nosniff``, and an ``Allow`` on ``OPTIONS`` that names every method of the path.
 
 Litestar 2 builds the automatic ``OPTIONS`` answer of a path when its first handler is
 registered and keeps it when more handlers join the path from another module, so ``Allow``
@@ -9,15 +9,31 @@ that serves a request knows all of them; this middleware asks it.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+from urllib.parse import parse_qsl
 
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.errors import BadRequest
+
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
+
+
+def one_value_per_query_parameter(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard (every route): every query parameter of the API takes one value, so a repeated one
+    (``?collection=a&collection=b``) is refused rather than one of its values silently used."""
+    query = connection.scope.get("query_string", b"").decode("latin-1")
+    repeated = [name for name, count in Counter(k for k, _ in parse_qsl(query, keep_blank_values=True)).items()
+                if count > 1]  # fmt: skip
+    if repeated:
+        raise BadRequest(f"query parameter {repeated[0]!r} is given more than once; give it once")
 
 
 def methods_of(scope: Scope) -> str | None:

@@ -33,7 +33,7 @@ from rag.config import Settings
 from rag.engine.live import LiveEngine
 from rag.http import admin, documents, gold, jobs, observability, qa, web
 from rag.http.dependencies import LIVE, dependencies, key_guard
-from rag.http.hardening import ResponseHeaders
+from rag.http.hardening import ResponseHeaders, one_value_per_query_parameter
 from rag.http.openapi import API_KEY_HEADER, docs_assets, openapi_config
 from rag.http.problems import EXCEPTION_HANDLERS
 
@@ -54,7 +54,7 @@ class RagPlugin(InitPluginProtocol):
         app_config.state[LIVE] = self.live  # for hooks that run before dependencies (rag.http.documents)
         app_config.after_exception = [*app_config.after_exception, documents.release_upload_slot]
         self.live.jobs.listeners.append(documents.count_change)
-        app_config.guards = [*app_config.guards, key_guard(settings.security)]
+        app_config.guards = [*app_config.guards, one_value_per_query_parameter, key_guard(settings.security)]
         app_config.exception_handlers = {**app_config.exception_handlers, **EXCEPTION_HANDLERS}
         app_config.lifespan = [*app_config.lifespan, self.serve_engine, self.follow_builds]
         app_config.middleware = [
