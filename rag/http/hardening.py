@@ -16,24 +16,24 @@ from urllib.parse import parse_qsl
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
-from rag.errors import BadRequest
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
 
 def one_value_per_query_parameter(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A guard (every route): every query parameter of the API takes one value, so a repeated one
-    (``?collection=a&collection=b``) is refused rather than one of its values silently used."""
+    (``?collection=a&collection=b``) is refused, with the 400 of any request that breaks the schema,
+    rather than one of its values silently used."""
     query = connection.scope.get("query_string", b"").decode("latin-1")
     repeated = [name for name, count in Counter(k for k, _ in parse_qsl(query, keep_blank_values=True)).items()
                 if count > 1]  # fmt: skip
     if repeated:
-        raise BadRequest(f"query parameter {repeated[0]!r} is given more than once; give it once")
+        raise ValidationException(f"query parameter {repeated[0]!r} is given more than once; give it once")
 
 
 def methods_of(scope: Scope) -> str | None:
