@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import uuid
 from pathlib import Path
@@ -38,6 +39,37 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_checked(path: Path, checksum: str) -> bytearray | None:
+    """The file's bytes if their SHA-256 is ``checksum``, else None (missing, short or changed).
+
+    One read serves both the check and the decoding: reading each index file twice, once to
+    hash it and once to decode it, was a third of opening a 100k-chunk index."""
+    try:
+        with path.open("rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            buffer, done = bytearray(size), 0
+            view = memoryview(buffer)
+            while done < size:
+                read = handle.readinto(view[done:])
+                if not read:
+                    return None
+                done += read
+    except FileNotFoundError:
+        return None
+    return buffer if hashlib.sha256(buffer).hexdigest() == checksum else None
+
+
+def array_of_npy(buffer: bytearray) -> npt.NDArray[Any]:
+    """The array a ``.npy`` file's bytes hold, without copying them (``np.load`` reads its file again)."""
+    header = io.BytesIO(bytes(buffer[:4096]))  # format 1.0 headers are < 64 KiB; numpy pads them to 64 bytes
+    major, _ = np.lib.format.read_magic(header)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read_header(header)
+    count = int(np.prod(shape, dtype=np.int64))
+    flat = np.frombuffer(buffer, dtype=dtype, count=count, offset=header.tell())
+    return flat.reshape(shape, order="F" if fortran_order else "C")
 
 
 def fsync_dir(folder: Path) -> None:

@@ -41,7 +41,15 @@ import numpy.typing as npt
 from filelock import FileLock
 
 from rag.config import IndexSettings
-from rag.durable import fsync_dir, make_unique_dir, sha256_file, write_array_synced, write_synced
+from rag.durable import (
+    array_of_npy,
+    fsync_dir,
+    make_unique_dir,
+    read_checked,
+    sha256_file,
+    write_array_synced,
+    write_synced,
+)
 from rag.errors import UnusableIndex
 from rag.index.lexical import TABLES, LexicalIndex, TermTable, load_lexical, save_lexical
 from rag.index.manifest import Fingerprint, Manifest, difference
@@ -54,6 +62,8 @@ KEEP_BUILDS = 2
 STALE_STAGING_S = 3600  # abandoned staging folders older than this are removed
 STAGING_PREFIX = ".build-"
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
+# Files decoded from the bytes read to check them; the others are memory-mapped by their readers.
+DECODED_FROM_MEMORY = frozenset({"documents.msgpack", "chunks.msgpack", "dense.faiss", "sentences.npy", "clauses.npy"})
 
 
 class ChunkTable(msgspec.Struct, frozen=True):
@@ -230,16 +240,19 @@ class IndexStore:
         assert folder is not None
         if manifest.fingerprint != expected:
             raise UnusableIndex(f"index in {folder} is stale: {difference(manifest.fingerprint, expected)}")
+        read: dict[str, bytearray] = {}
         for name, checksum in manifest.files.items():
-            path = folder / name
-            if not path.exists() or sha256_file(path) != checksum:
-                raise UnusableIndex(f"index file {path} is missing or corrupted (checksum mismatch)")
+            content = read_checked(folder / name, checksum)
+            if content is None:
+                raise UnusableIndex(f"index file {folder / name} is missing or corrupted (checksum mismatch)")
+            if name in DECODED_FROM_MEMORY:  # the rest (BM25, term tables) is memory-mapped below
+                read[name] = content
         try:
-            documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
-            table = msgspec.msgpack.decode((folder / "chunks.msgpack").read_bytes(), type=ChunkTable)
-            vectors = FaissIndex.load(folder / "dense.faiss", manifest.index_kind, ef_search)
-            sentence_vectors = np.load(folder / "sentences.npy")
-            clause_vectors = np.load(folder / "clauses.npy")
+            documents = msgspec.msgpack.decode(read.pop("documents.msgpack"), type=list[Document])
+            table = msgspec.msgpack.decode(read.pop("chunks.msgpack"), type=ChunkTable)
+            vectors = FaissIndex.from_bytes(read.pop("dense.faiss"), manifest.index_kind, ef_search)
+            sentence_vectors = array_of_npy(read.pop("sentences.npy"))
+            clause_vectors = array_of_npy(read.pop("clauses.npy"))
             lexical, terms = load_lexical(folder, TABLES)
         except Exception as error:  # any decoder's failure means the same thing: rebuild
             raise UnusableIndex(f"index in {folder} cannot be read: {error}") from error

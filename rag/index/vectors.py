@@ -59,7 +59,6 @@ class NearestVectors(Protocol):
 
 
 class VectorIndex(NearestVectors, Protocol):
-
     def add(self, vectors: npt.NDArray[np.float32], ids: Ids) -> None: ...
 
     def remove(self, ids: Ids) -> None: ...
@@ -102,6 +101,14 @@ class FaissIndex:
     def load(cls, path: Path, kind: str, ef_search: int | None = None) -> FaissIndex:
         """Read a saved index; an HNSW index keeps the efSearch it was built with unless given."""
         index = cls(faiss.read_index(str(path)), kind)
+        if ef_search is not None:
+            index.set_ef_search(ef_search)
+        return index
+
+    @classmethod
+    def from_bytes(cls, data: bytearray, kind: str, ef_search: int | None = None) -> FaissIndex:
+        """``load`` from the bytes of a saved index (read once, and checked, by the caller)."""
+        index = cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)), kind)
         if ef_search is not None:
             index.set_ef_search(ef_search)
         return index
