@@ -21,13 +21,15 @@ passage, for the features.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from rag.answering.question import Question
 from rag.config import CANDIDATE_SOURCES
-from rag.records import Candidate, Passage, Sentence
+from rag.records import Candidate, Chunk, Passage, Sentence
 from rag.text.markup import literal_spans, strip_markup
 from rag.text.normalize import STOPWORDS, fold
 
@@ -70,6 +72,20 @@ def strip_bullet(sentence: Sentence) -> tuple[int, int]:
     return (sentence.start + (marker.end() if marker else 0), sentence.end)
 
 
+class RowsByKey:
+    """The rows of a table grouped by a key column (the sentence a candidate or clause belongs
+    to), found by binary search: a dict of lists over a million rows took a second at every open."""
+
+    def __init__(self, keys: Iterable[int]) -> None:
+        column = np.fromiter(keys, dtype=np.int64)
+        self.order = np.argsort(column, kind="stable")
+        self.sorted_keys = column[self.order]
+
+    def rows(self, key: int) -> list[int]:
+        start, end = np.searchsorted(self.sorted_keys, [key, key + 1])
+        return [int(row) for row in self.order[start:end]]
+
+
 class CandidateIndex:
     """The persisted candidates grouped by sentence, and each document's sentence order."""
 
@@ -78,9 +94,8 @@ class CandidateIndex:
         self.sentences = sentences
         self.text_of = text_of
         self.sources = sources  # the generators that run besides the whole sentence ([answering] candidates)
-        self.by_sentence: dict[int, list[Candidate]] = {}
-        for candidate in candidates:
-            self.by_sentence.setdefault(candidate.sentence_id, []).append(candidate)
+        self.candidates = candidates
+        self.rows_of_sentence = RowsByKey(c.sentence_id for c in candidates)
         # Per instance, so a new index (a new CandidateIndex) never sees an old one's entries.
         self.fixed_proposals = lru_cache(maxsize=CACHED_SENTENCES)(self._fixed_proposals)
         self.focus_words = lru_cache(maxsize=CACHED_SENTENCES)(self._focus_words)
@@ -119,12 +134,13 @@ class CandidateIndex:
         return run
 
     @staticmethod
-    def sentence_priors(passages: list[Passage], chunk_sentences: dict[int, tuple[int, ...]]) -> dict[int, float]:
-        """Each sentence of the passages, with its best passage's score relative to the top one."""
+    def sentence_priors(passages: list[Passage], chunks: Sequence[Chunk]) -> dict[int, float]:
+        """Each sentence of the passages (chunk i is ``chunks[i]``), with its best passage's score
+        relative to the top one."""
         top = passages[0].score if passages and passages[0].score else 1.0
         prior: dict[int, float] = {}
         for passage in passages:
-            for sid in chunk_sentences[passage.chunk_id]:
+            for sid in chunks[passage.chunk_id].sentence_ids:
                 prior[sid] = max(prior.get(sid, 0.0), passage.score / top)
         return prior
 
@@ -155,7 +171,8 @@ class CandidateIndex:
         whole = strip_bullet(sentence)
         cite = ((sentence.start, sentence.end),)
         before = [Proposal(sentence, (whole,), cite, "sentence")]
-        for c in self.by_sentence.get(sentence_id, []) if "linguistic" in self.sources else []:
+        linguistic = self.rows_of_sentence.rows(sentence_id) if "linguistic" in self.sources else []
+        for c in (self.candidates[row] for row in linguistic):
             before.append(Proposal(sentence, (strip_markup(text, c.start, c.end),), cite, c.kind, c.label, c.head))
         known = {p.parts[0] for p in before}
         literals = literal_spans(text, *whole) if "literal" in self.sources else []

@@ -160,8 +160,8 @@ def featurise(
     text_of: dict[str, str],
     words_of: Callable[[int], SentenceWords],
     sentence_dense: dict[int, dict[str, float]],
-    sentence_terms: list[frozenset[str]],
-    context_terms: list[frozenset[str]],
+    sentence_terms: Callable[[int], frozenset[str]],
+    context_terms: Callable[[int], frozenset[str]],
 ) -> npt.NDArray[np.float32]:
     """One row of ``FEATURES`` per proposal."""
     rows = np.zeros((len(proposals), len(FEATURES)), dtype=np.float32)
@@ -174,10 +174,10 @@ def featurise(
         text = text_of[s.doc_id]
         view = sentences.get(s.sentence_id)
         if view is None:
-            found = sentence_terms[s.sentence_id] | context_terms[s.sentence_id]
+            found = sentence_terms(s.sentence_id) | context_terms(s.sentence_id)
             view = sentences[s.sentence_id] = _SentenceView.of(
                 words_of(s.sentence_id), q, echo_of, q.coverage(found),
-                q.coverage(context_terms[s.sentence_id]), q.rarest_share(found),
+                q.coverage(context_terms(s.sentence_id)), q.rarest_share(found),
             )  # fmt: skip
         # Only the sentence's own words count: list items after a lead-in count as none (so the
         # echo penalty drops them); counting the items' words measured worse held out (.325 vs .357).

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal
+from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal, RowsByKey
 from rag.answering.citations import cite
 from rag.answering.features import FEATURE_GROUPS, FEATURES, SENTENCE_FEATURES, SentenceWords, featurise, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, sigmoid
@@ -79,16 +79,15 @@ class Reader:
         self.settings = settings
         self.model = model
         self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
-        self.chunk_sentences = {c.chunk_id: c.sentence_ids for c in data.chunks}
         self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of, frozenset(settings.candidates))
         self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
         self.columns_off = [FEATURES.index(name) for group in settings.features_off for name in FEATURE_GROUPS[group]]
-        self.clauses_of: dict[int, list[int]] = {}
-        for clause in data.clauses:
-            self.clauses_of.setdefault(clause.sentence_id, []).append(clause.clause_id)
-        # Term sets are saved with the build (stemming is the costly part of term coverage).
-        self.sentence_terms = [data.sentence_terms.terms(i) for i in range(len(data.sentences))]
-        self.context_terms = [self._context(s.sentence_id) for s in data.sentences]
+        self.clauses_of = RowsByKey(clause.sentence_id for clause in data.clauses)  # clause i is row i
+        # Term sets are saved with the build (stemming is the costly part of term coverage) and
+        # read per sentence when a question reaches it: making them all at open took 11 s at
+        # 100k chunks, for the few hundred sentences a question reads.
+        self.sentence_terms = lru_cache(maxsize=CACHED_SENTENCES)(data.sentence_terms.terms)
+        self.context_terms = lru_cache(maxsize=CACHED_SENTENCES)(self._context)
 
     def _words(self, sentence_id: int) -> SentenceWords:
         sentence = self.data.sentences[sentence_id]
@@ -101,24 +100,24 @@ class Reader:
         terms: frozenset[str] = frozenset()
         context, depth = sentence.context, 0
         while context >= 0 and depth < 2:
-            terms |= self.sentence_terms[context]
+            terms |= self.sentence_terms(context)
             context, depth = self.data.sentences[context].context, depth + 1
         previous = sentence_id - 1
         if previous >= 0 and self.data.sentences[previous].doc_id == sentence.doc_id and _ANAPHORIC.match(
             sentence.text
         ):
-            terms |= self.sentence_terms[previous]
+            terms |= self.sentence_terms(previous)
         return terms
 
     def read(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Reading:
         q = analyse_question(question, self.lexical)
         considered = passages[: self.settings.passages_considered]
-        priors = self.candidates.sentence_priors(considered, self.chunk_sentences)
+        priors = self.candidates.sentence_priors(considered, self.data.chunks)
         # Only the sentences that match best (cosine plus term coverage) get candidates: the
         # right sentence is among the top 8 of them for 93% of the gold questions, and fewer
         # candidates are both faster and easier to rank.
         dense = self.data.sentence_vectors[list(priors)] @ query_vector if priors else np.zeros(0)
-        match = {sid: float(d) + q.coverage(self.sentence_terms[sid] | self.context_terms[sid])
+        match = {sid: float(d) + q.coverage(self.sentence_terms(sid) | self.context_terms(sid))
                  for sid, d in zip(priors, dense, strict=True)}  # fmt: skip
         kept = sorted(match, key=lambda sid: -match[sid])[: self.settings.sentences_considered]
         proposals = self.candidates.propose(q, {sid: priors[sid] for sid in kept})
@@ -150,7 +149,7 @@ class Reader:
         for sid in sentence_ids:
             sentence = sentences[sid]
             previous = sid - 1 if sid > 0 and sentences[sid - 1].doc_id == sentence.doc_id else -1
-            clauses = self.clauses_of.get(sid, [])
+            clauses = self.clauses_of.rows(sid)
             found[sid] = {
                 "sentence_dense": float(vectors[sid] @ query_vector),
                 "context_dense": float(vectors[sentence.context] @ query_vector) if sentence.context >= 0 else 0.0,
