@@ -28,7 +28,7 @@ from rag.errors import BadRequest, UnknownDocument, UnknownSpan, UnusableIndex
 from rag.index.build import Progress, build_index, fingerprint_for
 from rag.index.lexical import LexicalIndex
 from rag.index.store import IndexData, IndexStore
-from rag.index.vectors import FaissIndex, VectorCache
+from rag.index.vectors import VectorCache
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
 from rag.retrieval.filters import SearchFilter, allowed_documents
 from rag.retrieval.hybrid import Retriever
@@ -80,9 +80,9 @@ class QAService:
 
     def __post_init__(self) -> None:
         lexical = self.data.lexical or LexicalIndex([c.text for c in self.data.chunks])
-        sentences = FaissIndex.create(self.embedder.dim, "flat")
-        sentences.add(self.data.sentence_vectors, np.arange(len(self.data.sentences), dtype=np.int64))
-        self.retriever = Retriever(self.data.chunks, self.data.vectors, sentences, lexical, self.settings.retrieval)
+        scan_every_sentence = len(self.data.sentences) < self.settings.index.exact_below
+        self.retriever = Retriever(self.data.chunks, self.data.vectors, self.data.sentence_vectors, lexical,
+                                   self.settings.retrieval, scan_every_sentence)  # fmt: skip
         model = load_model(self.settings.answering.model or None)
         self.answerer = Reader(self.data, lexical, self.settings.answering, model)
         self._question_cache = VectorCache(self.settings.embedding.query_cache_size)

@@ -2,7 +2,10 @@
 
 - dense: the question's cosine with each chunk vector (FAISS);
 - sentence: the best cosine of the question with any sentence of the chunk, which finds a
-  one-sentence fact that a whole chunk's vector dilutes;
+  one-sentence fact that a whole chunk's vector dilutes. Every sentence is scanned while there
+  are fewer than ``[index] exact_below``; above, only the sentences of the other rankers'
+  candidate chunks are scored, so its cost does not grow with the corpus (on the 26 corpus
+  documents, scanning 4,238 sentences or only the candidates' changed hit@1 by 0.005);
 - bm25: lexical BM25 on folded, stemmed terms.
 
 Reciprocal rank fusion needs no calibration between rankers, which is why it is the default.
@@ -17,7 +20,7 @@ import numpy.typing as npt
 
 from rag.config import RetrievalSettings
 from rag.index.lexical import LexicalIndex
-from rag.index.vectors import NearestVectors, VectorIndex
+from rag.index.vectors import NearestVectors
 from rag.records import Chunk, Passage
 
 
@@ -26,16 +29,18 @@ class Retriever:
         self,
         chunks: list[Chunk],
         vectors: NearestVectors,
-        sentence_vectors: VectorIndex,
+        sentence_vectors: npt.NDArray[np.float32],
         lexical: LexicalIndex,
         settings: RetrievalSettings,
+        scan_every_sentence: bool = True,
     ) -> None:
-        self.chunks = {c.chunk_id: c for c in chunks}
+        self.chunks = chunks  # chunk i has chunk_id i
+        self.sentence_vectors = sentence_vectors
+        self.scan_every_sentence = scan_every_sentence
         self._chunks_of_sentence: dict[int, list[int]] = {}
-        for chunk in chunks:
+        for chunk in chunks if scan_every_sentence else ():
             for sid in chunk.sentence_ids:
                 self._chunks_of_sentence.setdefault(sid, []).append(chunk.chunk_id)
-        self.sentence_vectors = sentence_vectors
         self._order = [c.chunk_id for c in chunks]  # row i of the BM25 scores is chunk _order[i]
         self._rows_of_document: dict[str, list[int]] = {}  # for filtered searches
         for row, chunk in enumerate(chunks):
@@ -53,13 +58,32 @@ class Retriever:
     def sentence_ranking(
         self, query_vector: npt.NDArray[np.float32], n: int, allowed: npt.NDArray[np.int64] | None = None
     ) -> dict[int, float]:
-        """Chunks ranked by their best-matching sentence (among ``allowed`` sentence ids, if given)."""
-        scores, ids = self.sentence_vectors.search(query_vector.reshape(1, -1), 4 * n, allowed)
+        """Chunks ranked by their best-matching sentence, scanning every sentence (among
+        ``allowed`` sentence ids, if given)."""
+        ids = np.arange(len(self.sentence_vectors)) if allowed is None else allowed
+        scores = (self.sentence_vectors if allowed is None else self.sentence_vectors[allowed]) @ query_vector
+        top = min(4 * n, len(ids))
+        if not top:
+            return {}
+        best_rows = np.argpartition(-scores, top - 1)[:top]
         best: dict[int, float] = {}
-        for score, sid in zip(scores[0], ids[0], strict=True):
-            for chunk_id in self._chunks_of_sentence.get(int(sid), []):
-                best.setdefault(chunk_id, float(score))  # hits arrive best first
-        return dict(list(best.items())[:n])
+        for row in best_rows[np.argsort(-scores[best_rows], kind="stable")]:
+            for chunk_id in self._chunks_of_sentence.get(int(ids[row]), []):
+                best.setdefault(chunk_id, float(scores[row]))  # best first
+        return best_first(best, n)
+
+    def sentence_ranking_of(
+        self, query_vector: npt.NDArray[np.float32], n: int, chunk_ids: list[int]
+    ) -> dict[int, float]:
+        """``chunk_ids`` ranked by their best-matching sentence (the other rankers' candidates)."""
+        owners = [(cid, sid) for cid in chunk_ids for sid in self.chunks[cid].sentence_ids]
+        if not owners:
+            return {}
+        scores = self.sentence_vectors[[sid for _, sid in owners]] @ query_vector
+        best: dict[int, float] = {}
+        for (chunk_id, _), score in zip(owners, scores.tolist(), strict=True):
+            best[chunk_id] = max(score, best.get(chunk_id, score))
+        return best_first(best, n)
 
     def bm25_ranking(self, question: str, n: int, rows: npt.NDArray[np.int64] | None = None) -> dict[int, float]:
         scores = self.lexical.scores(question, rows)
@@ -79,18 +103,22 @@ class Retriever:
     ) -> list[Passage]:
         """The top ``k`` passages, from the chunks of ``documents`` only when given (a filter)."""
         s = self.settings
-        rows = chunk_ids = sentence_ids = None
+        rows = chunk_ids = None
         if documents is not None:
             rows = np.array(sorted(r for d in documents for r in self._rows_of_document.get(d, [])), dtype=np.int64)
             chunk_ids = np.array([self._order[r] for r in rows], dtype=np.int64)
-            sentence_ids = np.array(
-                sorted({sid for cid in chunk_ids for sid in self.chunks[int(cid)].sentence_ids}), dtype=np.int64
-            )
             if not len(rows):
                 return []
         dense = self.dense_ranking(query_vector, s.candidates, chunk_ids) if s.mode != "bm25" else {}
-        sentence = self.sentence_ranking(query_vector, s.candidates, sentence_ids) if s.mode != "bm25" else {}
         lexical = self.bm25_ranking(question, s.candidates, rows) if s.mode != "dense" else {}
+        sentence: dict[int, float] = {}
+        if s.mode != "bm25" and self.scan_every_sentence:
+            sentence_ids = None if chunk_ids is None else np.array(
+                sorted({sid for cid in chunk_ids.tolist() for sid in self.chunks[cid].sentence_ids}), dtype=np.int64
+            )  # fmt: skip
+            sentence = self.sentence_ranking(query_vector, s.candidates, sentence_ids)
+        elif s.mode != "bm25":
+            sentence = self.sentence_ranking_of(query_vector, s.candidates, list(dict.fromkeys([*dense, *lexical])))
         fused: dict[int, float] = {}
         for ranking, weight in ((dense, s.dense_weight), (sentence, s.sentence_weight), (lexical, s.bm25_weight)):
             for rank, chunk_id in enumerate(ranking):  # dicts keep ranking order
@@ -111,3 +139,8 @@ class Retriever:
             bm25_score=None if bm25 is None else round(bm25, 6),
             rank=rank + 1,
         )
+
+
+def best_first(scores: dict[int, float], n: int) -> dict[int, float]:
+    """The ``n`` best chunks, ties by chunk id (overlapping chunks share sentences, hence scores)."""
+    return dict(sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:n])
