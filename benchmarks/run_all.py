@@ -38,6 +38,7 @@ FULL = {
     "threads": ["--duration", "8"],
     "open_time": ["--sizes", "1000", "10000"],
     "pooling": ["--sets", "dev", "own", "corpus"],
+    "sentence_bound": ["--sets", "dev", "own", "corpus"],
     "corpus_scale": ["--sizes", "10000", "100000", "1000000"],
     "llamaindex": ["--repeat", "2"],
 }
@@ -51,6 +52,7 @@ QUICK = {
     "threads": ["--duration", "2", "--concurrency", "1", "4", "--backends", "onnx-int8"],
     "open_time": ["--sizes", "300", "--repeat", "1"],
     "pooling": ["--sets", "dev"],
+    "sentence_bound": ["--sets", "dev"],
     "corpus_scale": ["--sizes", "300", "3000", "--base-chunks", "300"],
     "llamaindex": ["--repeat", "1", "--limit", "20"],
 }
