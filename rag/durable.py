@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import uuid
 from pathlib import Path
@@ -34,11 +33,8 @@ def make_unique_dir(parent: Path, prefix: str) -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_checked(path: Path, checksum: str) -> bytearray | None:
@@ -59,17 +55,6 @@ def read_checked(path: Path, checksum: str) -> bytearray | None:
     except FileNotFoundError:
         return None
     return buffer if hashlib.sha256(buffer).hexdigest() == checksum else None
-
-
-def array_of_npy(buffer: bytearray) -> npt.NDArray[Any]:
-    """The array a ``.npy`` file's bytes hold, without copying them (``np.load`` reads its file again)."""
-    header = io.BytesIO(bytes(buffer[:4096]))  # format 1.0 headers are < 64 KiB; numpy pads them to 64 bytes
-    major, _ = np.lib.format.read_magic(header)
-    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-    shape, fortran_order, dtype = read_header(header)
-    count = int(np.prod(shape, dtype=np.int64))
-    flat = np.frombuffer(buffer, dtype=dtype, count=count, offset=header.tell())
-    return flat.reshape(shape, order="F" if fortran_order else "C")
 
 
 def fsync_dir(folder: Path) -> None:
