@@ -93,6 +93,21 @@ def targets() -> str:
         row(f"requests/s at concurrency 32 ({label})", ">= 250, 0 errors", c32.get("rps"),
             (c32.get("rps", 0) >= 250 and c32.get("errors", 1) == 0) if c32 else None,
             f"req/s, {int(c32.get('errors', 0))} errors")
+    # Issue 13's targets for the default model (onnx-int8): new questions (cache off) and repeated ones.
+    for key, label in (("int8-nocache", "1 worker"), ("int8-nocache-2w", "2 workers")):
+        c1, c32 = serving.get(key, {}).get("c1", {}), serving.get(key, {}).get("c32", {})
+        if c1:
+            row(f"new questions: /ask median at concurrency 1 (onnx-int8, cache off, {label})", "<= 5 ms",
+                c1.get("median_ms"), c1.get("median_ms", 1e9) <= 5, "ms")
+        if c32:
+            row(f"new questions: requests/s at concurrency 32 (onnx-int8, cache off, {label})",
+                ">= 400, p99 <= 150 ms", c32.get("rps"), c32.get("rps", 0) >= 400 and c32.get("p99_ms", 1e9) <= 150,
+                f"req/s, p99 {c32.get('p99_ms', 0):.0f} ms")
+    for key, label in (("int8", "1 worker"), ("int8-2w", "2 workers")):
+        c32 = serving.get(key, {}).get("c32", {})
+        if c32:
+            row(f"repeated questions: requests/s at concurrency 32 (onnx-int8, cache on, {label})", ">= 800",
+                c32.get("rps"), c32.get("rps", 0) >= 800, "req/s")
     for backend, result in cold.items():
         value = result.get("serve_to_first_answer_s")
         row(f"cold start to first answer ({backend})", "<= 10 s", value, value <= 10 if value else None, "s")

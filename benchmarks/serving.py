@@ -62,6 +62,13 @@ CONFIGS = {
         {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"},
     ),
     "int8": Config("onnx-int8 (default), cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8"}),
+    "int8-nocache-2w": Config(
+        "onnx-int8 (default), cache off, 2 workers",
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"},
+        workers=2,
+    ),
+    "int8-2w": Config("onnx-int8 (default), cache on, 2 workers", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8"},
+                      workers=2),
     "onnx-2w": Config("onnx, cache on, 2 workers", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx"}, workers=2),
     "onnx-nocache-2w": Config(
         "onnx, cache off, 2 workers",
