@@ -74,16 +74,17 @@ def strip_bullet(sentence: Sentence) -> tuple[int, int]:
 
 class RowsByKey:
     """The rows of a table grouped by a key column (the sentence a candidate or clause belongs
-    to), found by binary search: a dict of lists over a million rows took a second at every open."""
+    to), as offsets into the rows sorted by key: a dict of lists over a million rows took a
+    second at every open."""
 
-    def __init__(self, keys: Iterable[int]) -> None:
+    def __init__(self, keys: Iterable[int], key_count: int) -> None:
         column = np.fromiter(keys, dtype=np.int64)
         self.order = np.argsort(column, kind="stable")
-        self.sorted_keys = column[self.order]
+        self.starts = np.searchsorted(column[self.order], np.arange(key_count + 1))  # key k: starts[k]:starts[k+1]
 
     def rows(self, key: int) -> list[int]:
-        start, end = np.searchsorted(self.sorted_keys, [key, key + 1])
-        return [int(row) for row in self.order[start:end]]
+        start, end = self.starts[key : key + 2].tolist()
+        return list(self.order[start:end].tolist())
 
 
 class CandidateIndex:
@@ -95,7 +96,7 @@ class CandidateIndex:
         self.text_of = text_of
         self.sources = sources  # the generators that run besides the whole sentence ([answering] candidates)
         self.candidates = candidates
-        self.rows_of_sentence = RowsByKey(c.sentence_id for c in candidates)
+        self.rows_of_sentence = RowsByKey((c.sentence_id for c in candidates), len(sentences))
         # Per instance, so a new index (a new CandidateIndex) never sees an old one's entries.
         self.fixed_proposals = lru_cache(maxsize=CACHED_SENTENCES)(self._fixed_proposals)
         self.focus_words = lru_cache(maxsize=CACHED_SENTENCES)(self._focus_words)

@@ -75,11 +75,12 @@ def sentence_rows(rows: npt.NDArray[np.float32], sentence_of: npt.NDArray[np.int
                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # fmt: skip
     """The distinct sentences of the candidates and, for each, ``SENTENCE_FEATURES``: sentence-level
     values, and the best candidate-level values (a fitting entity, a list, a cause) within it."""
-    sentences = np.unique(sentence_of)
-    out = np.zeros((len(sentences), len(SENTENCE_FEATURES)), dtype=np.float32)
-    for row, sid in enumerate(sentences):
-        out[row] = rows[sentence_of == sid][:, _SENTENCE_COLUMNS].max(axis=0)
-    return sentences, out
+    if not len(sentence_of):
+        return sentence_of.copy(), np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
+    order = np.argsort(sentence_of, kind="stable")
+    grouped = sentence_of[order]
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    return grouped[starts], np.maximum.reduceat(rows[order][:, _SENTENCE_COLUMNS], starts, axis=0)
 
 
 def bigram_share(q: Question, stems: list[str], stop: list[bool]) -> float:

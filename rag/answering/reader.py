@@ -82,7 +82,7 @@ class Reader:
         self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of, frozenset(settings.candidates))
         self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
         self.columns_off = [FEATURES.index(name) for group in settings.features_off for name in FEATURE_GROUPS[group]]
-        self.clauses_of = RowsByKey(clause.sentence_id for clause in data.clauses)  # clause i is row i
+        self.clauses_of = RowsByKey((c.sentence_id for c in data.clauses), len(data.sentences))  # clause i: row i
         # Term sets are saved with the build (stemming is the costly part of term coverage) and
         # read per sentence when a question reaches it: making them all at open took 11 s at
         # 100k chunks, for the few hundred sentences a question reads.

@@ -8,7 +8,8 @@ stemming is what made an open cost ~0.8 s at 1,251 chunks. The BM25 state is bm2
 ``save`` (its sparse score matrix as .npy files, memory-mapped on load); the term sets are
 one vocabulary (``terms.msgpack``, with each term's chunk document frequency for the idf) and,
 per table, the term ids of each row in CSR form (``<table>_terms.npy`` and
-``<table>_terms_ptr.npy``), also memory-mapped: a row's set is made when it is first read.
+``<table>_terms_ptr.npy``), read into memory (a few bytes a row): a row's set is made when
+it is first read.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ class TermTable:
 
     def terms(self, row: int) -> frozenset[str]:
         """The row's distinct content terms (``frozenset(content_terms(text))``)."""
-        start, end = int(self.ptr[row]), int(self.ptr[row + 1])
-        return frozenset(self.vocabulary[i] for i in self.ids[start:end].tolist())
+        start, end = self.ptr[row : row + 2].tolist()
+        return frozenset([self.vocabulary[i] for i in self.ids[start:end].tolist()])
 
 
 class LexicalIndex:
@@ -150,7 +151,8 @@ def save_lexical(folder: Path, chunks: Sequence[str], tables: dict[str, Sequence
 
 
 def load_lexical(folder: Path, tables: Sequence[str] = TABLES) -> tuple[LexicalIndex, dict[str, TermTable]]:
-    """What ``save_lexical`` wrote: the BM25 index and the term tables, arrays memory-mapped."""
+    """What ``save_lexical`` wrote: the BM25 index (memory-mapped) and the term tables (read into
+    memory: a few bytes per row, and reading a row from a mapped file took twice as long)."""
     vocabulary = msgspec.msgpack.decode((folder / VOCABULARY_FILE).read_bytes(), type=Vocabulary)
     df = {term: n for term, n in zip(vocabulary.terms, vocabulary.chunk_df, strict=True) if n}
     bm25 = bm25s.BM25.load(str(folder / BM25_FOLDER), mmap=True) if vocabulary.chunks else bm25s.BM25()
@@ -158,8 +160,8 @@ def load_lexical(folder: Path, tables: Sequence[str] = TABLES) -> tuple[LexicalI
     loaded = {
         name: TermTable(
             vocabulary.terms,
-            np.load(folder / f"{name}_terms.npy", mmap_mode="r"),
-            np.load(folder / f"{name}_terms_ptr.npy", mmap_mode="r"),
+            np.load(folder / f"{name}_terms.npy"),
+            np.load(folder / f"{name}_terms_ptr.npy"),
         )
         for name in tables
     }

@@ -62,7 +62,7 @@ KEEP_BUILDS = 2
 STALE_STAGING_S = 3600  # abandoned staging folders older than this are removed
 STAGING_PREFIX = ".build-"
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
-# Files decoded from the bytes read to check them; the others are memory-mapped by their readers.
+# Files decoded from the bytes read to check them; the others are read (the big ones mapped) by their readers.
 DECODED_FROM_MEMORY = ("documents.msgpack", "chunks.msgpack", "dense.faiss")
 
 
@@ -241,7 +241,7 @@ class IndexStore:
         if manifest.fingerprint != expected:
             raise UnusableIndex(f"index in {folder} is stale: {difference(manifest.fingerprint, expected)}")
         # The files decoded into objects are read once, checked and decoded from memory; the
-        # rest (vectors, BM25, term tables) are memory-mapped, and checked by a streaming hash on
+        # rest (vectors and BM25 memory-mapped, term tables) are checked by a streaming hash on
         # another core meanwhile: a 100k-chunk index opens in the time of its largest part.
         mapped = [name for name in manifest.files if name not in DECODED_FROM_MEMORY]
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -262,8 +262,9 @@ class IndexStore:
                 if check.result() != manifest.files[name]:
                     raise damaged(folder / name)
         try:
-            sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
-            clause_vectors = np.load(folder / "clauses.npy", mmap_mode="r")
+            # Plain arrays over the mapping: numpy's memmap subclass adds microseconds to every row read.
+            sentence_vectors = np.asarray(np.load(folder / "sentences.npy", mmap_mode="r"))
+            clause_vectors = np.asarray(np.load(folder / "clauses.npy", mmap_mode="r"))
             lexical, terms = load_lexical(folder, TABLES)
         except Exception as error:
             raise UnusableIndex(f"index in {folder} cannot be read: {error}") from error
