@@ -31,7 +31,7 @@ def test_with_every_chunk_a_candidate_both_rankings_agree(service: QAService, qu
     part = bounded(service, candidates=chunks)
     vector = service.embed_question(question)
     scanned = full.retriever.sentence_ranking(vector, chunks)
-    of_candidates = part.retriever.sentence_ranking_of(vector, chunks, list(range(chunks)))
+    of_candidates = part.retriever.sentence_ranking_of(vector, chunks, [c.chunk_id for c in service.data.chunks])
     # The scan looks at the best 4 x n sentences, so it may rank fewer chunks: the same ones first.
     assert len(scanned) >= 5 and list(scanned) == list(of_candidates)[: len(scanned)]
     assert np.allclose(list(scanned.values()), list(of_candidates.values())[: len(scanned)], atol=1e-6)
@@ -46,7 +46,7 @@ def test_the_bounded_ranking_scores_only_the_other_rankers_candidates(service: Q
     ranking = part.retriever.sentence_ranking_of(vector, 3, candidates)
     assert set(ranking) <= set(candidates) and len(ranking) <= 3
     for chunk_id, score in ranking.items():
-        sentences = service.data.sentence_vectors[list(service.data.chunks[chunk_id].sentence_ids)]
+        sentences = service.data.sentence_vectors[list(part.retriever.chunks[chunk_id].sentence_ids)]
         assert score == pytest.approx(float((sentences @ vector).max()), abs=1e-6)
     passages = part.search(question, 5)
     assert {p.chunk_id for p in passages} <= set(candidates)  # nothing but candidates can be fused

@@ -80,6 +80,10 @@ def test_each_ranker_and_the_fusion_find_the_evidence(engine: QAService, store_s
     assert hybrid[0].doc_id == "apollo" and hybrid[0].bm25_score and hybrid[0].dense_score
     assert [p.rank for p in hybrid] == list(range(1, len(hybrid) + 1))
     assert all(a.score >= b.score for a, b in itertools.pairwise(hybrid))
+    # The sentence ranker bounded by the candidates (an index above [index] exact_below sentences).
+    bounded = QAService(tuned(store_settings, index={"exact_below": 0}), fresh.embedder, fresh.data)
+    assert not bounded.retriever.scan_every_sentence
+    assert [p.chunk_id for p in bounded.search("zircon test flight", 5)][:1] == [hybrid[0].chunk_id]
     for mode in ("bm25", "dense"):
         alone = tuned(store_settings, retrieval={"mode": mode})
         only = QAService(alone, fresh.embedder, fresh.data).search("zircon test flight", 5)

@@ -21,7 +21,7 @@ passage, for the features.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -135,8 +135,8 @@ class CandidateIndex:
         return run
 
     @staticmethod
-    def sentence_priors(passages: list[Passage], chunks: Sequence[Chunk]) -> dict[int, float]:
-        """Each sentence of the passages (chunk i is ``chunks[i]``), with its best passage's score
+    def sentence_priors(passages: list[Passage], chunks: Mapping[int, Chunk]) -> dict[int, float]:
+        """Each sentence of the passages (``chunks`` by chunk id), with its best passage's score
         relative to the top one."""
         top = passages[0].score if passages and passages[0].score else 1.0
         prior: dict[int, float] = {}

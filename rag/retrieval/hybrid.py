@@ -34,7 +34,7 @@ class Retriever:
         settings: RetrievalSettings,
         scan_every_sentence: bool = True,
     ) -> None:
-        self.chunks = chunks  # chunk i has chunk_id i
+        self.chunks = {c.chunk_id: c for c in chunks}  # ids are a database's own in PostgreSQL, not rows
         self.sentence_vectors = sentence_vectors
         self.scan_every_sentence = scan_every_sentence
         self._chunks_of_sentence: dict[int, list[int]] = {}
