@@ -5,7 +5,7 @@ question.
 Both are computed when an index is built and saved with it (``save_lexical``), so opening an
 index loads them (``load_lexical``) instead of tokenising and stemming every text again:
 stemming is what made an open cost ~0.8 s at 1,251 chunks. The BM25 state is bm25s's own
-``save`` (its sparse score matrix as .npy files, memory-mapped on load); the term sets are
+``save`` (its sparse score matrix as .npy files); the term sets are
 one vocabulary (``terms.msgpack``, with each term's chunk document frequency for the idf) and,
 per table, the term ids of each row in CSR form (``<table>_terms.npy`` and
 ``<table>_terms_ptr.npy``), read into memory (a few bytes a row): a row's set is made when
@@ -151,11 +151,11 @@ def save_lexical(folder: Path, chunks: Sequence[str], tables: dict[str, Sequence
 
 
 def load_lexical(folder: Path, tables: Sequence[str] = TABLES) -> tuple[LexicalIndex, dict[str, TermTable]]:
-    """What ``save_lexical`` wrote: the BM25 index (memory-mapped) and the term tables (read into
-    memory: a few bytes per row, and reading a row from a mapped file took twice as long)."""
+    """What ``save_lexical`` wrote: the BM25 index and the term tables, read into memory (they are
+    small, and scoring BM25 or reading a term row from a mapped file took 2-3 times as long)."""
     vocabulary = msgspec.msgpack.decode((folder / VOCABULARY_FILE).read_bytes(), type=Vocabulary)
     df = {term: n for term, n in zip(vocabulary.terms, vocabulary.chunk_df, strict=True) if n}
-    bm25 = bm25s.BM25.load(str(folder / BM25_FOLDER), mmap=True) if vocabulary.chunks else bm25s.BM25()
+    bm25 = bm25s.BM25.load(str(folder / BM25_FOLDER)) if vocabulary.chunks else bm25s.BM25()
     lexical = LexicalIndex.from_saved(bm25, df, vocabulary.chunks)
     loaded = {
         name: TermTable(

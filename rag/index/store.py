@@ -241,7 +241,7 @@ class IndexStore:
         if manifest.fingerprint != expected:
             raise UnusableIndex(f"index in {folder} is stale: {difference(manifest.fingerprint, expected)}")
         # The files decoded into objects are read once, checked and decoded from memory; the
-        # rest (vectors and BM25 memory-mapped, term tables) are checked by a streaming hash on
+        # rest (vectors, memory-mapped; BM25 and term tables) are checked by a streaming hash on
         # another core meanwhile: a 100k-chunk index opens in the time of its largest part.
         mapped = [name for name in manifest.files if name not in DECODED_FROM_MEMORY]
         with ThreadPoolExecutor(max_workers=2) as pool:
