@@ -39,6 +39,7 @@ FULL = {
     "open_time": ["--sizes", "1000", "10000"],
     "pooling": ["--sets", "dev", "own", "corpus"],
     "sentence_bound": ["--sets", "dev", "own", "corpus"],
+    "build_stages": ["--repeat", "2"],
     "corpus_scale": ["--sizes", "10000", "100000", "1000000"],
     "llamaindex": ["--repeat", "2"],
 }
@@ -53,6 +54,7 @@ QUICK = {
     "open_time": ["--sizes", "300", "--repeat", "1"],
     "pooling": ["--sets", "dev"],
     "sentence_bound": ["--sets", "dev"],
+    "build_stages": ["--repeat", "1"],
     "corpus_scale": ["--sizes", "300", "3000", "--base-chunks", "300"],
     "llamaindex": ["--repeat", "1", "--limit", "20"],
 }

@@ -157,6 +157,9 @@ def performance(report: str) -> str:
     (scale,) = tables(found["Dense search at scale (synthetic clustered 384-d vectors)"])
     exact = only(scale, vectors="1,000,000", index="exact (IndexFlatIP)")
     hnsw = only(scale, vectors="1,000,000", index="HNSW M=32 efC=80", **{"search setting": "efSearch=128"})
+    stages_body = found["Index build by stage, per MB of text (eval/corpus + seeds)"]
+    (stages,) = tables(stages_body)
+    per_mb = {row["stage"]: float(row["seconds per MB"]) for row in stages}
     serving_conditions = conditions(serving_body)
     return (
         f"`/ask` over the seed corpus, default model (`onnx-int8`) unless said, {generator.group(1)}; measured on "
@@ -171,6 +174,9 @@ def performance(report: str) -> str:
         f"- In process, a new question costs {float(embed):.1f} ms of embedding (onnx-int8, 1 thread) and "
         f"{float(extract):.1f} ms of answer extraction, medians "
         f"({conditions(found['Query path breakdown (in process)'])}).\n"
+        f"- Index build, per MB of text (eval/corpus and the seeds): {per_mb['all stages']:.0f} s, of which the "
+        f"spaCy parse {per_mb['linguistic analysis (spaCy parse + candidates)']:.0f} s and embedding "
+        f"{per_mb['embedding (chunks, sentences, clauses)']:.0f} s ({conditions(stages_body)}).\n"
         f"- Dense search at 1M synthetic vectors: exact {ms(exact['median ms'])}; HNSW (M=32, efSearch=128) "
         f"{ms(hnsw['median ms'])} with recall@10 {hnsw['recall@10']} "
         f"({conditions(found['Dense search at scale (synthetic clustered 384-d vectors)'])}).\n"
