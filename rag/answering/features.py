@@ -164,74 +164,102 @@ def featurise(
     sentence_terms: Callable[[int], frozenset[str]],
     context_terms: Callable[[int], frozenset[str]],
 ) -> npt.NDArray[np.float32]:
-    """One row of ``FEATURES`` per proposal."""
-    rows = np.zeros((len(proposals), len(FEATURES)), dtype=np.float32)
+    """One row of ``FEATURES`` per proposal.
+
+    Rows are built as Python lists and converted once: setting numpy scalars one by one was
+    most of the reader's time. A sentence's own values are computed once and copied per row."""
     ranked = sorted(sentence_dense, key=lambda sid: -sentence_dense[sid]["sentence_dense"])
     rank_of = {sid: i for i, sid in enumerate(ranked)}
     echo_of: dict[str, bool] = {}
-    sentences: dict[int, _SentenceView] = {}
-    for row, p in zip(rows, proposals, strict=True):
+    sentences: dict[int, tuple[_SentenceView, list[float]]] = {}
+    # The question's kind picks which "<why|how|def>_<candidate kind>" column a candidate kind sets.
+    kind_column = {k: COLUMN[f"{prefix}_{k}"] for prefix, kind, kinds in _KIND_COLUMNS if q.kind == kind for k in kinds}
+    open_question = q.kind in ("thing", "other")
+    rows: list[list[float]] = []
+    for p in proposals:
         s = p.sentence
         text = text_of[s.doc_id]
-        view = sentences.get(s.sentence_id)
-        if view is None:
+        known = sentences.get(s.sentence_id)
+        if known is None:
             found = sentence_terms(s.sentence_id) | context_terms(s.sentence_id)
-            view = sentences[s.sentence_id] = _SentenceView.of(
+            view = _SentenceView.of(
                 words_of(s.sentence_id), q, echo_of, q.coverage(found),
                 q.coverage(context_terms(s.sentence_id)), q.rarest_share(found),
             )  # fmt: skip
+            rank = rank_of.get(s.sentence_id, len(ranked))
+            base = _sentence_values(view, s.kind, sentence_dense[s.sentence_id], rank)
+            known = sentences[s.sentence_id] = (view, base)
+        view, base = known
+        row = base.copy()
         # Only the sentence's own words count: list items after a lead-in count as none (so the
         # echo penalty drops them); counting the items' words measured worse held out (.325 vs .357).
         words, content, echo = view.counts(p.parts)
-        set_value = row.__setitem__
-        for name, value in sentence_dense[s.sentence_id].items():
-            set_value(COLUMN[name], value)
-        set_value(COLUMN["sentence_coverage"], view.coverage)
-        set_value(COLUMN["context_coverage"], view.context_coverage)
-        set_value(COLUMN["bigram_coverage"], view.bigram_coverage)
-        set_value(COLUMN["rarest_match"], view.rarest_match)
-        set_value(COLUMN["passage_prior"], p.prior)
-        set_value(COLUMN["sentence_rank"], 1.0 / (1.0 + rank_of.get(s.sentence_id, len(ranked))))
-        set_value(COLUMN["echo_share"], echo / content if content else 1.0)
-        set_value(COLUMN["novel_words"], math.log1p(content - echo))
-        set_value(COLUMN["length"], math.log1p(words))
-        set_value(COLUMN["length_share"], words / max(1, len(view.starts)))
+        row[_PASSAGE_PRIOR] = p.prior
+        row[_ECHO_SHARE] = echo / content if content else 1.0
+        row[_NOVEL_WORDS] = math.log1p(content - echo)
+        row[_LENGTH] = math.log1p(words)
+        row[_LENGTH_SHARE] = words / max(1, len(view.starts))
         if view.matched:
-            gaps = [max(0, a - p.end, p.start - b) for a, b in view.matched]
-            set_value(COLUMN["distance"], min(1.0, min(gaps) / 200.0))
-            set_value(COLUMN["after_match"], float(p.start >= view.matched[0][1]))
+            row[_DISTANCE] = min(1.0, min(max(0, a - p.end, p.start - b) for a, b in view.matched) / 200.0)
+            row[_AFTER_MATCH] = float(p.start >= view.matched[0][1])
             before = [b for a, b in view.matched if b <= p.start]
-            set_value(COLUMN["after_last_match"], float(p.start >= view.matched[-1][1]))
-            set_value(COLUMN["adjacent_after_match"], float(bool(before) and p.start - before[-1] <= 12))
+            row[_AFTER_LAST_MATCH] = float(p.start >= view.matched[-1][1])
+            row[_ADJACENT_AFTER_MATCH] = float(bool(before) and p.start - before[-1] <= 12)
         else:
-            set_value(COLUMN["distance"], 1.0)
+            row[_DISTANCE] = 1.0
         if q.type_nouns:  # "the directory `/var/cache`", "the ``bit_length`` method"
             first = bisect_left(view.starts, p.start)
             last = bisect_left(view.starts, p.end)
             beside = view.stems[max(0, first - 2) : first] + view.stems[last : last + 2]
-            set_value(COLUMN["beside_type_noun"], float(not q.type_nouns.isdisjoint(beside)))
-        set_value(COLUMN["contains_echo"], float(echo > 0))
-        set_value(COLUMN["position"], (p.start - s.start) / max(1, s.end - s.start))
+            row[_BESIDE_TYPE_NOUN] = float(not q.type_nouns.isdisjoint(beside))
+        row[_CONTAINS_ECHO] = float(echo > 0)
+        row[_POSITION] = (p.start - s.start) / max(1, s.end - s.start)
         fits = p.kind == "entity" and p.label in q.labels
-        set_value(COLUMN["type_fit"], float(fits))
-        set_value(COLUMN["type_miss"], float(bool(q.labels) and not fits))
-        set_value(COLUMN["entity_for_open"], float(p.kind == "entity" and q.kind in ("thing", "other")))
-        set_value(COLUMN["head_in_question"], float(bool(p.head) and stem(p.head) in q.terms))
+        row[_TYPE_FIT] = float(fits)
+        row[_TYPE_MISS] = float(bool(q.labels) and not fits)
+        row[_ENTITY_FOR_OPEN] = float(p.kind == "entity" and open_question)
+        row[_HEAD_IN_QUESTION] = float(bool(p.head) and stem(p.head) in q.terms)
         answer_text = " ".join(text[a:b] for a, b in p.parts)
-        set_value(COLUMN["causal_for_why"], float(q.kind == "reason" and bool(_CAUSAL.search(answer_text))))
+        row[_CAUSAL_FOR_WHY] = float(q.kind == "reason" and bool(_CAUSAL.search(answer_text)))
         is_list = p.kind == "list" or ("," in answer_text and (" and " in answer_text or " or " in answer_text))
-        set_value(COLUMN["list_for_list"], float(q.wants_list and is_list))
-        set_value(COLUMN["list_not_wanted"], float(not q.wants_list and p.kind == "list"))
-        set_value(COLUMN["sentence_for_how"], float(q.kind == "manner" and p.kind == "sentence"))
-        set_value(COLUMN["definition_block"], float(s.kind == "definition"))
-        set_value(COLUMN["table_row"], float(s.kind == "table_row"))
-        set_value(COLUMN["code"], float(s.kind == "code"))
-        set_value(COLUMN[f"kind_{p.kind}"], 1.0)
+        row[_LIST_FOR_LIST] = float(q.wants_list and is_list)
+        row[_LIST_NOT_WANTED] = float(not q.wants_list and p.kind == "list")
+        row[_SENTENCE_FOR_HOW] = float(q.kind == "manner" and p.kind == "sentence")
+        row[_KIND_COLUMN[p.kind]] = 1.0
         if p.kind == "cell" and p.label:  # the cell's column header names what the question asks
-            set_value(COLUMN["header_match"], q.coverage(frozenset(content_terms(p.label))))
-        for prefix, kind, kinds in (("why", "reason", ("sentence", "focus", "oblique")),
-                                    ("how", "manner", ("sentence", "focus")),
-                                    ("def", "definition", ("sentence", "complement", "focus"))):  # fmt: skip
-            if q.kind == kind and p.kind in kinds:
-                set_value(COLUMN[f"{prefix}_{p.kind}"], 1.0)
-    return rows
+            row[_HEADER_MATCH] = q.coverage(frozenset(content_terms(p.label)))
+        if p.kind in kind_column:
+            row[kind_column[p.kind]] = 1.0
+        rows.append(row)
+    return np.array(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
+
+
+def _sentence_values(view: _SentenceView, kind: str, dense: dict[str, float], rank: int) -> list[float]:
+    """A row with the values every candidate of the sentence shares."""
+    row = [0.0] * len(FEATURES)
+    for name, value in dense.items():
+        row[COLUMN[name]] = value
+    row[_SENTENCE_COVERAGE] = view.coverage
+    row[_CONTEXT_COVERAGE] = view.context_coverage
+    row[_BIGRAM_COVERAGE] = view.bigram_coverage
+    row[_RAREST_MATCH] = view.rarest_match
+    row[_SENTENCE_RANK] = 1.0 / (1.0 + rank)
+    row[_DEFINITION_BLOCK] = float(kind == "definition")
+    row[_TABLE_ROW] = float(kind == "table_row")
+    row[_CODE] = float(kind == "code")
+    return row
+
+
+_KIND_COLUMNS = (("why", "reason", ("sentence", "focus", "oblique")), ("how", "manner", ("sentence", "focus")),
+                 ("def", "definition", ("sentence", "complement", "focus")))  # fmt: skip
+_KIND_COLUMN = {k: COLUMN[f"kind_{k}"] for k in KINDS}
+(_SENTENCE_COVERAGE, _CONTEXT_COVERAGE, _BIGRAM_COVERAGE, _RAREST_MATCH, _PASSAGE_PRIOR, _SENTENCE_RANK, _ECHO_SHARE,
+ _NOVEL_WORDS, _LENGTH, _LENGTH_SHARE, _DISTANCE, _AFTER_MATCH, _AFTER_LAST_MATCH, _ADJACENT_AFTER_MATCH,
+ _BESIDE_TYPE_NOUN, _CONTAINS_ECHO, _POSITION, _TYPE_FIT, _TYPE_MISS, _ENTITY_FOR_OPEN, _HEAD_IN_QUESTION,
+ _CAUSAL_FOR_WHY, _LIST_FOR_LIST, _LIST_NOT_WANTED, _SENTENCE_FOR_HOW, _DEFINITION_BLOCK, _TABLE_ROW, _CODE,
+ _HEADER_MATCH) = (COLUMN[name] for name in (
+    "sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "passage_prior", "sentence_rank",
+    "echo_share", "novel_words", "length", "length_share", "distance", "after_match", "after_last_match",
+    "adjacent_after_match", "beside_type_noun", "contains_echo", "position", "type_fit", "type_miss",
+    "entity_for_open", "head_in_question", "causal_for_why", "list_for_list", "list_not_wanted", "sentence_for_how",
+    "definition_block", "table_row", "code", "header_match"))  # fmt: skip
