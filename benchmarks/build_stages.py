@@ -46,7 +46,8 @@ def main() -> None:
     from rag.documents.loading import load_documents
     from rag.embedding.models import onnx_embedder
     from rag.index import build
-    from rag.index.store import IndexContent, IndexStore
+    from rag.index.content import IndexContent
+    from rag.index.store import IndexStore
     from rag.text.linguistics import pipeline
 
     common.print_header("Index build by stage, per MB of text (eval/corpus + seeds)")

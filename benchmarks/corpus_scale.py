@@ -94,7 +94,7 @@ def base_content(chunks: int) -> tuple[Any, Any, dict[str, float]]:
     import numpy as np
 
     from rag.index.build import assemble, make_chunker
-    from rag.index.store import ChunkTable, IndexContent
+    from rag.index.content import ChunkTable, IndexContent
     from rag.records import Document
 
     folder = work_dir() / f"base-{chunks}"
@@ -132,7 +132,7 @@ def tiled(base: Any, factor: int, seed: int = 0) -> Any:
     import msgspec
     import numpy as np
 
-    from rag.index.store import ChunkTable, IndexContent
+    from rag.index.content import ChunkTable, IndexContent
 
     replace = msgspec.structs.replace
     t = base.table

@@ -69,7 +69,7 @@ def vocabulary() -> tuple[list[str], Any]:
 
 def rows(count: int, rng: Any) -> tuple[list[Any], Any]:
     from rag.documents.loading import make_document
-    from rag.index.store import ChunkTable
+    from rag.index.content import ChunkTable
     from rag.records import Chunk, Clause, Sentence
 
     words, p = vocabulary()
@@ -116,12 +116,12 @@ def main() -> None:
 
     from rag.engine.service import QAService
     from rag.index.build import fingerprint_for
+    from rag.index.content import IndexData
     from rag.index.manifest import Manifest
     from rag.index.postgres import backend, tables
     from rag.index.postgres.connections import connect, search_pool
     from rag.index.postgres.search import PgVectorIndex, SearchRoute
     from rag.index.postgres.snapshot import settings_of
-    from rag.index.store import IndexData
     from rag.index.vectors import FaissIndex, ef_construction_for
 
     common.print_header(f"PostgreSQL store at {args.chunks} chunks")

@@ -412,7 +412,7 @@ def test_hnsw_recall_against_exact(tmp_path: Path):
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
     assert recall >= 0.95
     approx.save(tmp_path / "hnsw.faiss")
-    loaded = FaissIndex.load(tmp_path / "hnsw.faiss", "hnsw", ef_search=16)
+    loaded = FaissIndex.from_bytes(bytearray((tmp_path / "hnsw.faiss").read_bytes()), "hnsw", ef_search=16)
     assert loaded._hnsw() is not None and loaded._hnsw().efSearch == 16
     assert loaded.memory_bytes() > exact.memory_bytes() > 0
 

@@ -1,11 +1,15 @@
 """The sentence ranker: a scan of every sentence in small corpora, the candidates' sentences above
-``[index] exact_below``, so its cost does not grow with the corpus."""
+``[index] exact_below``, so its cost does not grow with the corpus; and the row grouping the
+reader looks sentences' clauses and candidates up with."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from rag.answering.candidates import RowsByKey
 from rag.engine.service import QAService
 from rag.retrieval.filters import SearchFilter
 from tests.conftest import tuned
@@ -56,3 +60,11 @@ def test_a_filtered_bounded_search_stays_inside_its_documents(service: QAService
     doc_id = next(iter(service.data.documents))
     passages = bounded(service).search("Who met in Geneva?", 5, SearchFilter(doc_ids=[doc_id]))
     assert passages and {p.doc_id for p in passages} == {doc_id}
+
+
+@settings(max_examples=80, deadline=None)
+@given(keys=st.lists(st.integers(min_value=0, max_value=30), max_size=200))
+def test_rows_by_key_are_the_rows_of_each_key_in_table_order(keys: list[int]) -> None:
+    grouped = RowsByKey(keys, 31)
+    for key in range(31):
+        assert grouped.rows(key) == [row for row, k in enumerate(keys) if k == key]

@@ -25,8 +25,8 @@ from rag.answering.model import LinearModel, ReaderModel, sigmoid
 from rag.answering.question import Question, analyse_question
 from rag.answering.span import choose
 from rag.config import AnsweringSettings
+from rag.index.content import IndexData
 from rag.index.lexical import LexicalIndex
-from rag.index.store import IndexData
 from rag.records import Citation, Passage
 
 PART_SEPARATOR = "; "

@@ -26,8 +26,9 @@ from rag.embedding.base import Embedder
 from rag.embedding.registry import create_embedder
 from rag.errors import BadRequest, UnknownDocument, UnknownSpan, UnusableIndex
 from rag.index.build import Progress, build_index, fingerprint_for
+from rag.index.content import IndexData
 from rag.index.lexical import LexicalIndex
-from rag.index.store import IndexData, IndexStore
+from rag.index.store import IndexStore
 from rag.index.vectors import VectorCache
 from rag.records import Answer, Document, DocumentInfo, Passage, SpanView
 from rag.retrieval.filters import SearchFilter, allowed_documents

@@ -30,8 +30,9 @@ from rag.engine.seed_files import SeedTransaction, seed_files_of
 from rag.engine.service import WHITE_SPACE, QAService
 from rag.errors import BadRequest, CorpusFull, DocumentError, UnknownDocument, UnusableIndex
 from rag.index.build import Progress, assemble, fingerprint_for
+from rag.index.content import IndexData
 from rag.index.incremental import seed_order
-from rag.index.store import IndexData, IndexStore
+from rag.index.store import IndexStore
 from rag.records import DEFAULT_COLLECTION, Document, MetadataValue
 
 log = logging.getLogger("rag.engine.updates")

@@ -22,11 +22,12 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embedding.base import Embedder, Vectors
+from rag.index.content import ChunkTable, IndexContent, IndexData
 from rag.index.incremental import PreviousRows, Rows, unchanged
 from rag.index.lexical import terms_signature
 from rag.index.manifest import FORMAT_VERSION, Fingerprint
 from rag.index.pooled import pooled_vectors
-from rag.index.store import ChunkTable, IndexContent, IndexData, IndexStore
+from rag.index.store import IndexStore
 from rag.index.vectors import ef_construction_for
 from rag.records import Chunk, Clause, Document, Sentence
 from rag.text.chunk import Chunker, tiktoken_counter

@@ -18,7 +18,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from rag.index.store import ChunkTable, IndexData
+from rag.index.content import ChunkTable, IndexData
 from rag.index.vectors import FaissIndex
 from rag.records import Candidate, Chunk, Clause, Document, Sentence
 

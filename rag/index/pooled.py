@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.embedding.base import Vectors
-from rag.index.store import ChunkTable
+from rag.index.content import ChunkTable
 from rag.records import Clause, Sentence
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

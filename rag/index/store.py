@@ -32,8 +32,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import msgspec
@@ -42,19 +40,13 @@ import numpy.typing as npt
 from filelock import FileLock
 
 from rag.config import IndexSettings
-from rag.durable import (
-    fsync_dir,
-    make_unique_dir,
-    read_checked,
-    sha256_file,
-    write_array_synced,
-    write_synced,
-)
+from rag.durable import fsync_dir, make_unique_dir, read_checked, sha256_file, write_array_synced, write_synced
 from rag.errors import UnusableIndex
+from rag.index.content import ChunkTable, IndexContent, IndexData
 from rag.index.lexical import TABLES, LexicalIndex, TermTable, load_lexical, save_lexical
 from rag.index.manifest import Fingerprint, Manifest, difference
 from rag.index.vectors import FaissIndex, NearestVectors, ef_construction_for, index_kind
-from rag.records import Candidate, Chunk, Clause, Document, Sentence
+from rag.records import Document
 
 CURRENT = "CURRENT"
 WRITER_LOCK = ".writer.lock"  # held by whoever changes seeds or builds, in any process
@@ -64,60 +56,6 @@ STAGING_PREFIX = ".build-"
 _BUILD_NAME = re.compile(r"v-[0-9a-f]{16}")
 # Files decoded from the bytes read to check them; the others are read (the big ones mapped) by their readers.
 DECODED_FROM_MEMORY = ("documents.msgpack", "chunks.msgpack", "dense.faiss")
-
-
-class ChunkTable(msgspec.Struct, frozen=True):
-    sentences: list[Sentence]
-    clauses: list[Clause]
-    chunks: list[Chunk]
-    candidates: list[Candidate] = []  # answer candidates from the linguistic analysis, in sentence order
-
-
-@dataclass(frozen=True)
-class IndexContent:
-    """What a build computes from the documents (``rag.index.build.assemble``) and a store keeps:
-    the tables, and the vectors of their rows (row i = chunk, sentence or clause i)."""
-
-    documents: list[Document]
-    table: ChunkTable
-    chunk_vectors: npt.NDArray[np.float32]
-    sentence_vectors: npt.NDArray[np.float32]
-    clause_vectors: npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class IndexData:
-    """A complete, loaded index: what retrieval and answering read.
-
-    ``vectors`` and ``lexical`` may be served by a database (rag.index.postgres); when
-    ``lexical`` is None the engine builds BM25 over ``chunks`` in memory.
-    """
-
-    manifest: Manifest
-    documents: dict[str, Document]
-    sentences: list[Sentence]
-    chunks: list[Chunk]
-    vectors: NearestVectors
-    sentence_vectors: npt.NDArray[np.float32]
-    clauses: list[Clause]
-    clause_vectors: npt.NDArray[np.float32]
-    candidates: list[Candidate]
-    lexical: LexicalIndex | None = None
-    # Loaded with a saved build; an IndexData made in memory leaves them None and computes them
-    # from the texts on first use.
-    saved_terms: dict[str, TermTable] | None = None
-
-    @cached_property
-    def sentence_terms(self) -> TermTable:
-        """Each sentence's content terms (row i = sentence i)."""
-        saved = (self.saved_terms or {}).get("sentence")
-        return saved or TermTable.of_texts([s.text for s in self.sentences])
-
-    @cached_property
-    def clause_terms(self) -> TermTable:
-        """Each clause's own content terms (row i = clause i)."""
-        saved = (self.saved_terms or {}).get("clause")
-        return saved or TermTable.of_texts([c.text for c in self.clauses])
 
 
 class IndexStore:

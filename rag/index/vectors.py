@@ -98,16 +98,9 @@ class FaissIndex:
         return cls(faiss.IndexIDMap2(base), kind)
 
     @classmethod
-    def load(cls, path: Path, kind: str, ef_search: int | None = None) -> FaissIndex:
-        """Read a saved index; an HNSW index keeps the efSearch it was built with unless given."""
-        index = cls(faiss.read_index(str(path)), kind)
-        if ef_search is not None:
-            index.set_ef_search(ef_search)
-        return index
-
-    @classmethod
     def from_bytes(cls, data: bytearray, kind: str, ef_search: int | None = None) -> FaissIndex:
-        """``load`` from the bytes of a saved index (read once, and checked, by the caller)."""
+        """A saved index from its file's bytes (read once, and checked, by the caller); an HNSW
+        index keeps the efSearch it was built with unless given."""
         index = cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)), kind)
         if ef_search is not None:
             index.set_ef_search(ef_search)

@@ -30,11 +30,11 @@ from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.errors import UnusableIndex
 from rag.index.build import Progress, assemble, fingerprint_for
+from rag.index.content import ChunkTable, IndexData
 from rag.index.postgres import schema, tables
 from rag.index.postgres.connections import connect, search_pool
 from rag.index.postgres.search import SearchRoute
 from rag.index.postgres.snapshot import generation_version, load_snapshot, settings_of, stored_generation
-from rag.index.store import ChunkTable, IndexData
 from rag.index.vectors import ef_construction_for
 from rag.records import Document
 

@@ -22,9 +22,9 @@ import numpy.typing as npt
 import psycopg
 from pgvector import Vector
 
+from rag.index.content import IndexData
 from rag.index.manifest import Fingerprint, Manifest
 from rag.index.postgres.search import PgVectorIndex, SearchRoute, TableLexicalIndex
-from rag.index.store import IndexData
 from rag.records import Candidate, Chunk, Clause, Document, Sentence
 
 SETTINGS_KEYS = ("format_version", "model", "dim", "chunking", "index")

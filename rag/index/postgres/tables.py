@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from rag.index.store import ChunkTable
+from rag.index.content import ChunkTable
 from rag.records import Document
 from rag.text.normalize import content_terms
 
