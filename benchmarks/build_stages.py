@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     from rag.config import load_settings

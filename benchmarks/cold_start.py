@@ -11,7 +11,6 @@ in a fresh index folder: ``rag index`` (chunking, embedding, and for ``onnx`` th
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -58,7 +57,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
     args = parser.parse_args()
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     common.print_header("Cold start")
     rows: list[list[object]] = []
     results: dict[str, dict[str, float]] = {}

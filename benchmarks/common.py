@@ -154,6 +154,11 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 1e6
 
 
+def work_dir() -> Path:
+    """The benchmarks' scratch folder: ``$RAG_BENCH_DIR``, default /tmp/rag-bench."""
+    return Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+
+
 def base_env(index_dir: Path | None = None, **overrides: str) -> dict[str, str]:
     """The environment for a server or CLI under test: no RAG_* leaking in, hub off."""
     # RAG_BENCH_DIR is the benchmarks' own scratch folder, not a service setting: keep it.

@@ -49,7 +49,7 @@ CORPUS_GOLD = common.ROOT / "eval" / "corpus" / "gold"
 
 
 def work_dir() -> Path:
-    return Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench")) / "corpus-scale"
+    return common.work_dir() / "corpus-scale"
 
 
 def settings_for(index: Path) -> Any:

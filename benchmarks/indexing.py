@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--full-backend", default="onnx:2", help="backend:threads that embeds every passage")
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     import numpy as np

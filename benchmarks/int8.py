@@ -62,13 +62,24 @@ def readable_copy(docs: Path, target: Path) -> Path:
     return target
 
 
+def gold_set(name: str, corpus_copy: Path) -> tuple[str, list[Any]]:
+    """A set's seeds folder (the corpus read from a readable copy made at ``corpus_copy``) and its
+    gold items."""
+    from rag.eval.metrics import load_gold
+
+    paths, seeds = SETS[name]
+    if name == "corpus":
+        seeds = str(readable_copy(common.ROOT / seeds, corpus_copy))
+    return seeds, [item for path in paths for item in load_gold(Path(path))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     import numpy as np
@@ -138,9 +149,7 @@ def main() -> None:
     rows = []
     verdict = True
     for name in args.sets:
-        seeds = SETS[name][1]
-        if name == "corpus":
-            seeds = str(readable_copy(common.ROOT / seeds, work / "int8-corpus-docs"))
+        seeds, _ = gold_set(name, work / "int8-corpus-docs")
         figures: dict[str, dict[str, float]] = {}
         for label in backends:
             index = work / f"int8-index-{name}-{label}"

@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N questions (0: all)")
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench")) / "llamaindex"
+    work = common.work_dir() / "llamaindex"
     os.environ.update(common.base_env())
     common.print_header(TITLE)
     if not PEER_PYTHON.exists():

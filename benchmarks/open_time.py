@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     common.print_header("Opening an index")

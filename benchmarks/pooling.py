@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
-from int8 import ANSWERS, RETRIEVAL, SETS, readable_copy
+from int8 import ANSWERS, RETRIEVAL, SETS, gold_set
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--backend", default="onnx-int8", choices=["onnx", "onnx-int8"])
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     import numpy as np
@@ -40,17 +40,14 @@ def main() -> None:
     from rag.config import load_settings
     from rag.embedding.models import onnx_embedder
     from rag.engine.service import QAService
-    from rag.eval.metrics import evaluate, load_gold
+    from rag.eval.metrics import evaluate
 
     common.print_header(f"Sentence vectors: encoded one by one or pooled from the chunk ({args.backend})")
     embedder = onnx_embedder("all-MiniLM-L6-v2", args.backend, 32, work / "int8-models")
     rows: list[list[object]] = []
     results: dict[str, Any] = {}
     for name in args.sets:
-        paths, seeds = SETS[name]
-        if name == "corpus":
-            seeds = str(readable_copy(common.ROOT / seeds, work / "pooling-corpus-docs"))
-        gold = [item for path in paths for item in load_gold(Path(path))]
+        seeds, gold = gold_set(name, work / "pooling-corpus-docs")
         figures: dict[str, dict[str, float]] = {}
         sentence_vectors = {}
         for way in ("encoded", "pooled"):

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 ROOT = common.ROOT
-SCRATCH = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench")) / "postgres-store"
+SCRATCH = common.work_dir() / "postgres-store"
 
 
 def settings_for(backend: str, dsn: str, seeds: Path, index: Path) -> Any:

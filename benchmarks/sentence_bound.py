@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
-from int8 import ANSWERS, RETRIEVAL, SETS, readable_copy
+from int8 import ANSWERS, RETRIEVAL, SETS, gold_set
 
 
 def main() -> None:
@@ -31,23 +31,20 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     from rag.config import load_settings
     from rag.embedding.models import onnx_embedder
     from rag.engine.service import QAService
-    from rag.eval.metrics import evaluate, load_gold
+    from rag.eval.metrics import evaluate
 
     common.print_header("Sentence ranker: every sentence scanned, or the candidate chunks' sentences only")
     embedder = onnx_embedder("all-MiniLM-L6-v2", "onnx-int8", 32, work / "int8-models")
     rows: list[list[object]] = []
     results: dict[str, Any] = {}
     for name in args.sets:
-        paths, seeds = SETS[name]
-        if name == "corpus":
-            seeds = str(readable_copy(common.ROOT / seeds, work / "sentence-bound-docs"))
-        gold = [item for path in paths for item in load_gold(Path(path))]
+        seeds, gold = gold_set(name, work / "sentence-bound-docs")
         index = work / f"sentence-bound-index-{name}"
         shutil.rmtree(index, ignore_errors=True)
         env = {**os.environ, "RAG_PATHS__SEEDS": seeds, "RAG_PATHS__INDEX": str(index),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -169,7 +168,7 @@ def main() -> None:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "httpx"], default="auto")
     args = parser.parse_args()
     use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and shutil.which("wrk") is not None)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     work.mkdir(parents=True, exist_ok=True)
 
     common.print_header("Serving: /ask under load")

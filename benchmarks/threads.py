@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["onnx-int8", "onnx"])
     args = parser.parse_args()
     os.chdir(common.ROOT)
-    work = Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
+    work = common.work_dir()
     os.environ.update(common.base_env())
 
     from rag.embedding.models import onnx_embedder
