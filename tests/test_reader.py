@@ -136,7 +136,7 @@ def test_what_the_reader_keeps_per_sentence_does_not_depend_on_earlier_questions
     passages = service.retriever.search(question, vector, 5)
     fresh = fresh_reader.read(question, vector, passages)
     assert warm.proposals == fresh.proposals
-    priors = fresh_reader.candidates.sentence_priors(passages, fresh_reader.chunks)
+    priors = fresh_reader.candidates.sentence_priors(passages, fresh_reader.data.chunks_by_id)
     assert [p.prior for p in warm.proposals] == [priors[p.sentence.sentence_id] for p in warm.proposals]
     assert np.array_equal(warm.features, fresh.features)
 

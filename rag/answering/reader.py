@@ -79,7 +79,6 @@ class Reader:
         self.settings = settings
         self.model = model
         self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
-        self.chunks = {c.chunk_id: c for c in data.chunks}  # a database's chunk ids are not rows
         self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of, frozenset(settings.candidates))
         self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
         self.columns_off = [FEATURES.index(name) for group in settings.features_off for name in FEATURE_GROUPS[group]]
@@ -113,7 +112,7 @@ class Reader:
     def read(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Reading:
         q = analyse_question(question, self.lexical)
         considered = passages[: self.settings.passages_considered]
-        priors = self.candidates.sentence_priors(considered, self.chunks)
+        priors = self.candidates.sentence_priors(considered, self.data.chunks_by_id)
         # Only the sentences that match best (cosine plus term coverage) get candidates: the
         # right sentence is among the top 8 of them for 93% of the gold questions, and fewer
         # candidates are both faster and easier to rank.

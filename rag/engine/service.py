@@ -81,8 +81,9 @@ class QAService:
 
     def __post_init__(self) -> None:
         lexical = self.data.lexical or LexicalIndex([c.text for c in self.data.chunks])
-        scan_every_sentence = len(self.data.sentences) < self.settings.index.exact_below
-        self.retriever = Retriever(self.data.chunks, self.data.vectors, self.data.sentence_vectors, lexical,
+        data = self.data
+        scan_every_sentence = len(data.sentences) < self.settings.index.exact_below
+        self.retriever = Retriever(data.chunks, data.chunks_by_id, data.vectors, data.sentence_vectors, lexical,
                                    self.settings.retrieval, scan_every_sentence)  # fmt: skip
         model = load_model(self.settings.answering.model or None)
         self.answerer = Reader(self.data, lexical, self.settings.answering, model)

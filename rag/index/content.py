@@ -62,6 +62,11 @@ class IndexData:
     saved_terms: dict[str, TermTable] | None = None
 
     @cached_property
+    def chunks_by_id(self) -> dict[int, Chunk]:
+        """The chunks by id: a database's chunk ids (rag.index.postgres) are not row numbers."""
+        return {c.chunk_id: c for c in self.chunks}
+
+    @cached_property
     def sentence_terms(self) -> TermTable:
         """Each sentence's content terms (row i = sentence i)."""
         saved = (self.saved_terms or {}).get("sentence")

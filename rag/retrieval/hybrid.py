@@ -16,6 +16,8 @@ among its candidates). ``mode`` selects ``dense`` (both vector rankers) or ``bm2
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 
@@ -29,13 +31,14 @@ class Retriever:
     def __init__(
         self,
         chunks: list[Chunk],
+        chunks_by_id: Mapping[int, Chunk],
         vectors: NearestVectors,
         sentence_vectors: npt.NDArray[np.float32],
         lexical: LexicalIndex,
         settings: RetrievalSettings,
         scan_every_sentence: bool = True,
     ) -> None:
-        self.chunks = {c.chunk_id: c for c in chunks}  # ids are a database's own in PostgreSQL, not rows
+        self.chunks = chunks_by_id  # ids are a database's own in PostgreSQL, not rows
         self.sentence_vectors = sentence_vectors
         self.scan_every_sentence = scan_every_sentence
         self._chunks_of_sentence: dict[int, list[int]] = {}
@@ -61,15 +64,15 @@ class Retriever:
     ) -> dict[int, float]:
         """Chunks ranked by their best-matching sentence, scanning every sentence (among
         ``allowed`` sentence ids, if given)."""
-        ids = np.arange(len(self.sentence_vectors)) if allowed is None else allowed
         scores = (self.sentence_vectors if allowed is None else self.sentence_vectors[allowed]) @ query_vector
-        top = min(4 * n, len(ids))
+        top = min(4 * n, len(scores))
         if not top:
             return {}
         best_rows = np.argpartition(-scores, top - 1)[:top]
         best: dict[int, float] = {}
         for row in best_rows[np.argsort(-scores[best_rows], kind="stable")]:
-            for chunk_id in self._chunks_of_sentence.get(int(ids[row]), []):
+            sid = int(row if allowed is None else allowed[row])
+            for chunk_id in self._chunks_of_sentence.get(sid, []):
                 best.setdefault(chunk_id, float(scores[row]))  # best first
         return best_first(best, n)
 
