@@ -10,7 +10,8 @@ it was made and can remake it:
 
     sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc \
         postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
-        doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc
+        doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc \
+        postfix-doc lua5.2-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -69,6 +70,12 @@ SOURCES = [
      Path("/usr/share/doc/harden-doc/html/en-US/network-secure.html"), "publican_page"),
     ("debian-kernel-handbook-bugs.md", "handbook", "debian-kernel-handbook",
      Path("/usr/share/doc/debian-kernel-handbook/kernel-handbook.html/ch-bugs.html"), "docbook_page"),
+    ("debian-social-contract.txt", "legal", "doc-debian", Path("/usr/share/doc/debian/social-contract.txt.gz"),
+     "gunzip"),
+    ("postfix-basic-configuration.txt", "readme", "postfix-doc",
+     Path("/usr/share/doc/postfix/BASIC_CONFIGURATION_README.gz"), "gunzip"),
+    ("lua-manual-strings.md", "reference", "lua5.2-doc", Path("/usr/share/doc/lua5.2/manual.html"),
+     "lua_manual_section_6_4"),
 ]  # fmt: skip
 
 
@@ -177,6 +184,15 @@ def publican_page(path: Path) -> str:
     html = path.read_text(encoding="utf-8")
     top = html.find('<ul class="docnav top">')
     return pandoc_markdown(html[html.find("</ul>", top) + len("</ul>") : html.rfind('<ul class="docnav">')])
+
+
+def lua_manual_section_6_4(path: Path) -> str:
+    """Section 6.4 (String Manipulation) of the Lua 5.2 Reference Manual; the manual is one HTML page,
+    far longer than the corpus's documents."""
+    html = path.read_text(encoding="latin-1")  # the page declares iso-8859-1 (its text is ASCII)
+    start = html.index('<h2>6.4 &ndash; <a name="6.4">')
+    end = html.index('<h2>6.5 &ndash; <a name="6.5">')
+    return pandoc_markdown(html[start:end])
 
 
 def main() -> int:
