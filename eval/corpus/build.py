@@ -10,7 +10,7 @@ it was made and can remake it:
 
     sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc \
         postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
-        doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc
+        doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc rust-doc borgbackup-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -69,6 +69,12 @@ SOURCES = [
      Path("/usr/share/doc/harden-doc/html/en-US/network-secure.html"), "publican_page"),
     ("debian-kernel-handbook-bugs.md", "handbook", "debian-kernel-handbook",
      Path("/usr/share/doc/debian-kernel-handbook/kernel-handbook.html/ch-bugs.html"), "docbook_page"),
+    ("rust-releases-1.60-1.62.md", "release-notes", "rust-doc",
+     Path("/usr/share/doc/rust-doc/changelog.gz"), "rust_releases_1_60_to_1_62"),
+    ("borg-faq-usage.rst", "faq", "borgbackup-doc",
+     Path("/usr/share/doc/borgbackup/html/_sources/faq.rst.txt"), "borg_faq_usage"),
+    ("rust-book-data-types.md", "tutorial", "rust-doc",
+     Path("/usr/share/doc/rust-doc/html/book/ch03-02-data-types.html"), "mdbook_page"),
 ]  # fmt: skip
 
 
@@ -177,6 +183,29 @@ def publican_page(path: Path) -> str:
     html = path.read_text(encoding="utf-8")
     top = html.find('<ul class="docnav top">')
     return pandoc_markdown(html[html.find("</ul>", top) + len("</ul>") : html.rfind('<ul class="docnav">')])
+
+
+def rust_releases_1_60_to_1_62(path: Path) -> str:
+    """Rust's release notes (its RELEASES.md) from 1.60.0 to 1.62.1, with each version's link list."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    start = text.index("Version 1.62.1 (")
+    end = text.index("Version 1.59.0 (")
+    return text[start:end].rstrip() + "\n"
+
+
+def borg_faq_usage(path: Path) -> str:
+    """The "Usage & Limitations" part of BorgBackup's FAQ (reStructuredText); the whole FAQ is longer
+    than the corpus's documents."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\nUsage & Limitations\n")
+    end = text.index("\nSecurity\n########\n")
+    return text[start + 1 : end + 1].rstrip() + "\n"
+
+
+def mdbook_page(path: Path) -> str:
+    """An mdBook-made HTML page (the Rust book): its <main> content, without the sidebar and menus."""
+    html = path.read_text(encoding="utf-8")
+    return pandoc_markdown(html[html.index("<main>") : html.index("</main>") + len("</main>")])
 
 
 def main() -> int:
