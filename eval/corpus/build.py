@@ -11,7 +11,7 @@ it was made and can remake it:
     sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc \
         postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
         doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc \
-        postfix-doc lua5.2-doc
+        postfix-doc lua5.2-doc rust-doc borgbackup-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -76,6 +76,12 @@ SOURCES = [
      Path("/usr/share/doc/postfix/BASIC_CONFIGURATION_README.gz"), "gunzip"),
     ("lua-manual-strings.md", "reference", "lua5.2-doc", Path("/usr/share/doc/lua5.2/manual.html"),
      "lua_manual_section_6_4"),
+    ("rust-releases-1.60-1.62.md", "release-notes", "rust-doc",
+     Path("/usr/share/doc/rust-doc/changelog.gz"), "rust_releases_1_60_to_1_62"),
+    ("borg-faq-usage.rst", "faq", "borgbackup-doc",
+     Path("/usr/share/doc/borgbackup/html/_sources/faq.rst.txt"), "borg_faq_usage"),
+    ("rust-book-data-types.md", "tutorial", "rust-doc",
+     Path("/usr/share/doc/rust-doc/html/book/ch03-02-data-types.html"), "mdbook_page"),
 ]  # fmt: skip
 
 
@@ -193,6 +199,28 @@ def lua_manual_section_6_4(path: Path) -> str:
     start = html.index('<h2>6.4 &ndash; <a name="6.4">')
     end = html.index('<h2>6.5 &ndash; <a name="6.5">')
     return pandoc_markdown(html[start:end])
+
+def rust_releases_1_60_to_1_62(path: Path) -> str:
+    """Rust's release notes (its RELEASES.md) from 1.60.0 to 1.62.1, with each version's link list."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    start = text.index("Version 1.62.1 (")
+    end = text.index("Version 1.59.0 (")
+    return text[start:end].rstrip() + "\n"
+
+
+def borg_faq_usage(path: Path) -> str:
+    """The "Usage & Limitations" part of BorgBackup's FAQ (reStructuredText); the whole FAQ is longer
+    than the corpus's documents."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\nUsage & Limitations\n")
+    end = text.index("\nSecurity\n########\n")
+    return text[start + 1 : end + 1].rstrip() + "\n"
+
+
+def mdbook_page(path: Path) -> str:
+    """An mdBook-made HTML page (the Rust book): its <main> content, without the sidebar and menus."""
+    html = path.read_text(encoding="utf-8")
+    return pandoc_markdown(html[html.index("<main>") : html.index("</main>") + len("</main>")])
 
 
 def main() -> int:
