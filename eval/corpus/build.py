@@ -11,7 +11,7 @@ it was made and can remake it:
     sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc \
         postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
         doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc \
-        postfix-doc lua5.2-doc rust-doc borgbackup-doc
+        postfix-doc lua5.2-doc rust-doc borgbackup-doc python-django-doc cmake-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 OUT = HERE / "docs"
 PY = Path("/usr/share/doc/python3.11/html/_sources")
 APACHE = Path("/usr/share/doc/apache2-doc/manual/en")
+DJANGO = Path("/usr/share/doc/python-django-doc/html")
 
 # (file name, genre, package, source, how): how is "copy", "html" (pandoc to Markdown) or a callable name.
 SOURCES = [
@@ -82,6 +83,11 @@ SOURCES = [
      Path("/usr/share/doc/borgbackup/html/_sources/faq.rst.txt"), "borg_faq_usage"),
     ("rust-book-data-types.md", "tutorial", "rust-doc",
      Path("/usr/share/doc/rust-doc/html/book/ch03-02-data-types.html"), "mdbook_page"),
+    ("django-security-policy.md", "policy", "python-django-doc", DJANGO / "internals/security.html", "django_page"),
+    ("django-deployment-checklist.md", "how-to", "python-django-doc", DJANGO / "howto/deployment/checklist.html",
+     "django_page"),
+    ("cmake-toolchains.rst", "reference", "cmake-doc",
+     Path("/usr/share/doc/cmake-data/html/_sources/manual/cmake-toolchains.7.rst.txt"), "copy"),
 ]  # fmt: skip
 
 
@@ -221,6 +227,15 @@ def mdbook_page(path: Path) -> str:
     """An mdBook-made HTML page (the Rust book): its <main> content, without the sidebar and menus."""
     html = path.read_text(encoding="utf-8")
     return pandoc_markdown(html[html.index("<main>") : html.index("</main>") + len("</main>")])
+
+
+def django_page(path: Path) -> str:
+    """A page of Django's HTML documentation: its main column only (no sidebar, navigation or footer),
+    without the pilcrow links that follow each heading."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.find('<div class="yui-g"') : html.find('<div class="yui-b" id="sidebar">')]
+    html = re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S)
+    return pandoc_markdown(html)
 
 
 def main() -> int:
