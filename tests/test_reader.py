@@ -141,6 +141,17 @@ def test_what_the_reader_keeps_per_sentence_does_not_depend_on_earlier_questions
     assert np.array_equal(warm.features, fresh.features)
 
 
+def test_a_colon_lead_in_tells_what_the_next_line_is_about(tmp_path: Path, settings: Settings) -> None:
+    svc = seeded(tmp_path, settings, "net.md",
+                 "# Kernel settings\n\nTo stop answering ICMP echo requests, enable this option:\n\n"
+                 "    net/ipv4/icmp_echo_ignore_all = 1\n\nOther settings are described later.\n")  # fmt: skip
+    reader, sentences = svc.answerer, svc.data.sentences
+    setting = next(i for i, s in enumerate(sentences) if s.text.startswith("net/ipv4"))
+    later = next(i for i, s in enumerate(sentences) if s.text.startswith("Other settings"))
+    assert {"icmp", "echo"} <= reader.context_terms(setting)
+    assert "echo" not in reader.context_terms(later)
+
+
 def seeded(tmp_path: Path, settings: Settings, name: str, text: str) -> QAService:
     """A service over one extra seed document (the fake embedder)."""
     (tmp_path / "seeds" / name).write_text(text, encoding="utf-8")

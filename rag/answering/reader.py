@@ -94,8 +94,9 @@ class Reader:
         return SentenceWords.of(self.text_of[sentence.doc_id], sentence.start, sentence.end)
 
     def _context(self, sentence_id: int) -> frozenset[str]:
-        """Terms of what a sentence is about: its section title (two levels up) and, when it
-        opens with an anaphor, the sentence before it."""
+        """Terms of what a sentence is about: its section title (two levels up) and the sentence
+        before it when this one opens with an anaphor or that one leads in with a colon
+        ("... just enable this option:" introduces the setting on the next line)."""
         sentence = self.data.sentences[sentence_id]
         terms: frozenset[str] = frozenset()
         context, depth = sentence.context, 0
@@ -103,8 +104,8 @@ class Reader:
             terms |= self.sentence_terms(context)
             context, depth = self.data.sentences[context].context, depth + 1
         previous = sentence_id - 1
-        if previous >= 0 and self.data.sentences[previous].doc_id == sentence.doc_id and _ANAPHORIC.match(
-            sentence.text
+        if previous >= 0 and self.data.sentences[previous].doc_id == sentence.doc_id and (
+            _ANAPHORIC.match(sentence.text) or self.data.sentences[previous].text.rstrip().endswith(":")
         ):
             terms |= self.sentence_terms(previous)
         return terms
