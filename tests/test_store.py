@@ -23,7 +23,7 @@ from tests.conftest import FakeEmbedder, tuned
 
 FILES = [
     "documents.msgpack", "chunks.msgpack", "dense.faiss", "sentences.npy", "clauses.npy",
-    "terms.msgpack", "sentence_terms.npy", "sentence_terms_ptr.npy", "clause_terms.npy", "clause_terms_ptr.npy",
+    "terms.msgpack", "sentence_terms.npy", "sentence_terms_ptr.npy",
     *(f"bm25/{name}" for name in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
                                   "vocab.index.json", "params.index.json")),
 ]  # fmt: skip
@@ -298,10 +298,8 @@ def test_bm25_and_term_sets_are_loaded_not_recomputed(
     data = store.load(fingerprint)
     assert data.lexical is not None and data.saved_terms is not None
     sentence_terms = [data.sentence_terms.terms(i) for i in range(len(data.sentences))]
-    clause_terms = [data.clause_terms.terms(i) for i in range(len(data.clauses))]
     monkeypatch.undo()  # the checks below may tokenise
     assert sentence_terms == [frozenset(content_terms(s.text)) for s in data.sentences]
-    assert clause_terms == [frozenset(content_terms(c.text)) for c in data.clauses]
     for question in ["What does Moscow insist Ukraine must do?", "ceasefire guarantees", "zebra"]:
         np.testing.assert_allclose(data.lexical.scores(question), computed.scores(question), rtol=1e-6)  # type: ignore[union-attr]
     for term in {t for terms in sentence_terms for t in terms} | {"zebra"}:

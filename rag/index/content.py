@@ -71,9 +71,3 @@ class IndexData:
         """Each sentence's content terms (row i = sentence i)."""
         saved = (self.saved_terms or {}).get("sentence")
         return saved or TermTable.of_texts([s.text for s in self.sentences])
-
-    @cached_property
-    def clause_terms(self) -> TermTable:
-        """Each clause's own content terms (row i = clause i)."""
-        saved = (self.saved_terms or {}).get("clause")
-        return saved or TermTable.of_texts([c.text for c in self.clauses])

@@ -31,7 +31,7 @@ from rag.text.normalize import content_terms
 
 BM25_FOLDER = "bm25"
 VOCABULARY_FILE = "terms.msgpack"
-TABLES = ("sentence", "clause")
+TABLES = ("sentence",)
 # A change in how terms are made (folding, stop words, stemming) must invalidate saved terms:
 # this text's terms are part of the index fingerprint (``terms_signature``).
 _SIGNATURE_PROBE = (

@@ -13,7 +13,7 @@ Layout::
         clauses.npy           clause vectors, row i = clause i
         bm25/                 BM25 over the chunks (bm25s's own files)
         terms.msgpack         the term vocabulary, with chunk document frequencies
-        sentence_terms*.npy   each sentence's term ids (CSR); clause_terms*.npy likewise
+        sentence_terms*.npy   each sentence's term ids (CSR)
 
 A build is written to a hidden temporary folder, renamed into place, and only then named in
 ``CURRENT``; a crash at any point leaves the previous build live. Loading checks every file
@@ -99,11 +99,7 @@ class IndexStore:
             vectors.save(staging / "dense.faiss")
             write_array_synced(staging / "sentences.npy", content.sentence_vectors)
             write_array_synced(staging / "clauses.npy", content.clause_vectors)
-            save_lexical(
-                staging,
-                [c.text for c in table.chunks],
-                {"sentence": [s.text for s in table.sentences], "clause": [c.text for c in table.clauses]},
-            )
+            save_lexical(staging, [c.text for c in table.chunks], {"sentence": [s.text for s in table.sentences]})
             files = {str(p.relative_to(staging)): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
             version = hashlib.sha256(msgspec.json.encode([fingerprint, files])).hexdigest()[:16]
             manifest = Manifest(
