@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.documents.loading import load_documents
+from rag.documents.loading import load_documents, make_document
 from rag.durable import sha256_file
+from rag.embedding.base import Vectors
 from rag.engine.service import QAService
 from rag.errors import UnusableIndex
 from rag.index import store as store_module
-from rag.index.build import build_index, fingerprint_for, make_chunker, split_all
+from rag.index.build import assemble, build_index, fingerprint_for, make_chunker, split_all
 from rag.index.manifest import Fingerprint, Manifest
 from rag.index.store import CURRENT, IndexStore
 from tests.conftest import FakeEmbedder, tuned
@@ -314,3 +315,20 @@ def test_an_index_made_in_memory_computes_its_terms(store: IndexStore, settings:
     build(store, settings, FakeEmbedder())
     data = dataclasses.replace(store.load(expected(settings)), lexical=None, saved_terms=None)
     assert data.sentence_terms.terms(3) == frozenset(content_terms(data.sentences[3].text))
+
+
+def test_the_embedding_model_reads_overstruck_text_as_printed(settings: Settings) -> None:
+    """nroff's bold ("B\\bB") stays in the document, so quotes stay exact, but the model is given
+    the words a reader sees."""
+    seen: list[str] = []
+
+    class Recording(FakeEmbedder):
+        def embed(self, texts: Sequence[str]) -> Vectors:
+            seen.extend(texts)
+            return super().embed(texts)
+
+    text = "I\bIn\bns\bst\bta\bal\bll\bli\bin\bng\bg\n\nRun the _\bi_\bn_\bs_\bt_\ba_\bl_\bl command first.\n"
+    build = assemble(settings, Recording(), [make_document("readme", text, "README")])
+    assert seen and not any("\b" in t for t in seen)
+    assert "Run the install command first." in seen
+    assert any("\b" in s.text for s in build.content.table.sentences)

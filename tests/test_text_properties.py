@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rag.documents.loading import make_document
 from rag.text.chunk import Chunker, tiktoken_counter
-from rag.text.normalize import fold, words
+from rag.text.normalize import content_terms, fold, visible, words
 from rag.text.segment import clause_spans, sentence_spans
 from tests.conftest import FakeEmbedder
 
@@ -128,12 +128,22 @@ def test_chunks_are_exact_slices_that_cover_and_fit(text: str, budget: tuple[int
 @given(text=st.text(alphabet=st.characters(exclude_categories=("Cs",))))
 @example(text="İSTANBUL ǅ ẞ ﬁ Σ")
 @example(text="‘quoted’ — “double” − ‐")
+@example(text="B\bBo\bol\bld _\bu_\bn \b\b x\b")
 def test_fold_keeps_length_and_offsets(text: str) -> None:
     folded = fold(text)
     assert len(folded) == len(text)
     for start, end, word in words(text):
         assert 0 <= start < end <= len(text)
-        assert fold(text[start:end]) == word  # a word's offsets point at exactly that word
+        # a word's offsets point at exactly that word (as printed, when nroff overstrikes it)
+        assert visible(fold(text[start:end])).strip("\b") == word
+
+
+def test_overstruck_words_are_the_words_they_print() -> None:
+    bold, underlined = "P\bPo\bos\bst\btf\bfi\bix\bx", "_\bc_\bo_\bn_\bf_\bi_\bg"
+    text = f"{bold} {underlined} files"
+    assert content_terms(text) == content_terms("Postfix config files")
+    assert [(a, b) for a, b, _ in words(text)] == [(0, 21), (22, 40), (41, 46)]
+    assert visible(text) == "Postfix config files"
 
 
 def test_fold_examples() -> None:

@@ -32,6 +32,7 @@ from rag.index.vectors import ef_construction_for
 from rag.records import Chunk, Clause, Document, Sentence
 from rag.text.chunk import Chunker, tiktoken_counter
 from rag.text.linguistics import ANALYSIS_VERSION, analyse
+from rag.text.normalize import visible
 from rag.text.segment import SEGMENTATION_VERSION, clause_spans
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -146,7 +147,7 @@ def embed_rows(
     if not pools_sentences(settings, embedder):
         chunks, sentences, clauses = embed_distinct(
             embedder,
-            [[c.text for c in table.chunks], [s.text for s in table.sentences], [c.text for c in table.clauses]],
+            [[visible(row.text) for row in rows] for rows in (table.chunks, table.sentences, table.clauses)],
             progress,
         )
         return chunks, sentences, clauses

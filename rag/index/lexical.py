@@ -36,7 +36,7 @@ TABLES = ("sentence",)
 # this text's terms are part of the index fingerprint (``terms_signature``).
 _SIGNATURE_PROBE = (
     "The Négociations’ 2025 rounds: “who’s running?” — U.S.-led talks, re-opened & ratified; "
-    "Running runners ran quickly through the databases' indexes, isn't it? A I x 3"
+    "Running runners ran quickly through the databases' indexes, isn't it? A I x 3 B\bBo\bol\bld _\bu_\bn_\bd_\be_\br"
 )
 
 

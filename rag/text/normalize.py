@@ -5,6 +5,10 @@ dashes to ``-``, upper to lower case), so a position in the folded text is the s
 position in the raw text. ``words`` finds word spans on the folded text and returns
 them with raw offsets. Left out on purpose: Unicode normalisation forms (NFKC would
 change lengths) and language-specific folding beyond ``str.lower``.
+
+Text formatted by nroff (manual pages, some READMEs) writes bold as "X\bX" and underline as
+"_\bX": a word spelled that way is the same word, and ``visible`` is the text a reader sees
+(for the embedding model, which needs no offsets).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ _ONE_TO_ONE = str.maketrans(
     }
 )  # fmt: skip
 
-_WORD = re.compile(r"\w+(?:['.]\w+)*")
+_WORD = re.compile(r"[\w\b]+(?:['.][\w\b]+)*")  # \b (backspace) inside a character class: nroff's overstrike
+_OVERSTRUCK = re.compile(r".\x08")
 
 # Function words and question words: they carry no topic, so they neither match nor count.
 STOPWORDS = frozenset(
@@ -59,10 +64,19 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, folded_word)`` for each word; possessive ``'s`` is dropped from the word."""
     folded = fold(text)
     for match in _WORD.finditer(folded):
-        word = match.group()
+        word, end = match.group(), match.end()
         if word.endswith("'s"):
-            word = word[:-2]
-        yield match.start(), match.start() + len(word), word
+            word, end = word[:-2], end - 2
+        if "\x08" in word:
+            word = visible(word).strip("\x08")
+            if not word:
+                continue
+        yield match.start(), end, word
+
+
+def visible(text: str) -> str:
+    """``text`` as printed: each overstruck character ("X\bX", "_\bX") once."""
+    return _OVERSTRUCK.sub("", text) if "\x08" in text else text
 
 
 def stem(word: str) -> str:
