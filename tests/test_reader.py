@@ -59,6 +59,13 @@ def test_list_questions_are_recognised(question: str, wants: bool) -> None:
     assert analyse_question(question, CORPUS).wants_list is wants
 
 
+def test_a_word_echoes_the_question_by_its_stem_not_by_a_shared_prefix() -> None:
+    q = analyse_question("What is the base class of all exceptions, and how do talks negotiate?", CORPUS)
+    assert q.echoes("exceptions") and q.echoes("negotiations") and q.echoes("base")
+    assert not q.echoes("baseexception") and not q.echoes("the")
+    assert not analyse_question("Which option enables undo?", CORPUS).echoes("undofile")
+
+
 def test_question_terms_carry_idf_and_unknown_names() -> None:
     q = analyse_question("Does Ukraine talk to Brazil?", CORPUS)
     assert q.unknown_names == ["Brazil"]

@@ -82,19 +82,15 @@ class Question:
         return max((w for t, w in self.terms.items() if t in found), default=0.0) / rarest if rarest else 0.0
 
     def echoes(self, folded_word: str) -> bool:
-        """Whether a (folded) word repeats the question: same stem, or one stem prefixes the other."""
+        """Whether a (folded) word repeats the question: a content word with the same stem. Not one
+        stem prefixing the other, as it was: that made "BaseException", "undofile", "s390x" or
+        "functools.cmp_to_key" repeat questions about a "base class", "undo", "s390" or "functools",
+        and the echo penalty dropped 31 right answers of the gold sets (held out, F1 .328 -> .338)."""
         known = self.echoed.get(folded_word)
         if known is None:
-            known = self.echoed[folded_word] = self._echoes(folded_word.removesuffix("'s"))
+            word = folded_word.removesuffix("'s")
+            known = self.echoed[folded_word] = word not in STOPWORDS and stem(word) in self.terms
         return known
-
-    def _echoes(self, word: str) -> bool:
-        if word in STOPWORDS:
-            return False
-        root = stem(word)
-        return root in self.terms or any(
-            len(t) >= 4 and len(root) >= 4 and (root.startswith(t) or t.startswith(root)) for t in self.terms
-        )
 
 
 def lowered(question: str) -> str:
