@@ -174,3 +174,6 @@ def test_hard_wrapped_and_unwrapped_text_give_the_same_sentences(
         return [" ".join(text[a:b].split()) for a, b in sentence_spans(text)]
 
     assert sentences(wrapped) == sentences(unwrapped)
+    # Heading underlines are decoration, however long: they do not make the text one paragraph a line.
+    titled = "\n\n".join(f"Part {n}\n{'=' * 128}\n\n{textwrap.fill(p, width)}" for n, p in enumerate(prose))
+    assert sentences(titled) == [s for n, p in enumerate(prose) for s in [f"Part {n}", *sentences(p)]]

@@ -107,8 +107,9 @@ def _looks_like_title(line: _Line, following: _Line | None, wrapped: bool = True
 
 def hard_wrapped(lines: list[_Line]) -> bool:
     """Whether the text is wrapped at a fixed width (a line break is then only white space), as
-    opposed to one paragraph per line: nearly all lines are short (<= 100 characters)."""
-    lengths = [len(line.text) for line in lines if not line.blank]
+    opposed to one paragraph per line: nearly all lines of words are short (<= 100 characters).
+    Lines without a letter or digit are decoration (heading underlines, rules), of any length."""
+    lengths = [len(line.text) for line in lines if not line.blank and any(c.isalnum() for c in line.text)]
     if not lengths:
         return True
     return sum(length > 100 for length in lengths) <= 0.05 * len(lengths)
