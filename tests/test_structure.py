@@ -86,3 +86,11 @@ def test_a_manual_page_option_line_is_not_a_heading() -> None:
     kinds = {text[s.start : s.end]: s.kind for s in segments(text)}
     assert kinds["-t     sort by time, newest first; see --time"] != "heading"
     assert kinds["-r, --reverse"] == "term" and kinds["reverse order while sorting"] == "definition"
+
+
+def test_wide_tables_and_link_definitions_do_not_unwrap_a_hard_wrapped_text() -> None:
+    prose = "The runtime can be built with a small or a full set of data, which makes it\neasier to write programs."
+    table = "| " + " | ".join(["feature", "none", "system", "small", "full"] * 6) + " |"
+    text = "\n\n".join([prose, table, "[ref]: https://example.org/" + "x" * 120, prose, prose])
+    assert [text[s.start : s.end] for s in segments(text) if s.kind == "paragraph"] == [prose] * 3
+

@@ -35,6 +35,7 @@ _DIRECTIVE = re.compile(r"\.\.\s+(?:[\w:-]+::|_[^:]+:|\[[^\]]+\]|\|[^|]+\|)")
 _CODE_DIRECTIVE = re.compile(r"\.\.\s+(?:code-block|code|sourcecode|doctest|testcode|literalinclude|highlight)::")
 _BOLD = re.compile(r"(\*\*|__)[^*_].*\1", re.S)
 _FIELD = re.compile(r":[\w -]+:(?:\s|$)")
+_LINK_DEFINITION = re.compile(r"\[[^\]]+\]:\s")  # a Markdown link reference: "[95565]: https://..."
 _END_PUNCT = ".!?:;,"
 
 
@@ -107,12 +108,18 @@ def _looks_like_title(line: _Line, following: _Line | None, wrapped: bool = True
 
 def hard_wrapped(lines: list[_Line]) -> bool:
     """Whether the text is wrapped at a fixed width (a line break is then only white space), as
-    opposed to one paragraph per line: nearly all lines of words are short (<= 100 characters).
-    Lines without a letter or digit are decoration (heading underlines, rules), of any length."""
-    lengths = [len(line.text) for line in lines if not line.blank and any(c.isalnum() for c in line.text)]
+    opposed to one paragraph per line: nearly all lines of prose are short (<= 100 characters).
+    Decoration (heading underlines, rules), table rows, link definitions and lone words (URLs)
+    are as long as they need to be, wrapped or not."""
+    lengths = [len(line.text) for line in lines if _prose_line(line.body)]
     if not lengths:
         return True
     return sum(length > 100 for length in lengths) <= 0.05 * len(lengths)
+
+
+def _prose_line(body: str) -> bool:
+    return (" " in body and any(c.isalnum() for c in body) and not body.startswith(("|", "+"))
+            and not _LINK_DEFINITION.match(body))  # fmt: skip
 
 
 def _numbered_heading(body: str) -> bool:
