@@ -93,7 +93,7 @@ SOURCES = [
 
 def faq_chapter_4(path: Path) -> str:
     """Chapter 4 of the Debian FAQ's plain-text edition, hard-wrapped as shipped."""
-    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    text = gunzip(path)
     start = re.search(r"\nChapter\s4\.\sCompatibility issues", text)  # the spaces are non-breaking
     end = re.search(r"\nChapter\s5\.\s", text)
     assert start and end, "the Debian FAQ's chapters 4 and 5 were not found"
@@ -151,10 +151,12 @@ def apache_page(path: Path) -> str:
 
 def nginx_changes_1_19_to_1_22(path: Path) -> str:
     """nginx's changelog from 1.19.0 to 1.22.1, hard-wrapped as shipped."""
-    text = gzip.decompress(path.read_bytes()).decode("utf-8")
-    start = text.index("Changes with nginx 1.22.1 ")
-    end = text.index("Changes with nginx 1.17.10 ")
-    return text[start:end].rstrip() + "\n"
+    return excerpt(gunzip(path), "Changes with nginx 1.22.1 ", "Changes with nginx 1.17.10 ")
+
+
+def excerpt(text: str, first: str, stop: str) -> str:
+    """The part of ``text`` from ``first`` up to ``stop``, without the blank lines around it."""
+    return text[text.index(first) : text.index(stop)].lstrip("\n").rstrip() + "\n"
 
 
 def pod_text(path: Path) -> str:
@@ -169,10 +171,7 @@ def gunzip(path: Path) -> str:
 
 def flask_changes_2_0_to_2_2(path: Path) -> str:
     """Flask's changelog (its CHANGES.rst) from 2.0.0 to 2.2.2, hard-wrapped as shipped."""
-    text = gzip.decompress(path.read_bytes()).decode("utf-8")
-    start = text.index("Version 2.2.2\n")
-    end = text.index("Version 1.1.4\n")
-    return text[start:end].rstrip() + "\n"
+    return excerpt(gunzip(path), "Version 2.2.2\n", "Version 1.1.4\n")
 
 
 def vim_help(path: Path) -> str:
@@ -185,10 +184,7 @@ def vim_help(path: Path) -> str:
 def constitution_sections_5_6(path: Path) -> str:
     """Sections 5 (Project Leader) and 6 (Technical committee) of the Debian Constitution, hard-wrapped
     as shipped; the whole constitution is longer than the corpus's documents."""
-    text = gzip.decompress(path.read_bytes()).decode("utf-8")
-    start = text.index("\n5. Project Leader\n")
-    end = text.index("\n7. The Project Secretary\n")
-    return text[start + 1 : end + 1].rstrip() + "\n"
+    return excerpt(gunzip(path), "\n5. Project Leader\n", "\n7. The Project Secretary\n")
 
 
 def publican_page(path: Path) -> str:
@@ -206,21 +202,16 @@ def lua_manual_section_6_4(path: Path) -> str:
     end = html.index('<h2>6.5 &ndash; <a name="6.5">')
     return pandoc_markdown(html[start:end])
 
+
 def rust_releases_1_60_to_1_62(path: Path) -> str:
     """Rust's release notes (its RELEASES.md) from 1.60.0 to 1.62.1, with each version's link list."""
-    text = gzip.decompress(path.read_bytes()).decode("utf-8")
-    start = text.index("Version 1.62.1 (")
-    end = text.index("Version 1.59.0 (")
-    return text[start:end].rstrip() + "\n"
+    return excerpt(gunzip(path), "Version 1.62.1 (", "Version 1.59.0 (")
 
 
 def borg_faq_usage(path: Path) -> str:
     """The "Usage & Limitations" part of BorgBackup's FAQ (reStructuredText); the whole FAQ is longer
     than the corpus's documents."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index("\nUsage & Limitations\n")
-    end = text.index("\nSecurity\n########\n")
-    return text[start + 1 : end + 1].rstrip() + "\n"
+    return excerpt(path.read_text(encoding="utf-8"), "\nUsage & Limitations\n", "\nSecurity\n########\n")
 
 
 def mdbook_page(path: Path) -> str:
