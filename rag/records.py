@@ -126,7 +126,21 @@ class Citation(msgspec.Struct, frozen=True):
     answer_end: int
 
 
-class Answer(msgspec.Struct, frozen=True):
+class ConsideredAnswer(msgspec.Struct, frozen=True):
+    """One of the reader's best candidates for a question with its non-zero features: why the
+    answer won (``"explain": true`` in a request to ``/ask``)."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    kind: str  # the generator that proposed it: sentence, entity, object, list, focus, ...
+    label: str  # an entity's type or a table cell's column
+    score: float  # the scorer's probability, before the span choice and the abstention rule
+    features: dict[str, float]
+
+
+class Answer(msgspec.Struct, frozen=True, omit_defaults=True):
     question: str
     answer: str
     abstained: bool
@@ -134,6 +148,7 @@ class Answer(msgspec.Struct, frozen=True):
     citations: list[Citation]
     passages: list[Passage]
     timings_ms: dict[str, float]
+    explain: list[ConsideredAnswer] = []  # only when asked for
 
 
 class SpanView(msgspec.Struct, frozen=True):

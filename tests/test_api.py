@@ -41,6 +41,21 @@ def test_ask_answers_with_citations_that_verify(client: TestClient[Litestar]) ->
         assert text[citation["start"] : citation["end"]] == citation["quote"]
 
 
+def test_ask_with_explain_returns_the_best_candidates_and_why(client: TestClient[Litestar]) -> None:
+    question = {"question": "What does Moscow insist Ukraine must do?"}
+    body = client.post("/ask", json={**question, "explain": True}).json()
+    assert 1 <= len(body["explain"]) <= 5
+    assert [c["score"] for c in body["explain"]] == sorted((c["score"] for c in body["explain"]), reverse=True)
+    text = client.get(f"/documents/{DOC_ID}").json()["text"]
+    for candidate in body["explain"]:
+        assert set(candidate) == {"text", "doc_id", "start", "end", "kind", "label", "score", "features"}
+        first_part = candidate["text"].split("; ")[0]
+        assert text[candidate["start"] : candidate["start"] + len(first_part)] == first_part
+        assert candidate["features"] and all(isinstance(v, float) for v in candidate["features"].values())
+    plain = client.post("/ask", json=question).json()
+    assert "explain" not in plain and plain["answer"] == body["answer"]
+
+
 def test_search_returns_ranked_exact_passages(client: TestClient[Litestar]) -> None:
     body = client.get("/search", params={"q": "territorial demands", "k": 4}).json()
     assert body["query"] == "territorial demands"
@@ -157,9 +172,9 @@ def test_the_request_deadline_answers_503_instead_of_hanging(make_client: Any, s
         service = fake_service_factory(s)
         real_ask = service.ask
 
-        def slow_ask(question: str, top_k: int | None = None) -> Any:
+        def slow_ask(*arguments: Any) -> Any:
             time.sleep(2.0)
-            return real_ask(question, top_k)
+            return real_ask(*arguments)
 
         service.ask = slow_ask  # type: ignore[method-assign]
         return service

@@ -123,12 +123,12 @@ def test_explain_returns_the_top_candidates_with_their_features(service: QAServi
     vector = service.embed_question(question)
     extraction = service.answerer.answer(question, vector, service.retriever.search(question, vector, 5), explain=True)
     assert 1 <= len(extraction.explain) <= 5
-    scores = [entry["score"] for entry in extraction.explain]
+    scores = [entry.score for entry in extraction.explain]
     assert scores == sorted(scores, reverse=True)
     top = extraction.explain[0]
-    document = service.data.documents[top["doc_id"]].text
-    assert top["features"] and all(name in FEATURES for name in top["features"])
-    assert top["text"].split("; ")[0] == document[top["start"] : top["start"] + len(top["text"].split("; ")[0])]
+    document = service.data.documents[top.doc_id].text
+    assert top.features and all(name in FEATURES for name in top.features)
+    assert top.text.split("; ")[0] == document[top.start : top.start + len(top.text.split("; ")[0])]
 
 
 def test_what_the_reader_keeps_per_sentence_does_not_depend_on_earlier_questions(service: QAService) -> None:

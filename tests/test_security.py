@@ -162,7 +162,7 @@ def test_no_secrets_questions_or_bodies_in_the_logs(
     def failing_service(s: Settings) -> QAService:
         service = fake_service_factory(s)
 
-        def broken_ask(question: str, top_k: int | None = None) -> Any:
+        def broken_ask(question: str, *rest: Any) -> Any:
             raise RuntimeError(f"failed while answering {question!r}")  # a message carrying user text
 
         service.ask = broken_ask  # type: ignore[method-assign]

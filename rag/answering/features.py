@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
 from rag.answering.question import Question
+from rag.answering.words import CANDIDATE_FEATURES
 from rag.text.normalize import STOPWORDS, content_terms, fold, stem
 
 KINDS = ("sentence", "focus", "list", "entity", "subject", "object", "complement", "oblique", "apposition",
@@ -46,6 +47,7 @@ FEATURES: tuple[str, ...] = (
     *(f"why_{k}" for k in ("sentence", "focus", "oblique")),
     *(f"how_{k}" for k in ("sentence", "focus")),
     *(f"def_{k}" for k in ("sentence", "complement", "focus")),
+    *CANDIDATE_FEATURES,  # filled at scoring time from the word tagger (rag.answering.words)
 )  # fmt: skip
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
 # The features by the evidence they weigh: what `[answering] features_off` leaves out (as zeros,
@@ -61,6 +63,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
                     *(n for n in FEATURES if n.startswith(("why_", "how_", "def_")))),
     "shape": ("length", "length_share", "definition_block", "table_row", "code",
               *(n for n in FEATURES if n.startswith("kind_"))),
+    "words": CANDIDATE_FEATURES,
 }  # fmt: skip
 # What chooses the sentence: its match with the question, and whether it holds a fitting candidate.
 SENTENCE_FEATURES: tuple[str, ...] = (

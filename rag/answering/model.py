@@ -1,8 +1,9 @@
-"""Linear models stored as data: the candidate scorer and the abstention rule.
+"""The reader's models stored as data: the sentence and span scorers, the word tagger and the abstention rule.
 
-Both are logistic regressions fitted by ``rag fit`` (scikit-learn, ``rag.eval.fit``) and
-saved as JSON against feature names, so a model is read, diffed and reviewed like config,
-and applying one is a dot product (no scikit-learn at query time). A model whose feature
+The scorers and the abstention rule are logistic regressions, the word tagger a network with
+one hidden layer; all are fitted by ``rag fit`` (scikit-learn, ``rag.eval.fit``) and saved as
+JSON against feature names, so a model is read, diffed and reviewed like config, and applying
+one is a few matrix products (no scikit-learn at query time). A model whose feature
 names differ from the code's is refused at load with a message naming the difference.
 """
 
@@ -39,11 +40,38 @@ class LinearModel(msgspec.Struct, frozen=True):
                              "refit it with `rag fit`")  # fmt: skip
 
 
+class WordTagger(msgspec.Struct, frozen=True):
+    """A network with one hidden layer (ReLU) giving each word the probability of being in the
+    answer (``rag.answering.words``); fitted by scikit-learn's MLPClassifier, applied here."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    hidden: list[list[float]]  # features x hidden units
+    hidden_bias: list[float]
+    output: list[float]
+    output_bias: float
+
+    def probabilities(self, rows: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+        if not self.hidden:  # the neutral tagger: no word is more likely than another
+            return np.full(len(rows), 0.5)
+        standardised = (rows.astype(np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        hidden = np.maximum(standardised @ np.asarray(self.hidden) + np.asarray(self.hidden_bias), 0.0)
+        logits = np.clip(hidden @ np.asarray(self.output) + self.output_bias, -30.0, 30.0)
+        probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
+        return probabilities
+
+    def check(self, expected: tuple[str, ...], name: str) -> None:
+        LinearModel(self.features, [], [], [], 0.0).check(expected, name)
+
+
 class ReaderModel(msgspec.Struct, frozen=True):
-    """The sentence and span scorers, the abstention rule and its threshold, with what they were fitted on."""
+    """The sentence and span scorers, the word tagger, the abstention rule and its threshold, and
+    what they were fitted on."""
 
     sentence: LinearModel  # which sentence answers (over SENTENCE_FEATURES)
     scorer: LinearModel  # which span of it (over FEATURES)
+    words: WordTagger  # which words of a sentence are the answer (two of the scorer's features)
     abstention: LinearModel
     threshold: float
     fitted_on: dict[str, int]  # gold set name -> questions used
@@ -59,3 +87,4 @@ def load_model(path: Path | str | None = None) -> ReaderModel:
 
 def save_model(model: ReaderModel, path: Path) -> None:
     path.write_bytes(msgspec.json.format(msgspec.json.encode(model)) + b"\n")
+

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +20,21 @@ import numpy.typing as npt
 from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal, RowsByKey
 from rag.answering.citations import cite
 from rag.answering.features import FEATURE_GROUPS, FEATURES, SENTENCE_FEATURES, SentenceWords, featurise, sentence_rows
-from rag.answering.model import LinearModel, ReaderModel, sigmoid
+from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
 from rag.answering.question import Question, analyse_question
 from rag.answering.span import choose
+from rag.answering.words import (
+    CANDIDATE_FEATURES,
+    WORD_FEATURES,
+    SentenceShape,
+    WordTable,
+    candidate_columns,
+    word_table,
+)
 from rag.config import AnsweringSettings
 from rag.index.content import IndexData
 from rag.index.lexical import LexicalIndex
-from rag.records import Citation, Passage
+from rag.records import Citation, ConsideredAnswer, Passage
 
 PART_SEPARATOR = "; "
 ECHO_PENALTY = 20.0
@@ -37,6 +44,8 @@ ECHO_PENALTY = 20.0
 ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
                        "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
 # An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
+_COLUMN_OF = {name: i for i, name in enumerate(FEATURES)}
+_WORD_COLUMNS = [_COLUMN_OF[name] for name in CANDIDATE_FEATURES]
 _ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
 
 
@@ -47,7 +56,8 @@ def neutral_model() -> ReaderModel:
     def zeros(names: tuple[str, ...]) -> LinearModel:
         return LinearModel(list(names), [0.0] * len(names), [1.0] * len(names), [0.0] * len(names), 0.0)
 
-    return ReaderModel(zeros(SENTENCE_FEATURES), zeros(FEATURES), zeros(ABSTENTION_FEATURES), 0.5, {})
+    tagger = WordTagger(list(WORD_FEATURES), [], [], [], [], [], 0.0)
+    return ReaderModel(zeros(SENTENCE_FEATURES), zeros(FEATURES), tagger, zeros(ABSTENTION_FEATURES), 0.5, {})
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class Extraction:
     confidence: float
     abstained: bool
     signals: dict[str, float]
-    explain: list[dict[str, Any]] = field(default_factory=list)
+    explain: list[ConsideredAnswer] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,13 +76,15 @@ class Reading:
 
     question: Question
     proposals: list[Proposal]
-    features: npt.NDArray[np.float32]
+    features: npt.NDArray[np.float32]  # the word tagger's columns are zeros until scored (``span_rows``)
+    words: dict[int, WordTable]  # sentence id -> its words' rows for the tagger
 
 
 class Reader:
     def __init__(self, data: IndexData, lexical: LexicalIndex, settings: AnsweringSettings, model: ReaderModel) -> None:
         model.sentence.check(SENTENCE_FEATURES, "sentence")
         model.scorer.check(FEATURES, "scorer")
+        model.words.check(WORD_FEATURES, "word tagger")
         model.abstention.check(ABSTENTION_FEATURES, "abstention")
         self.data = data
         self.lexical = lexical
@@ -81,6 +93,8 @@ class Reader:
         self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
         self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of, frozenset(settings.candidates))
         self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
+        self.shapes = lru_cache(maxsize=CACHED_SENTENCES)(self._shape)
+        self.tag_words = "words" not in settings.features_off
         self.columns_off = [FEATURES.index(name) for group in settings.features_off for name in FEATURE_GROUPS[group]]
         self.clauses_of = RowsByKey((c.sentence_id for c in data.clauses), len(data.sentences))  # clause i: row i
         # Term sets are saved with the build (stemming is the costly part of term coverage) and
@@ -92,6 +106,11 @@ class Reader:
     def _words(self, sentence_id: int) -> SentenceWords:
         sentence = self.data.sentences[sentence_id]
         return SentenceWords.of(self.text_of[sentence.doc_id], sentence.start, sentence.end)
+
+    def _shape(self, sentence_id: int) -> SentenceShape:
+        words, sentence = self.words(sentence_id), self.data.sentences[sentence_id]
+        return SentenceShape.of(self.text_of[sentence.doc_id], words.starts, words.ends, words.words, words.stems,
+                                words.stop)  # fmt: skip
 
     def _context(self, sentence_id: int) -> frozenset[str]:
         """Terms of what a sentence is about: its section title (two levels up) and the sentence
@@ -126,15 +145,48 @@ class Reader:
         rows = featurise(q, proposals, self.text_of, self.words, self.similarities(sentence_ids, query_vector),
                          self.sentence_terms, self.context_terms)  # fmt: skip
         rows[:, self.columns_off] = 0.0
-        return Reading(q, proposals, rows)
+        return Reading(q, proposals, rows, self.word_tables(q, proposals, rows) if self.tag_words else {})
 
-    def scores(self, reading: Reading, model: ReaderModel | None = None) -> npt.NDArray[np.float64]:
-        """Each candidate's score: its sentence's score plus its own score within the sentence."""
+    def word_tables(self, q: Question, proposals: list[Proposal],
+                    rows: npt.NDArray[np.float32]) -> dict[int, WordTable]:  # fmt: skip
+        """The tagger's rows for the words of each candidate sentence, with the candidates that hold them."""
+        fitting, argument = _COLUMN_OF["type_fit"], _COLUMN_OF["head_in_question"]
+        holders: dict[int, list[tuple[Proposal, bool, bool]]] = {}
+        for p, row in zip(proposals, rows, strict=True):
+            holders.setdefault(p.sentence.sentence_id, []).append((p, bool(row[fitting]), bool(row[argument])))
+        shapes = {sid: self.shapes(sid) for sid in holders}
+        return {sid: word_table(q, shape, holders[sid]) for sid, shape in shapes.items() if shape.words}
+
+    def word_probabilities(self, reading: Reading, tagger: WordTagger) -> dict[int, npt.NDArray[np.float64]]:
+        """Each candidate sentence's words' probabilities of being in the answer (one pass for all)."""
+        if not reading.words:
+            return {}
+        probabilities = tagger.probabilities(np.vstack([table.rows for table in reading.words.values()]))
+        edges = np.cumsum([len(table.rows) for table in reading.words.values()])[:-1]
+        return dict(zip(reading.words, np.split(probabilities, edges), strict=True))
+
+    def span_rows(self, reading: Reading, model: ReaderModel | None = None,
+                  words: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:  # fmt: skip
+        """The candidates' ``FEATURES`` with the word tagger's columns filled (or given: ``rag fit``
+        passes columns from taggers that did not see the question's document)."""
+        rows = reading.features.copy()
+        if words is None and reading.words:
+            probabilities = self.word_probabilities(reading, (model or self.model).words)
+            words = candidate_columns(reading.proposals, reading.words, probabilities)
+        if words is not None:
+            rows[:, _WORD_COLUMNS] = words
+        return rows
+
+    def scores(self, reading: Reading, model: ReaderModel | None = None,
+               rows: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float64]:  # fmt: skip
+        """Each candidate's score: its sentence's score plus its own score within the sentence
+        (``rows``: the candidates' ``span_rows``, made here when not given)."""
         model = model or self.model
+        rows = self.span_rows(reading, model) if rows is None else rows
         sentence_of = np.array([p.sentence.sentence_id for p in reading.proposals], dtype=np.int64)
-        sentences, rows = sentence_rows(reading.features, sentence_of)
-        sentence_score = model.sentence.logits(rows)
-        span_score = model.scorer.logits(reading.features)
+        sentences, table = sentence_rows(rows, sentence_of)
+        sentence_score = model.sentence.logits(table)
+        span_score = model.scorer.logits(rows)
         # An answer never only repeats the question ("Where did the Falcon land?" -> not "Falcon").
         echo_only = reading.features[:, FEATURES.index("echo_share")] >= 1.0
         penalty = ECHO_PENALTY * echo_only
@@ -184,12 +236,13 @@ class Reader:
         reading = self.read(question, query_vector, passages)
         if not reading.proposals:
             return Extraction("", [], 0.0, True, {})
-        logits = self.scores(reading)
+        rows = self.span_rows(reading)
+        logits = self.scores(reading, rows=rows)
         best = choose(logits, reading.proposals, self.settings.consensus_candidates)
         signals_row = self.abstention_row(reading, logits, passages)
         confidence = sigmoid(float(self.model.abstention.logits(signals_row[None, :])[0]))
         signals = {name: round(float(v), 4) for name, v in zip(ABSTENTION_FEATURES, signals_row, strict=True)}
-        trace = self.trace(reading, logits) if explain else []
+        trace = self.trace(reading, rows, logits) if explain else []
         if confidence < self.model.threshold and self.settings.abstain:
             return Extraction("", [], round(confidence, 4), True, signals, trace)
         answer, citations = self.cite(reading.proposals[best], sigmoid(float(logits[best])))
@@ -209,19 +262,15 @@ class Reader:
             offset += end - start + len(PART_SEPARATOR)
         return PART_SEPARATOR.join(pieces), citations
 
-    def trace(self, reading: Reading, logits: npt.NDArray[np.float64], top: int = 5) -> list[dict[str, Any]]:
+    def trace(self, reading: Reading, rows: npt.NDArray[np.float32], logits: npt.NDArray[np.float64],
+              top: int = 5) -> list[ConsideredAnswer]:  # fmt: skip
         entries = []
         for i in np.argsort(-logits)[:top]:
             p = reading.proposals[int(i)]
             text = self.text_of[p.sentence.doc_id]
-            entries.append({
-                "text": PART_SEPARATOR.join(text[a:b] for a, b in p.parts),
-                "doc_id": p.sentence.doc_id,
-                "start": p.start,
-                "end": p.end,
-                "kind": p.kind,
-                "label": p.label,
-                "score": round(sigmoid(float(logits[i])), 4),
-                "features": {n: round(float(v), 4) for n, v in zip(FEATURES, reading.features[i], strict=True) if v},
-            })  # fmt: skip
+            entries.append(ConsideredAnswer(
+                text=PART_SEPARATOR.join(text[a:b] for a, b in p.parts), doc_id=p.sentence.doc_id, start=p.start,
+                end=p.end, kind=p.kind, label=p.label, score=round(sigmoid(float(logits[i])), 4),
+                features={n: round(float(v), 4) for n, v in zip(FEATURES, rows[i], strict=True) if v},
+            ))  # fmt: skip
         return entries

@@ -159,8 +159,10 @@ class QAService:
         allowed = allowed_documents(filters, self.data.documents)
         return self.retriever.search(query, self.embed_question(query), self.check_k(k, "k"), allowed)
 
-    def ask(self, question: str, top_k: int | None = None, filters: SearchFilter | None = None) -> Answer:
-        """Answer from every document, or from those ``filters`` admits (a collection, metadata)."""
+    def ask(self, question: str, top_k: int | None = None, filters: SearchFilter | None = None,
+            explain: bool = False) -> Answer:  # fmt: skip
+        """Answer from every document, or from those ``filters`` admits (a collection, metadata);
+        with ``explain``, also the reader's best candidates and their features."""
         started = time.perf_counter()
         question = self.check_question(question)
         k = self.check_k(top_k)
@@ -169,7 +171,7 @@ class QAService:
         allowed = allowed_documents(filters, self.data.documents)
         passages = self.retriever.search(question, vector, max(k, self.settings.answering.passages_considered), allowed)
         retrieved = time.perf_counter()
-        extraction = self.answerer.answer(question, vector, passages)
+        extraction = self.answerer.answer(question, vector, passages, explain)
         for citation in extraction.citations:
             verify(citation, self.data.documents)  # never serve a quote that differs from its source
         done = time.perf_counter()
@@ -186,6 +188,7 @@ class QAService:
                 "answer": _ms(retrieved, done),
                 "total": _ms(started, done),
             },
+            explain=extraction.explain,
         )
 
     # -- documents -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     *((f"without {source} candidates", {"candidates": [s for s in CANDIDATE_SOURCES if s != source]})
       for source in CANDIDATE_SOURCES),
     *((f"without {group} features", {"features_off": [group]}) for group in FEATURE_GROUP_NAMES),
-    ("span: the best-scored candidate, no agreement", {"consensus_candidates": 1}),
+    ("span: agreement of the best 10 candidates", {"consensus_candidates": 10}),
     ("no abstention", {"abstain": False}),
 )  # fmt: skip
 COLUMNS = (("token_f1", "answerable", "F1"), ("citation_precision", "answerable", "citation precision"),

@@ -2,9 +2,11 @@
 
 ``rag fit`` reads the gold sets named in ``eval/sets.toml`` (each a seeds folder and gold
 questions over it), runs retrieval and the reader's stages for every question, and labels each
-candidate by its token F1 with the gold answers (>= 0.5 is a right answer). Two logistic
-regressions (scikit-learn) are fitted: the candidate scorer on answerable questions, and the
-abstention rule (is the question answerable?) on features of the scored candidates. The
+candidate by its token F1 with the gold answers (>= 0.5 is a right answer). Fitted with
+scikit-learn: the word tagger (``rag.eval.words``: which words of the answer's sentence are the
+answer), the sentence and span scorers on answerable questions (pairwise logistic regressions,
+over word columns cross-fitted by document), and the abstention rule (is the question
+answerable?) on features of the scored candidates. The
 threshold is the middle of the best plateau of Youden's J among thresholds that refuse at most
 ``max_wrong`` of the answerable questions.
 
@@ -16,7 +18,7 @@ never saw that document. The final model, fitted on everything, is written for s
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,11 +32,12 @@ from sklearn.preprocessing import StandardScaler
 
 from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, save_model, sigmoid
-from rag.answering.reader import ABSTENTION_FEATURES, PART_SEPARATOR, Reader, Reading, neutral_model
+from rag.answering.reader import ABSTENTION_FEATURES, Reader, neutral_model
 from rag.config import Settings
 from rag.engine.service import QAService
-from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize, token_f1
-from rag.records import Passage
+from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
+from rag.eval.samples import Sample, collect
+from rag.eval.words import cross_fitted_word_columns, fit_tagger
 
 RIGHT_ANSWER_F1 = 0.5
 # A right answer is paired against every span of its sentence this much worse. Pairs 0.3 apart
@@ -55,39 +58,6 @@ class GoldSet(msgspec.Struct, frozen=True):
 def load_sets(path: Path) -> list[GoldSet]:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     return [msgspec.convert(s, GoldSet) for s in raw.get("set", [])]
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One gold question with what the reader saw: candidates, their features and labels."""
-
-    item: GoldItem
-    group: str  # the document it is about: the unit held out
-    genre: str
-    reading: Reading
-    passages: list[Passage]
-    quality: npt.NDArray[np.float64]  # token F1 of each candidate with the gold answers
-
-
-def collect(service: QAService, items: Sequence[GoldItem], group: Callable[[GoldItem], str],
-            genre: Callable[[GoldItem], str]) -> list[Sample]:  # fmt: skip
-    reader = service.answerer
-    samples = []
-    for item in items:
-        vector = service.embed_question(item.question)
-        passages = service.retriever.search(item.question, vector, service.settings.answering.passages_considered)
-        reading = reader.read(item.question, vector, passages)
-        quality = np.zeros(len(reading.proposals))
-        if item.answerable:
-            quality = np.array([token_f1(answer_text(reader, p.parts, p.sentence.doc_id), item.answers)
-                                for p in reading.proposals])  # fmt: skip
-        samples.append(Sample(item, group(item), genre(item), reading, passages, quality))
-    return samples
-
-
-def answer_text(reader: Reader, parts: Sequence[tuple[int, int]], doc_id: str) -> str:
-    text = reader.text_of[doc_id]
-    return PART_SEPARATOR.join(text[a:b] for a, b in parts)
 
 
 def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], names: Sequence[str], c: float) -> LinearModel:
@@ -116,24 +86,26 @@ def feature_scale(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(scale > 0, scale, 1.0)
 
 
-def fit_scorers(samples: Sequence[Sample], c: float = 1.0, sample_pairs: int = 40,
-                seed: int = 0) -> tuple[LinearModel, LinearModel]:  # fmt: skip
+def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.float32]] | None = None,
+                c: float = 1.0, sample_pairs: int = 40, seed: int = 0) -> tuple[LinearModel, LinearModel]:  # fmt: skip
     """The sentence scorer (a sentence holding a right answer against one that holds none) and the
-    span scorer (a right answer, F1 >= 0.5, against a span of the same sentence ``SPAN_PAIR_MARGIN`` worse)."""
+    span scorer (a right answer, F1 >= 0.5, against a span of the same sentence ``SPAN_PAIR_MARGIN`` worse).
+    ``rows``: each sample's candidate rows by ``id`` (its reading's features when not given)."""
     rng = np.random.default_rng(seed)
     useful = [s for s in samples if s.item.answerable and len(s.quality) and s.quality.max() >= RIGHT_ANSWER_F1]
-    span_scale = feature_scale(np.vstack([s.reading.features for s in useful]).astype(np.float64))
+    features = {id(s): s.reading.features if rows is None else rows[id(s)] for s in useful}
+    span_scale = feature_scale(np.vstack([features[id(s)] for s in useful]).astype(np.float64))
     sentence_tables = []
     for s in useful:
         sentence_of = np.array([p.sentence.sentence_id for p in s.reading.proposals], dtype=np.int64)
-        ids, table = sentence_rows(s.reading.features, sentence_of)
+        ids, table = sentence_rows(features[id(s)], sentence_of)
         best = np.array([s.quality[sentence_of == i].max() for i in ids])
         sentence_tables.append((table.astype(np.float64), best, sentence_of))
     sentence_scale = feature_scale(np.vstack([t[0] for t in sentence_tables]))
     span_pairs: list[npt.NDArray[np.float64]] = []
     sentence_pairs: list[npt.NDArray[np.float64]] = []
     for s, (sentence_table, best, sentence_of) in zip(useful, sentence_tables, strict=True):
-        x = s.reading.features.astype(np.float64) / span_scale
+        x = features[id(s)].astype(np.float64) / span_scale
         for i in np.flatnonzero(s.quality >= RIGHT_ANSWER_F1):
             same = np.flatnonzero((s.quality <= s.quality[i] - SPAN_PAIR_MARGIN) & (sentence_of == sentence_of[i]))
             span_pairs += [x[i] - x[j] for j in same]
@@ -145,9 +117,11 @@ def fit_scorers(samples: Sequence[Sample], c: float = 1.0, sample_pairs: int = 4
     return pairwise(sentence_pairs, SENTENCE_FEATURES, sentence_scale, c), pairwise(span_pairs, FEATURES, span_scale, c)
 
 
-def abstention_rows(reader: Reader, model: ReaderModel, samples: Sequence[Sample]) -> npt.NDArray[np.float64]:
-    rows = [reader.abstention_row(s.reading, reader.scores(s.reading, model), s.passages) for s in samples]
-    return np.vstack(rows).astype(np.float64)
+def abstention_rows(reader: Reader, model: ReaderModel, samples: Sequence[Sample],
+                    rows: Mapping[int, npt.NDArray[np.float32]] | None = None) -> npt.NDArray[np.float64]:  # fmt: skip
+    found = [reader.abstention_row(s.reading, reader.scores(s.reading, model, rows[id(s)] if rows else None),
+                                   s.passages) for s in samples]  # fmt: skip
+    return np.vstack(found).astype(np.float64)
 
 
 # At most this share of the (in-sample) answerable questions may be refused: on documents held out
@@ -157,16 +131,21 @@ MAX_WRONGLY_REFUSED = 0.07
 
 def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = MAX_WRONGLY_REFUSED) -> ReaderModel:
     usable = [s for s in samples if len(s.reading.proposals)]
-    sentence, scorer = fit_scorers(usable)
-    unfinished = ReaderModel(sentence, scorer, LinearModel([], [], [], [], 0.0), 0.5, {})
-    x = abstention_rows(reader, unfinished, usable)
+    # The scorers and the abstention rule learn from word columns of taggers that did not see the
+    # question's document, as they will be at serving time: in-sample columns are too sure.
+    columns = cross_fitted_word_columns(reader, usable)
+    rows = {id(s): reader.span_rows(s.reading, words=columns[id(s)]) for s in usable}
+    sentence, scorer = fit_scorers(usable, rows)
+    unfinished = ReaderModel(sentence, scorer, fit_tagger(usable), LinearModel([], [], [], [], 0.0), 0.5, {})
+    x = abstention_rows(reader, unfinished, usable, rows)
     y = np.array([s.item.answerable for s in usable], dtype=np.int64)
     abstention = logistic(x, y, ABSTENTION_FEATURES, 1.0)
     confidence = np.array([sigmoid(v) for v in abstention.logits(x)])
     fitted_on: dict[str, int] = {}
     for s in usable:
         fitted_on[s.group] = fitted_on.get(s.group, 0) + 1
-    return ReaderModel(sentence, scorer, abstention, choose_threshold(confidence, y, max_wrong), fitted_on)
+    return ReaderModel(sentence, scorer, unfinished.words, abstention, choose_threshold(confidence, y, max_wrong),
+                       fitted_on)  # fmt: skip
 
 
 def choose_threshold(confidence: npt.NDArray[np.float64], y: npt.NDArray[np.int64], max_wrong: float) -> float:

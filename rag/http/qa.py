@@ -36,8 +36,7 @@ TopK = Annotated[int | None, Parameter(ge=1)]
 async def ask(data: AskRequest, engine: QAService, settings: Settings, request: Request[Any, Any, Any]) -> Answer:
     """Answer a question from the sources, with exact cited spans, or abstain."""
     chosen = confine(scope_of(request), data.search_filter())
-    arguments = (data.question, data.top_k) if chosen is None else (data.question, data.top_k, chosen)
-    return await off_loop(settings, engine.ask, *arguments)
+    return await off_loop(settings, engine.ask, data.question, data.top_k, chosen, data.explain)
 
 
 async def search(

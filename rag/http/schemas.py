@@ -33,6 +33,9 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
         | None
     ) = None
     filters: SearchFilter | None = None  # document ids and metadata conditions (rag.retrieval.filters)
+    explain: Annotated[
+        bool, msgspec.Meta(description="Also return the reader's best candidates and their features.")
+    ] = False
 
     def search_filter(self) -> SearchFilter | None:
         return combined_filter(self.collection, self.filters)

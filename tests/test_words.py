@@ -1,0 +1,110 @@
+"""The word tagger's stage: word features that line up with the words, candidate columns from word
+probabilities, the tagger applied as fitted, and the gold labels it learns from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.neural_network import MLPClassifier
+
+from rag.answering import words as tagging
+from rag.answering.candidates import Proposal
+from rag.answering.features import SentenceWords
+from rag.answering.model import WordTagger
+from rag.answering.question import analyse_question
+from rag.eval.metrics import GoldItem
+from rag.eval.samples import Sample
+from rag.eval.words import answer_words, fit_tagger
+from rag.index.lexical import LexicalIndex
+from rag.records import Sentence
+
+TEXT = "Territory remains the single most contentious issue in the talks, and battles continue in the east."
+SENTENCE = Sentence(0, "doc", 0, len(TEXT), TEXT)
+CORPUS = LexicalIndex([TEXT, "Talks go on in Europe."])
+QUESTION = analyse_question("What is the single most contentious issue in the talks?", CORPUS)
+
+
+def shape_of(sentence: Sentence = SENTENCE) -> tagging.SentenceShape:
+    words = SentenceWords.of(TEXT, sentence.start, sentence.end)
+    return tagging.SentenceShape.of(TEXT, words.starts, words.ends, words.words, words.stems, words.stop)
+
+
+def column(table: tagging.WordTable, name: str) -> list[float]:
+    return [float(v) for v in table.rows[:, tagging.WORD_FEATURES.index(name)]]
+
+
+def proposal(start: int, end: int, kind: str = "subject", parts: tuple[tuple[int, int], ...] = ()) -> Proposal:
+    return Proposal(SENTENCE, parts or ((start, end),), ((0, len(TEXT)),), kind)
+
+
+def test_word_rows_line_up_with_the_words_and_the_question() -> None:
+    shape = shape_of()
+    table = tagging.word_table(QUESTION, shape, [(proposal(0, 9), False, False)])
+    words = [TEXT[a:b] for a, b in zip(shape.starts, shape.ends, strict=True)]
+    assert table.rows.shape == (len(words), len(tagging.WORD_FEATURES))
+    echo = column(table, "echo")
+    assert [w for w, e in zip(words, echo, strict=True) if e] == ["single", "contentious", "issue", "talks"]
+    assert column(table, "words_to_echo")[0] == words.index("single")  # "Territory" comes just before the echoes
+    assert column(table, "in_best_clause")[: words.index("talks") + 1] == [1.0] * (words.index("talks") + 1)
+    assert column(table, "in_best_clause")[words.index("battles")] == 0.0  # after ", and": another clause
+    assert column(table, "in_subject") == [1.0] + [0.0] * (len(words) - 1)
+    assert column(table, "question_thing") == [1.0] * len(words)
+    assert column(table, "before1_echo")[words.index("issue")] == 1.0  # "contentious" echoes, just before it
+    assert column(table, "after2_echo")[words.index("single")] == 1.0  # as does "contentious", two words on
+
+
+def test_candidate_columns_are_the_mean_and_the_share_of_word_probabilities() -> None:
+    shape = shape_of()
+    table = tagging.WordTable(shape, np.zeros((len(shape.words), len(tagging.WORD_FEATURES)), dtype=np.float32))
+    probabilities = np.full(len(shape.words), 0.1)
+    probabilities[0] = 0.9  # "Territory"
+    outside = proposal(0, 0, "list", parts=((len(TEXT) + 5, len(TEXT) + 9),))  # a list item after the sentence
+    columns = tagging.candidate_columns([proposal(0, 9), proposal(0, len(TEXT), "sentence"), outside], {0: table},
+                                {0: probabilities})  # fmt: skip
+    total = probabilities.sum()
+    assert columns.shape == (3, len(tagging.CANDIDATE_FEATURES))
+    assert columns[0] == pytest.approx([0.9, 0.9 / total])
+    assert columns[1] == pytest.approx([total / len(shape.words), 1.0])
+    assert columns[2].tolist() == [0.0, 0.0]
+
+
+def test_the_stored_tagger_gives_scikit_learns_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, len(tagging.WORD_FEATURES))).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(int)  # an interaction: what a linear model cannot learn
+    network = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3000, random_state=0).fit(x, y)
+    names = list(tagging.WORD_FEATURES)
+    tagger = WordTagger(names, [0.0] * len(names), [1.0] * len(names),
+                        network.coefs_[0].tolist(), network.intercepts_[0].tolist(), network.coefs_[1][:, 0].tolist(),
+                        float(network.intercepts_[1][0]))  # fmt: skip
+    assert tagger.probabilities(x) == pytest.approx(network.predict_proba(x)[:, 1], abs=1e-6)  # float32 rows
+    neutral = WordTagger(list(tagging.WORD_FEATURES), [], [], [], [], [], 0.0)
+    assert neutral.probabilities(x).tolist() == [0.5] * len(x)
+
+
+def sample(answers: list[str], quality: list[float], proposals: list[Proposal]) -> Sample:
+    from rag.answering.reader import Reading
+
+    item = GoldItem(id="q", question=QUESTION.text, answers=answers, evidence=[], kind="fact")
+    shape = shape_of()
+    table = tagging.word_table(QUESTION, shape, [(p, False, False) for p in proposals])
+    features = np.zeros((len(proposals), 1), dtype=np.float32)
+    return Sample(item, "doc", "news", Reading(QUESTION, proposals, features, {0: table}), [], np.array(quality))
+
+
+def test_the_gold_answer_labels_its_words_else_a_close_candidate_does() -> None:
+    shape = shape_of()
+    found = answer_words(sample(["territory"], [0.0], [proposal(0, 9)]), 0, tagging.word_table(QUESTION, shape, []))
+    assert found is not None and found.tolist() == [1] + [0] * (len(shape.words) - 1)
+    close = sample(["Territory (land)"], [0.8], [proposal(0, 9)])  # not in the text; a candidate matches closely
+    assert answer_words(close, 0, close.reading.words[0]) is not None
+    far = sample(["the western front"], [0.2], [proposal(0, 9)])
+    assert answer_words(far, 0, far.reading.words[0]) is None
+
+
+def test_a_fitted_tagger_prefers_the_answer_words_it_was_shown() -> None:
+    samples = [sample(["Territory"], [1.0], [proposal(0, 9)]) for _ in range(30)]
+    tagger = fit_tagger(samples)
+    assert tagger.features == list(tagging.WORD_FEATURES) and tagger.hidden
+    probabilities = tagger.probabilities(samples[0].reading.words[0].rows)
+    assert int(np.argmax(probabilities)) == 0
