@@ -44,6 +44,7 @@ def test_word_rows_line_up_with_the_words_and_the_question() -> None:
     assert table.rows.shape == (len(words), len(tagging.WORD_FEATURES))
     echo = column(table, "echo")
     assert [w for w, e in zip(words, echo, strict=True) if e] == ["single", "contentious", "issue", "talks"]
+    assert echo == [float(QUESTION.echoes(w) and not s) for w, s in zip(shape.words, shape.stop, strict=True)]
     assert column(table, "words_to_echo")[0] == words.index("single")  # "Territory" comes just before the echoes
     assert column(table, "in_best_clause")[: words.index("talks") + 1] == [1.0] * (words.index("talks") + 1)
     assert column(table, "in_best_clause")[words.index("battles")] == 0.0  # after ", and": another clause

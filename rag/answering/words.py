@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
 from rag.answering.question import ANSWER_TYPES, Question
+from rag.text.normalize import STOPWORDS, stem
 
 QUESTION_KINDS = (*(kind for kind, _, _ in ANSWER_TYPES), "yes_no", "other")
 HOLDING_KINDS = ("entity", "subject", "object", "complement", "oblique", "apposition", "noun_phrase", "literal",
@@ -61,6 +62,7 @@ class SentenceShape:
     words: tuple[str, ...]  # folded, as the question's echoes are checked
     stop: npt.NDArray[np.bool_]
     stems: tuple[str, ...]
+    echo_keys: tuple[str, ...]  # what ``Question.echoes`` looks up for each word ("" never echoes)
     clause: npt.NDArray[np.int64]  # each word's clause, numbered from 0
     rows: npt.NDArray[np.float32]  # the _SHAPE columns
 
@@ -79,8 +81,9 @@ class SentenceShape:
             rows[i] = (stop[i], raw[:1].isupper(), any(c.isdigit() for c in raw), bool(_IDENTIFIER.search(raw)),
                        bool(_MARKED.search(before + after)), min(len(raw), _FAR), i / n, min(n, 100),
                        bool(_OPENS.search(before)), bool(_CLOSES.search(after)))  # fmt: skip
+        keys = tuple("" if w in STOPWORDS else stem(w) for w in (word.removesuffix("'s") for word in words))
         return cls(tuple(starts), tuple(ends), tuple(words),
-                   np.asarray(stop, dtype=np.bool_), tuple(stems), clause, rows)  # fmt: skip
+                   np.asarray(stop, dtype=np.bool_), tuple(stems), keys, clause, rows)  # fmt: skip
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The words lying wholly inside ``[start, end)``, as a range of word indexes."""
@@ -101,7 +104,8 @@ def word_table(q: Question, shape: SentenceShape, holders: Sequence[tuple[Propos
     n = len(shape.words)
     rows = np.zeros((n, len(WORD_FEATURES)), dtype=np.float32)
     rows[:, : len(_SHAPE)] = shape.rows
-    echo = np.array([q.echoes(w) for w in shape.words], dtype=np.bool_) & ~shape.stop
+    # Question.echoes, as one lookup a word (each word's key is made once per sentence).
+    echo = np.fromiter((key in q.terms for key in shape.echo_keys), dtype=np.bool_, count=n) & ~shape.stop
     index = np.arange(n)
     last_echo = np.maximum.accumulate(np.where(echo, index, -_FAR * 2))
     next_echo = np.minimum.accumulate(np.where(echo, index, n + _FAR * 2)[::-1])[::-1]
