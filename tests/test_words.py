@@ -29,6 +29,10 @@ def shape_of(sentence: Sentence = SENTENCE) -> tagging.SentenceShape:
     return tagging.SentenceShape.of(TEXT, words.starts, words.ends, words.words, words.stems, words.stop)
 
 
+def one_table(shape: tagging.SentenceShape, holders: list[tuple[Proposal, bool, bool]]) -> tagging.WordTable:
+    return tagging.word_tables(QUESTION, [shape], [holders])[0]
+
+
 def column(table: tagging.WordTable, name: str) -> list[float]:
     return [float(v) for v in table.rows[:, tagging.WORD_FEATURES.index(name)]]
 
@@ -39,7 +43,7 @@ def proposal(start: int, end: int, kind: str = "subject", parts: tuple[tuple[int
 
 def test_word_rows_line_up_with_the_words_and_the_question() -> None:
     shape = shape_of()
-    table = tagging.word_table(QUESTION, shape, [(proposal(0, 9), False, False)])
+    table = one_table(shape, [(proposal(0, 9), False, False)])
     words = [TEXT[a:b] for a, b in zip(shape.starts, shape.ends, strict=True)]
     assert table.rows.shape == (len(words), len(tagging.WORD_FEATURES))
     echo = column(table, "echo")
@@ -52,6 +56,23 @@ def test_word_rows_line_up_with_the_words_and_the_question() -> None:
     assert column(table, "question_thing") == [1.0] * len(words)
     assert column(table, "before1_echo")[words.index("issue")] == 1.0  # "contentious" echoes, just before it
     assert column(table, "after2_echo")[words.index("single")] == 1.0  # as does "contentious", two words on
+
+
+def test_sentences_tabled_together_see_only_their_own_words() -> None:
+    """Every word feature (distances, clauses, neighbours) stops at its sentence's edges."""
+    other_text = "Talks about the single issue go on; territory is not mentioned here at all."
+    text = TEXT + " " + other_text
+    start = len(TEXT) + 1
+    shapes = []
+    for a, b in ((0, len(TEXT)), (start, len(text)), (0, 9)):
+        words = SentenceWords.of(text, a, b)
+        shapes.append(tagging.SentenceShape.of(text, words.starts, words.ends, words.words, words.stems, words.stop))
+    holders: list[list[tuple[Proposal, bool, bool]]] = [[(proposal(0, 9), True, False)], [], []]
+    together = tagging.word_tables(QUESTION, shapes, holders)
+    for shape, held, table in zip(shapes, holders, together, strict=True):
+        alone = tagging.word_tables(QUESTION, [shape], [held])[0]
+        assert np.array_equal(table.rows, alone.rows)
+    assert tagging.word_tables(QUESTION, [], []) == []
 
 
 def test_candidate_columns_are_the_mean_and_the_share_of_word_probabilities() -> None:
@@ -88,14 +109,14 @@ def sample(answers: list[str], quality: list[float], proposals: list[Proposal]) 
 
     item = GoldItem(id="q", question=QUESTION.text, answers=answers, evidence=[], kind="fact")
     shape = shape_of()
-    table = tagging.word_table(QUESTION, shape, [(p, False, False) for p in proposals])
+    table = one_table(shape, [(p, False, False) for p in proposals])
     features = np.zeros((len(proposals), 1), dtype=np.float32)
     return Sample(item, "doc", "news", Reading(QUESTION, proposals, features, {0: table}), [], np.array(quality))
 
 
 def test_the_gold_answer_labels_its_words_else_a_close_candidate_does() -> None:
     shape = shape_of()
-    found = answer_words(sample(["territory"], [0.0], [proposal(0, 9)]), 0, tagging.word_table(QUESTION, shape, []))
+    found = answer_words(sample(["territory"], [0.0], [proposal(0, 9)]), 0, one_table(shape, []))
     assert found is not None and found.tolist() == [1] + [0] * (len(shape.words) - 1)
     close = sample(["Territory (land)"], [0.8], [proposal(0, 9)])  # not in the text; a candidate matches closely
     assert answer_words(close, 0, close.reading.words[0]) is not None

@@ -29,7 +29,7 @@ from rag.answering.words import (
     SentenceShape,
     WordTable,
     candidate_columns,
-    word_table,
+    word_tables,
 )
 from rag.config import AnsweringSettings
 from rag.index.content import IndexData
@@ -154,8 +154,9 @@ class Reader:
         holders: dict[int, list[tuple[Proposal, bool, bool]]] = {}
         for p, row in zip(proposals, rows, strict=True):
             holders.setdefault(p.sentence.sentence_id, []).append((p, bool(row[fitting]), bool(row[argument])))
-        shapes = {sid: self.shapes(sid) for sid in holders}
-        return {sid: word_table(q, shape, holders[sid]) for sid, shape in shapes.items() if shape.words}
+        ids = [sid for sid in holders if self.shapes(sid).words]
+        tables = word_tables(q, [self.shapes(sid) for sid in ids], [holders[sid] for sid in ids])
+        return dict(zip(ids, tables, strict=True))
 
     def word_probabilities(self, reading: Reading, tagger: WordTagger) -> dict[int, npt.NDArray[np.float64]]:
         """Each candidate sentence's words' probabilities of being in the answer (one pass for all)."""

@@ -15,10 +15,12 @@ word a probability of being in the answer; a candidate gets two features from th
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -98,50 +100,74 @@ class WordTable:
     rows: npt.NDArray[np.float32]
 
 
-def word_table(q: Question, shape: SentenceShape, holders: Sequence[tuple[Proposal, bool, bool]]) -> WordTable:
-    """The word rows of a sentence for ``q``; ``holders`` are the sentence's candidates with
-    whether each is an entity of a fitting type and whether it depends on a question word."""
-    n = len(shape.words)
-    rows = np.zeros((n, len(WORD_FEATURES)), dtype=np.float32)
-    rows[:, : len(_SHAPE)] = shape.rows
-    # Question.echoes, as one lookup a word (each word's key is made once per sentence).
-    echo = np.fromiter((key in q.terms for key in shape.echo_keys), dtype=np.bool_, count=n) & ~shape.stop
+def word_tables(q: Question, shapes: Sequence[SentenceShape],
+                holders: Sequence[Sequence[tuple[Proposal, bool, bool]]]) -> list[WordTable]:  # fmt: skip
+    """The word rows of sentences (with words) for ``q``; each sentence's ``holders`` are its
+    candidates with whether each is an entity of a fitting type and whether it depends on a
+    question word. All sentences are computed together, each word seeing only its own sentence:
+    one sentence at a time cost 30 numpy calls a sentence."""
+    if not shapes:
+        return []
+    lengths = np.array([len(shape.words) for shape in shapes], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    n = int(offsets[-1])
+    sentence = np.repeat(np.arange(len(shapes)), lengths)
     index = np.arange(n)
-    last_echo = np.maximum.accumulate(np.where(echo, index, -_FAR * 2))
-    next_echo = np.minimum.accumulate(np.where(echo, index, n + _FAR * 2)[::-1])[::-1]
-    total = max(1, int(echo.sum()))
-    clause_echo = np.bincount(shape.clause, weights=echo, minlength=int(shape.clause[-1]) + 1 if n else 0)
-    clause_words = np.bincount(shape.clause, minlength=len(clause_echo))
+    first, end = offsets[:-1][sentence], offsets[1:][sentence]  # each word's sentence: [first, end)
+    rows = np.zeros((n, len(WORD_FEATURES)), dtype=np.float32)
+    rows[:, : len(_SHAPE)] = np.vstack([shape.rows for shape in shapes])
+    stop = np.concatenate([shape.stop for shape in shapes])
+    # Question.echoes, as one lookup a word (each word's key is made once per sentence).
+    keys = (key for shape in shapes for key in shape.echo_keys)
+    echo = np.fromiter((key in q.terms for key in keys), dtype=np.bool_, count=n) & ~stop
+    last_echo = np.maximum.accumulate(np.where(echo, index, -1))
+    next_echo = np.minimum.accumulate(np.where(echo, index, n)[::-1])[::-1]
+    echoes = np.concatenate(([0], np.cumsum(echo)))
+    total = np.maximum(1, echoes[end] - echoes[first])
+    clause_base = np.concatenate(([0], np.cumsum([int(shape.clause[-1]) + 1 for shape in shapes])))
+    clause = np.concatenate([shape.clause for shape in shapes]) + clause_base[:-1][sentence]
+    clause_echo = np.bincount(clause, weights=echo, minlength=int(clause_base[-1]))
+    best_clause = np.array([a + int(np.argmax(clause_echo[a:b])) for a, b in itertools.pairwise(clause_base)])
     rows[:, _COLUMN["echo"]] = echo
-    rows[:, _COLUMN["words_since_echo"]] = np.minimum(index - last_echo, _FAR)
-    rows[:, _COLUMN["words_to_echo"]] = np.minimum(next_echo - index, _FAR)
-    rows[:, _COLUMN["echoes_before"]] = np.cumsum(echo) / total
-    rows[:, _COLUMN["in_best_clause"]] = shape.clause == int(np.argmax(clause_echo)) if n else 0.0
-    rows[:, _COLUMN["clause_echo_share"]] = clause_echo[shape.clause] / total
-    rows[:, _COLUMN["clause_words"]] = clause_words[shape.clause]
+    rows[:, _COLUMN["words_since_echo"]] = np.where(last_echo >= first, np.minimum(index - last_echo, _FAR), _FAR)
+    rows[:, _COLUMN["words_to_echo"]] = np.where(next_echo < end, np.minimum(next_echo - index, _FAR), _FAR)
+    rows[:, _COLUMN["echoes_before"]] = (echoes[index + 1] - echoes[first]) / total
+    rows[:, _COLUMN["in_best_clause"]] = clause == best_clause[sentence]
+    rows[:, _COLUMN["clause_echo_share"]] = clause_echo[clause] / total
+    rows[:, _COLUMN["clause_words"]] = np.bincount(clause, minlength=len(clause_echo))[clause]
     if q.type_nouns:
-        typed = np.array([s in q.type_nouns for s in shape.stems], dtype=np.float32)
-        rows[1:, _COLUMN["type_noun_before"]] = typed[:-1]
-        rows[:-1, _COLUMN["type_noun_after"]] = typed[1:]
+        typed = np.fromiter((s in q.type_nouns for shape in shapes for s in shape.stems), dtype=np.bool_, count=n)
+        rows[:, _COLUMN["type_noun_before"]] = _shifted(typed, 1, index, first, end)
+        rows[:, _COLUMN["type_noun_after"]] = _shifted(typed, -1, index, first, end)
     rows[:, _COLUMN["wants_list"]] = q.wants_list
     rows[:, _COLUMN[f"question_{q.kind}"]] = 1.0
     source = rows[:, _NEIGHBOUR_SOURCE]
     for side, shift in (("before2", 2), ("before1", 1), ("after1", -1), ("after2", -2)):
-        first = _COLUMN[f"{side}_echo"]
-        if shift > 0:
-            rows[shift:, first : first + len(_NEIGHBOUR)] = source[:-shift]
-        else:
-            rows[:shift, first : first + len(_NEIGHBOUR)] = source[-shift:]
-    for proposal, fitting, argument in holders:
-        if proposal.kind not in HOLDING_KINDS:
-            continue
-        a, b = shape.span(*proposal.parts[0])
-        rows[a:b, _COLUMN[f"in_{proposal.kind}"]] = 1.0
-        if fitting:
-            rows[a:b, _COLUMN["in_fitting_entity"]] = 1.0
-        if argument:
-            rows[a:b, _COLUMN["in_argument_of_question_word"]] = 1.0
-    return WordTable(shape, rows)
+        column = _COLUMN[f"{side}_echo"]
+        rows[:, column : column + len(_NEIGHBOUR)] = _shifted(source, shift, index, first, end)
+    for base, shape, held in zip(offsets, shapes, holders, strict=False):
+        for proposal, fitting, argument in held:
+            if proposal.kind not in HOLDING_KINDS:
+                continue
+            a, b = (base + i for i in shape.span(*proposal.parts[0]))
+            rows[a:b, _COLUMN[f"in_{proposal.kind}"]] = 1.0
+            if fitting:
+                rows[a:b, _COLUMN["in_fitting_entity"]] = 1.0
+            if argument:
+                rows[a:b, _COLUMN["in_argument_of_question_word"]] = 1.0
+    return [WordTable(shape, rows[a:b]) for shape, a, b in zip(shapes, offsets, offsets[1:], strict=False)]
+
+
+def _shifted(values: npt.NDArray[Any], shift: int, index: npt.NDArray[np.int64], first: npt.NDArray[np.int64],
+             end: npt.NDArray[np.int64]) -> npt.NDArray[Any]:  # fmt: skip
+    """``values`` of the word ``shift`` places before (negative: after) each word, 0 across a sentence's edge."""
+    moved = np.zeros_like(values)
+    if shift > 0:
+        moved[shift:] = values[:-shift]
+    else:
+        moved[:shift] = values[-shift:]
+    moved[(index - shift < first) | (index - shift >= end)] = 0
+    return moved
 
 
 def candidate_columns(proposals: Sequence[Proposal], tables: dict[int, WordTable],
