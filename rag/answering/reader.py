@@ -1,11 +1,11 @@
-"""The extractive reader: question analysis -> candidates -> features -> scorer -> span -> abstention.
+"""The extractive reader: question analysis -> candidates -> features -> word tagger -> scorer -> span -> abstention.
 
-Each stage is its own module (``question``, ``candidates``, ``features``, ``model``, ``span``); this one
-runs them in order and makes citations. The answer is the candidate the best-scored ones agree on; a list
-candidate answers with its items joined, citing the list. Confidence is the abstention model's
-probability that the sources answer the question, fitted on the same candidate scores
-(``rag fit``), and the reader abstains below the model's threshold. With ``explain`` the
-result carries the top candidates and their features: why the winner won.
+Each stage is its own module (``question``, ``candidates``, ``features``, ``words``, ``model``, ``span``);
+this one runs them in order and makes citations. The answer is the best-scored candidate (or the one the
+best N agree on, ``[answering] consensus_candidates``); a list candidate answers with its items joined,
+citing the list. Confidence is the abstention model's probability that the sources answer the question,
+fitted on the same candidate scores (``rag fit``), and the reader abstains below the model's threshold.
+With ``explain`` the result carries the top candidates and their features: why the winner won.
 """
 
 from __future__ import annotations
