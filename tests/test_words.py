@@ -100,7 +100,7 @@ def test_the_stored_tagger_gives_scikit_learns_probabilities() -> None:
                         network.coefs_[0].tolist(), network.intercepts_[0].tolist(), network.coefs_[1][:, 0].tolist(),
                         float(network.intercepts_[1][0]))  # fmt: skip
     assert tagger.probabilities(x) == pytest.approx(network.predict_proba(x)[:, 1], abs=1e-6)  # float32 rows
-    neutral = WordTagger(list(tagging.WORD_FEATURES), [], [], [], [], [], 0.0)
+    neutral = WordTagger.neutral(tagging.WORD_FEATURES)
     assert neutral.probabilities(x).tolist() == [0.5] * len(x)
 
 

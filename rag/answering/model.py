@@ -20,6 +20,15 @@ import numpy.typing as npt
 PACKAGED = Path(__file__).with_name("model.json")
 
 
+def check_features(actual: list[str], expected: tuple[str, ...], name: str) -> None:
+    """Refuse a model whose feature names are not the code's, naming the difference."""
+    if tuple(actual) != expected:
+        missing = sorted(set(expected) - set(actual))
+        extra = sorted(set(actual) - set(expected))
+        raise ValueError(f"the {name} model's features differ from the code's (missing {missing}, extra {extra}): "
+                         "refit it with `rag fit`")  # fmt: skip
+
+
 class LinearModel(msgspec.Struct, frozen=True):
     features: list[str]
     mean: list[float]
@@ -33,11 +42,7 @@ class LinearModel(msgspec.Struct, frozen=True):
         return logits
 
     def check(self, expected: tuple[str, ...], name: str) -> None:
-        if tuple(self.features) != expected:
-            missing = sorted(set(expected) - set(self.features))
-            extra = sorted(set(self.features) - set(expected))
-            raise ValueError(f"the {name} model's features differ from the code's (missing {missing}, extra {extra}): "
-                             "refit it with `rag fit`")  # fmt: skip
+        check_features(self.features, expected, name)
 
 
 class WordTagger(msgspec.Struct, frozen=True):
@@ -62,7 +67,12 @@ class WordTagger(msgspec.Struct, frozen=True):
         return probabilities
 
     def check(self, expected: tuple[str, ...], name: str) -> None:
-        LinearModel(self.features, [], [], [], 0.0).check(expected, name)
+        check_features(self.features, expected, name)
+
+    @classmethod
+    def neutral(cls, features: tuple[str, ...]) -> WordTagger:
+        """The tagger before any fit: every word equally likely (``probabilities`` gives 0.5)."""
+        return cls(list(features), [], [], [], [], [], 0.0)
 
 
 class ReaderModel(msgspec.Struct, frozen=True):
@@ -87,4 +97,3 @@ def load_model(path: Path | str | None = None) -> ReaderModel:
 
 def save_model(model: ReaderModel, path: Path) -> None:
     path.write_bytes(msgspec.json.format(msgspec.json.encode(model)) + b"\n")
-

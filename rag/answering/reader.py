@@ -19,7 +19,15 @@ import numpy.typing as npt
 
 from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal, RowsByKey
 from rag.answering.citations import cite
-from rag.answering.features import FEATURE_GROUPS, FEATURES, SENTENCE_FEATURES, SentenceWords, featurise, sentence_rows
+from rag.answering.features import (
+    COLUMN,
+    FEATURE_GROUPS,
+    FEATURES,
+    SENTENCE_FEATURES,
+    SentenceWords,
+    featurise,
+    sentence_rows,
+)
 from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
 from rag.answering.question import Question, analyse_question
 from rag.answering.span import choose
@@ -44,8 +52,7 @@ ECHO_PENALTY = 20.0
 ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
                        "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
 # An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
-_COLUMN_OF = {name: i for i, name in enumerate(FEATURES)}
-_WORD_COLUMNS = [_COLUMN_OF[name] for name in CANDIDATE_FEATURES]
+_WORD_COLUMNS = [COLUMN[name] for name in CANDIDATE_FEATURES]
 _ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
 
 
@@ -56,8 +63,8 @@ def neutral_model() -> ReaderModel:
     def zeros(names: tuple[str, ...]) -> LinearModel:
         return LinearModel(list(names), [0.0] * len(names), [1.0] * len(names), [0.0] * len(names), 0.0)
 
-    tagger = WordTagger(list(WORD_FEATURES), [], [], [], [], [], 0.0)
-    return ReaderModel(zeros(SENTENCE_FEATURES), zeros(FEATURES), tagger, zeros(ABSTENTION_FEATURES), 0.5, {})
+    return ReaderModel(zeros(SENTENCE_FEATURES), zeros(FEATURES), WordTagger.neutral(WORD_FEATURES),
+                       zeros(ABSTENTION_FEATURES), 0.5, {})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,7 @@ class Reader:
     def word_tables(self, q: Question, proposals: list[Proposal],
                     rows: npt.NDArray[np.float32]) -> dict[int, WordTable]:  # fmt: skip
         """The tagger's rows for the words of each candidate sentence, with the candidates that hold them."""
-        fitting, argument = _COLUMN_OF["type_fit"], _COLUMN_OF["head_in_question"]
+        fitting, argument = COLUMN["type_fit"], COLUMN["head_in_question"]
         holders: dict[int, list[tuple[Proposal, bool, bool]]] = {}
         for p, row in zip(proposals, rows, strict=True):
             holders.setdefault(p.sentence.sentence_id, []).append((p, bool(row[fitting]), bool(row[argument])))
@@ -158,13 +165,16 @@ class Reader:
         tables = word_tables(q, [self.shapes(sid) for sid in ids], [holders[sid] for sid in ids])
         return dict(zip(ids, tables, strict=True))
 
-    def word_probabilities(self, reading: Reading, tagger: WordTagger) -> dict[int, npt.NDArray[np.float64]]:
-        """Each candidate sentence's words' probabilities of being in the answer (one pass for all)."""
+    @staticmethod
+    def word_columns(reading: Reading, tagger: WordTagger) -> npt.NDArray[np.float32]:
+        """The candidates' ``CANDIDATE_FEATURES`` under ``tagger``: the words of every candidate
+        sentence are tagged in one pass."""
         if not reading.words:
-            return {}
+            return np.zeros((len(reading.proposals), len(CANDIDATE_FEATURES)), dtype=np.float32)
         probabilities = tagger.probabilities(np.vstack([table.rows for table in reading.words.values()]))
         edges = np.cumsum([len(table.rows) for table in reading.words.values()])[:-1]
-        return dict(zip(reading.words, np.split(probabilities, edges), strict=True))
+        by_sentence = dict(zip(reading.words, np.split(probabilities, edges), strict=True))
+        return candidate_columns(reading.proposals, reading.words, by_sentence)
 
     def span_rows(self, reading: Reading, model: ReaderModel | None = None,
                   words: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:  # fmt: skip
@@ -172,8 +182,7 @@ class Reader:
         passes columns from taggers that did not see the question's document)."""
         rows = reading.features.copy()
         if words is None and reading.words:
-            probabilities = self.word_probabilities(reading, (model or self.model).words)
-            words = candidate_columns(reading.proposals, reading.words, probabilities)
+            words = self.word_columns(reading, (model or self.model).words)
         if words is not None:
             rows[:, _WORD_COLUMNS] = words
         return rows
@@ -189,7 +198,7 @@ class Reader:
         sentence_score = model.sentence.logits(table)
         span_score = model.scorer.logits(rows)
         # An answer never only repeats the question ("Where did the Falcon land?" -> not "Falcon").
-        echo_only = reading.features[:, FEATURES.index("echo_share")] >= 1.0
+        echo_only = reading.features[:, COLUMN["echo_share"]] >= 1.0
         penalty = ECHO_PENALTY * echo_only
         return sentence_score[np.searchsorted(sentences, sentence_of)] + span_score - penalty
 
@@ -218,16 +227,15 @@ class Reader:
         order = np.argsort(-logits)
         best = int(order[0])
         second = next((int(i) for i in order[1:] if reading.proposals[i].parts != reading.proposals[best].parts), None)
-        col = {name: FEATURES.index(name) for name in ("sentence_dense", "sentence_coverage", "type_miss")}
         values = {
             "best_logit": float(logits[best]),
             "margin": float(logits[best] - logits[second]) if second is not None else 5.0,
-            "best_dense": float(rows[best, col["sentence_dense"]]),
-            "max_dense": float(rows[:, col["sentence_dense"]].max()),
-            "best_coverage": float(rows[best, col["sentence_coverage"]]),
-            "max_coverage": float(rows[:, col["sentence_coverage"]].max()),
+            "best_dense": float(rows[best, COLUMN["sentence_dense"]]),
+            "max_dense": float(rows[:, COLUMN["sentence_dense"]].max()),
+            "best_coverage": float(rows[best, COLUMN["sentence_coverage"]]),
+            "max_coverage": float(rows[:, COLUMN["sentence_coverage"]].max()),
             "unknown_name": float(bool(q.unknown_names)),
-            "type_miss": float(rows[best, col["type_miss"]]),
+            "type_miss": float(rows[best, COLUMN["type_miss"]]),
             "top_passage_score": passages[0].dense_score or 0.0 if passages else 0.0,
         }
         return np.asarray([values[name] for name in ABSTENTION_FEATURES], dtype=np.float32)

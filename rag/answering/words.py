@@ -44,7 +44,7 @@ WORD_FEATURES: tuple[str, ...] = (
 )  # fmt: skip
 CANDIDATE_FEATURES = ("answer_words_mean", "answer_words_share")
 _COLUMN = {name: i for i, name in enumerate(WORD_FEATURES)}
-_NEIGHBOUR_SOURCE = [_COLUMN[name] for name in ("echo", "stop", "capitalised", "digit")]
+_NEIGHBOUR_SOURCE = [_COLUMN[name] for name in _NEIGHBOUR]
 # Clause breaks for the word features: a little wider than rag.text.segment's (also commas before
 # a conjunction or a relative pronoun), since here they only say which words belong together.
 _CLAUSE_BREAK = re.compile(r"^[^\w]*[;:()\u2014\u2013]|^\s-\s|^,\s+(?:and|but|or|while|which|where|so)\b")

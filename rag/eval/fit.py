@@ -86,26 +86,25 @@ def feature_scale(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(scale > 0, scale, 1.0)
 
 
-def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.float32]] | None = None,
-                c: float = 1.0, sample_pairs: int = 40, seed: int = 0) -> tuple[LinearModel, LinearModel]:  # fmt: skip
+def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.float32]], c: float = 1.0,
+                sample_pairs: int = 40, seed: int = 0) -> tuple[LinearModel, LinearModel]:  # fmt: skip
     """The sentence scorer (a sentence holding a right answer against one that holds none) and the
     span scorer (a right answer, F1 >= 0.5, against a span of the same sentence ``SPAN_PAIR_MARGIN`` worse).
-    ``rows``: each sample's candidate rows by ``id`` (its reading's features when not given)."""
+    ``rows``: each sample's candidate rows (``Reader.span_rows``) by ``id``."""
     rng = np.random.default_rng(seed)
     useful = [s for s in samples if s.item.answerable and len(s.quality) and s.quality.max() >= RIGHT_ANSWER_F1]
-    features = {id(s): s.reading.features if rows is None else rows[id(s)] for s in useful}
-    span_scale = feature_scale(np.vstack([features[id(s)] for s in useful]).astype(np.float64))
+    span_scale = feature_scale(np.vstack([rows[id(s)] for s in useful]).astype(np.float64))
     sentence_tables = []
     for s in useful:
         sentence_of = np.array([p.sentence.sentence_id for p in s.reading.proposals], dtype=np.int64)
-        ids, table = sentence_rows(features[id(s)], sentence_of)
+        ids, table = sentence_rows(rows[id(s)], sentence_of)
         best = np.array([s.quality[sentence_of == i].max() for i in ids])
         sentence_tables.append((table.astype(np.float64), best, sentence_of))
     sentence_scale = feature_scale(np.vstack([t[0] for t in sentence_tables]))
     span_pairs: list[npt.NDArray[np.float64]] = []
     sentence_pairs: list[npt.NDArray[np.float64]] = []
     for s, (sentence_table, best, sentence_of) in zip(useful, sentence_tables, strict=True):
-        x = features[id(s)].astype(np.float64) / span_scale
+        x = rows[id(s)].astype(np.float64) / span_scale
         for i in np.flatnonzero(s.quality >= RIGHT_ANSWER_F1):
             same = np.flatnonzero((s.quality <= s.quality[i] - SPAN_PAIR_MARGIN) & (sentence_of == sentence_of[i]))
             span_pairs += [x[i] - x[j] for j in same]

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from rag.answering.model import WordTagger
 from rag.answering.reader import Reader
-from rag.answering.words import WORD_FEATURES, WordTable, candidate_columns
+from rag.answering.words import WORD_FEATURES, WordTable
 from rag.eval.samples import Sample
 
 CLOSE_MATCH_F1 = 0.8
@@ -62,7 +62,7 @@ def fit_tagger(samples: Sequence[Sample]) -> WordTagger:
                 rows.append(table.rows)
                 labels.append(found)
     if not rows:
-        return WordTagger(list(WORD_FEATURES), [], [], [], [], [], 0.0)
+        return WordTagger.neutral(WORD_FEATURES)
     x, y = np.vstack(rows).astype(np.float64), np.concatenate(labels)
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
@@ -88,6 +88,5 @@ def cross_fitted_word_columns(reader: Reader, samples: Sequence[Sample]) -> dict
     for fold, inside in by_fold.items():
         tagger = fit_tagger([s for s in samples if fold_of[s.group] != fold])
         for s in inside:
-            probabilities = reader.word_probabilities(s.reading, tagger)
-            columns[id(s)] = candidate_columns(s.reading.proposals, s.reading.words, probabilities)
+            columns[id(s)] = reader.word_columns(s.reading, tagger)
     return columns
