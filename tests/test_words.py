@@ -12,6 +12,7 @@ from rag.answering.candidates import Proposal
 from rag.answering.features import SentenceWords
 from rag.answering.model import WordTagger
 from rag.answering.question import analyse_question
+from rag.answering.reader import Reading
 from rag.eval.metrics import GoldItem
 from rag.eval.samples import Sample
 from rag.eval.words import answer_words, fit_tagger
@@ -105,7 +106,6 @@ def test_the_stored_tagger_gives_scikit_learns_probabilities() -> None:
 
 
 def sample(answers: list[str], quality: list[float], proposals: list[Proposal]) -> Sample:
-    from rag.answering.reader import Reading
 
     item = GoldItem(id="q", question=QUESTION.text, answers=answers, evidence=[], kind="fact")
     shape = shape_of()
@@ -130,3 +130,17 @@ def test_a_fitted_tagger_prefers_the_answer_words_it_was_shown() -> None:
     assert tagger.features == list(tagging.WORD_FEATURES) and tagger.hidden
     probabilities = tagger.probabilities(samples[0].reading.words[0].rows)
     assert int(np.argmax(probabilities)) == 0
+
+
+def test_a_gold_answer_labels_its_own_words_where_lowering_changes_lengths() -> None:
+    text = "İstanbul and İzmir are ports; Ankara is the capital."  # "İ".lower() is two code points
+    sentence = Sentence(0, "doc", 0, len(text), text)
+    words = SentenceWords.of(text, 0, len(text))
+    shape = tagging.SentenceShape.of(text, words.starts, words.ends, words.words, words.stems, words.stop)
+    table = tagging.WordTable(shape, np.zeros((len(words.words), len(tagging.WORD_FEATURES)), dtype=np.float32))
+    whole = Proposal(sentence, ((0, len(text)),), ((0, len(text)),), "sentence")
+    item = GoldItem(id="q", question="What is the capital?", answers=["ankara"], evidence=[], kind="fact")
+    reading = Reading(QUESTION, [whole], np.zeros((1, 1), dtype=np.float32), {0: table})
+    found = answer_words(Sample(item, "doc", "news", reading, [], np.array([0.0])), 0, table)
+    assert found is not None
+    assert [text[a:b] for a, b, f in zip(shape.starts, shape.ends, found, strict=True) if f] == ["Ankara"]

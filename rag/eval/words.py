@@ -8,6 +8,7 @@ tagger says where in a sentence the answer lies, and the sentence scorer says wh
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -33,12 +34,12 @@ def answer_words(sample: Sample, sentence_id: int, table: WordTable) -> npt.NDAr
     proposals = sample.reading.proposals
     sentence = next(p.sentence for p in proposals if p.sentence.sentence_id == sentence_id)
     starts, ends = np.asarray(table.shape.starts), np.asarray(table.shape.ends)
-    lowered = sentence.text.lower()
     span: tuple[int, int] | None = None
     for answer in (a.strip() for a in sample.item.answers):
-        found = lowered.find(answer.lower()) if answer else -1
-        if found >= 0:
-            span = (sentence.start + found, sentence.start + found + len(answer))
+        # Matched in the sentence itself: lowering both sides can change lengths ("İ"), and offsets.
+        found = re.search(re.escape(answer), sentence.text, re.IGNORECASE) if answer else None
+        if found:
+            span = (sentence.start + found.start(), sentence.start + found.end())
             break
     if span is None:
         close = [i for i, p in enumerate(proposals)
