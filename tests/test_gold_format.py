@@ -119,3 +119,14 @@ def test_the_gold_schema_states_the_rule_on_kind(make_client: Client, settings: 
     assert schema["then"]["properties"] == {"answers": {"maxItems": 0}, "evidence": {"maxItems": 0}}
     assert schema["else"]["properties"] == {"answers": {"minItems": 1}}
     assert schema["properties"]["id"]["minLength"] == 1 and schema["properties"]["min_f1"]["minimum"] == 0.0
+
+
+def test_a_gold_set_listing_a_file_twice_is_refused(tmp_path: Path) -> None:
+    from rag.eval.fit import load_sets
+
+    sets = tmp_path / "sets.toml"
+    listing = '[[set]]\nname = "s"\nseeds = "seeds"\ngold = ["a.jsonl", "b.jsonl", "a.jsonl"]\n'
+    sets.write_text(listing, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lists a\.jsonl more than once"):
+        load_sets(sets)
+    assert [s.name for s in load_sets(ROOT / "eval" / "sets.toml")] == ["article", "corpus"]

@@ -57,7 +57,13 @@ class GoldSet(msgspec.Struct, frozen=True):
 
 def load_sets(path: Path) -> list[GoldSet]:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [msgspec.convert(s, GoldSet) for s in raw.get("set", [])]
+    sets = [msgspec.convert(s, GoldSet) for s in raw.get("set", [])]
+    for gold_set in sets:
+        # A file listed twice would count its questions twice in the fit and in every figure.
+        twice = sorted({g for g in gold_set.gold if gold_set.gold.count(g) > 1})
+        if twice:
+            raise ValueError(f"{path}: set {gold_set.name!r} lists {', '.join(twice)} more than once")
+    return sets
 
 
 def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], names: Sequence[str], c: float) -> LinearModel:
