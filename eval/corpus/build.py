@@ -11,7 +11,8 @@ it was made and can remake it:
     sudo apt-get install python3.11-doc git-doc debian-faq debian-policy debian-handbook sqlite3-doc pandoc \
         postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
         doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc \
-        postfix-doc lua5.2-doc rust-doc borgbackup-doc python-django-doc cmake-doc
+        postfix-doc lua5.2-doc rust-doc borgbackup-doc python-django-doc cmake-doc \
+        python-requests-doc python-scrapy-doc debian-reference-en ruby3.1-doc python-sqlalchemy-doc cargo-doc
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -24,6 +25,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+from ruby_ri import ruby_news_md  # noqa: F401  (a converter SOURCES names)
 
 HERE = Path(__file__).parent
 OUT = HERE / "docs"
@@ -88,6 +91,19 @@ SOURCES = [
      "django_page"),
     ("cmake-toolchains.rst", "reference", "cmake-doc",
      Path("/usr/share/doc/cmake-data/html/_sources/manual/cmake-toolchains.7.rst.txt"), "copy"),
+    # Added after the model of e4b869f, by helpers writing blind (eval/NEW_DOCUMENTS_e4b869f.md).
+    ("requests-quickstart.rst", "tutorial", "python-requests-doc",
+     Path("/usr/share/doc/python-requests-doc/html/_sources/user/quickstart.rst.txt"), "copy"),
+    ("scrapy-faq.md", "faq", "python-scrapy-doc", Path("/usr/share/doc/python-scrapy-doc/html/faq.html"),
+     "sphinx_rtd_page"),
+    ("debian-reference-authentication.txt", "handbook", "debian-reference-en",
+     Path("/usr/share/debian-reference/debian-reference.en.txt.gz"), "debian_reference_chapter_4"),
+    ("ruby-news-3.1.md", "release-notes", "ruby3.1-doc", Path("/usr/share/ri/3.1.0/system/page-NEWS_md.ri"),
+     "ruby_news_md"),
+    ("sqlalchemy-glossary.rst", "glossary", "python-sqlalchemy-doc",
+     Path("/usr/share/doc/python-sqlalchemy-doc/rst/glossary.rst"), "sqlalchemy_glossary_first_part"),
+    ("syn-crate-guide.md", "user-guide", "cargo-doc", Path("/usr/share/doc/cargo/doc/syn/index.html"),
+     "rustdoc_crate_page"),
 ]  # fmt: skip
 
 
@@ -226,6 +242,45 @@ def django_page(path: Path) -> str:
     html = path.read_text(encoding="utf-8")
     html = html[html.find('<div class="yui-g"') : html.find('<div class="yui-b" id="sidebar">')]
     html = re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S)
+    return pandoc_markdown(html)
+
+
+def sphinx_rtd_page(path: Path) -> str:
+    """A Sphinx page in the Read the Docs theme (Scrapy's documentation): its article body only, without
+    the sidebar, the top bar, the footer buttons and the pilcrow links after each heading."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<div itemprop="articleBody">') : html.index("<footer>")]
+    html = re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S)
+    return pandoc_markdown(html)
+
+
+def debian_reference_chapter_4(path: Path) -> str:
+    """Chapter 4 (Authentication and access controls) of the Debian Reference's plain-text edition,
+    hard-wrapped as shipped (the spaces after "Chapter" and the numbers are non-breaking)."""
+    return excerpt(gunzip(path), "Chapter\xa04.\xa0Authentication and access controls\n",
+                   "Chapter\xa05.\xa0Network setup\n")  # fmt: skip
+
+
+def sqlalchemy_glossary_first_part(path: Path) -> str:
+    """SQLAlchemy 1.4's glossary (reStructuredText as shipped) up to the relationship terms;
+    the whole glossary is longer than the corpus's documents."""
+    return excerpt(path.read_text(encoding="utf-8"), ":orphan:", "    one to many\n")
+
+
+def rustdoc_crate_page(path: Path) -> str:
+    """A rustdoc crate page (syn's front page: its guide and its index of items) as Markdown,
+    without the toolbar, the copy button, the "source" and collapse links, the badges and the
+    heading anchors."""
+    html = path.read_text(encoding="utf-8")
+    start = html.index('<section id="main-content"')
+    html = html[start : html.index("</section>", start) + len("</section>")]
+    html = re.sub(r'<button id="copy-path".*?</button>', "", html, flags=re.S)
+    html = re.sub(r'<span class="out-of-band">.*?</a></span>', "", html, flags=re.S)
+    html = re.sub(r'<summary class="hideme">.*?</summary>', "", html, flags=re.S)
+    html = re.sub(r"<p>(?:<a [^>]*><img [^>]*img\.shields\.io[^>]*/></a>\s*)+</p>", "", html)
+    html = re.sub(r"<br\s*/?>", "", html)
+    html = re.sub(r'<a class="mod" href="#">(.*?)</a>', r"\1", html)
+    html = re.sub(r'(<h[1-6][^>]*>)<a href="#[^"]*">(.*?)</a>', r"\1\2", html)
     return pandoc_markdown(html)
 
 
