@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answering.question import Question
+from rag.answering.question import Question, echo_key
 from rag.config import CANDIDATE_SOURCES
 from rag.records import Candidate, Chunk, Passage, Sentence
 from rag.text.markup import literal_spans, strip_markup
@@ -39,6 +39,8 @@ MAX_LIST_ITEMS = 12
 # related questions share sentences, and these are most of the reader's work per sentence.
 CACHED_SENTENCES = 8192
 _WORD = re.compile(r"\w+(?:[-'.\u2010-\u2015]\w+)*")
+# A word of a sentence for ``focus_of``: start, end, whether a stop word, its ``echo_key``.
+FocusWord = tuple[int, int, bool, str | None]
 _BULLET = re.compile(r"(?:[-*+•▪◦]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}\)|#\.)\s+")
 
 
@@ -59,8 +61,14 @@ class Proposal:
         return self.parts[0][0]
 
     def with_prior(self, prior: float) -> Proposal:
-        # Plain construction: ``dataclasses.replace`` took a tenth of the reader's time.
-        return Proposal(self.sentence, self.parts, self.cited, self.kind, self.label, self.head, prior)
+        # A copy of the fields with the prior changed: ``dataclasses.replace`` took a tenth of the
+        # reader's time, and even plain construction (a frozen class sets each field through
+        # ``object.__setattr__``) cost twice this for the ~70 proposals of a question.
+        copy = object.__new__(Proposal)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields["prior"] = prior
+        return copy
 
     @property
     def end(self) -> int:
@@ -190,10 +198,9 @@ class CandidateIndex:
             after.append(Proposal(sentence, parts, ((run[0].start, run[-1].end),), "list"))
         return tuple(before), tuple(after)
 
-    def _focus_words(self, sentence_id: int) -> tuple[tuple[int, int, str], ...]:
+    def _focus_words(self, sentence_id: int) -> tuple[FocusWord, ...]:
         sentence = self.sentences[sentence_id]
         return tuple(focus_words(self.text_of[sentence.doc_id], *strip_bullet(sentence)))
-
 
     def cell_proposals(self, sentence: Sentence, text: str, prior: float) -> list[Proposal]:
         """Each cell of a table row, labelled with its column's header (the run's first row)."""
@@ -221,31 +228,36 @@ def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return cells
 
 
-def focus_words(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
-    """The folded words of ``text[start:end]`` with their offsets: what ``focus_of`` reads."""
-    return [(start + m.start(), start + m.end(), m.group()) for m in _WORD.finditer(fold(text[start:end]))]
+def focus_words(text: str, start: int, end: int) -> list[FocusWord]:
+    """The words of ``text[start:end]`` as ``focus_of`` reads them: offsets, whether a stop word,
+    and the word's ``echo_key`` (the same for every question, so kept per sentence)."""
+    words = [(start + m.start(), m.group()) for m in _WORD.finditer(fold(text[start:end]))]
+    return [(a, a + len(w), w in STOPWORDS, echo_key(w)) for a, w in words]
 
 
 def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
     return focus_of(focus_words(text, start, end), start, end, q)
 
 
-def focus_of(words: Sequence[tuple[int, int, str]], start: int, end: int, q: Question) -> tuple[int, int]:
+def focus_of(words: Sequence[FocusWord], start: int, end: int, q: Question) -> tuple[int, int]:
     """The last run of two or more content words that do not echo the question, else the
     longest run; the span itself when no word echoes it."""
-    runs: list[list[tuple[int, int, str]]] = [[]]
+    terms = q.terms  # a word echoes the question when its key is one of the question's terms
+    runs: list[list[FocusWord]] = [[]]
     for word in words:
-        if q.echoes(word[2]):
+        if word[3] in terms:
             runs.append([])
-        elif word[2] not in STOPWORDS or runs[-1]:
+        elif not word[2] or runs[-1]:
             runs[-1].append(word)
+    if len(runs) == 1:
+        return start, end
     spans = []
     for run in runs:
-        while run and run[-1][2] in STOPWORDS:
+        while run and run[-1][2]:
             run.pop()
         if run:
-            spans.append((run[0][0], run[-1][1], sum(w not in STOPWORDS for _, _, w in run)))
-    if len(runs) == 1 or not spans:
+            spans.append((run[0][0], run[-1][1], sum(not w[2] for w in run)))
+    if not spans:
         return start, end
     informative = [s for s in spans if s[2] >= 2]
     best = informative[-1] if informative else max(spans, key=lambda s: s[2])

@@ -10,6 +10,7 @@ names differ from the code's is refused at load with a message naming the differ
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +30,31 @@ def check_features(actual: list[str], expected: tuple[str, ...], name: str) -> N
                          "refit it with `rag fit`")  # fmt: skip
 
 
-class LinearModel(msgspec.Struct, frozen=True):
+# The models keep their weights as arrays too (``arrays``, made at first use): a list made an array
+# at every call took half the tagger's time (44 of 90 us a question). ``dict=True`` lets a frozen
+# struct hold them; only the fields are encoded, compared and saved.
+class LinearModel(msgspec.Struct, frozen=True, dict=True):
     features: list[str]
     mean: list[float]
     scale: list[float]
     coef: list[float]
     intercept: float
 
+    @cached_property
+    def arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        return np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.coef, dtype=np.float64)
+
     def logits(self, rows: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
-        standardised = (rows.astype(np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-        logits: npt.NDArray[np.float64] = standardised @ np.asarray(self.coef, dtype=np.float64) + self.intercept
+        mean, scale, coef = self.arrays
+        standardised = (rows.astype(np.float64) - mean) / scale
+        logits: npt.NDArray[np.float64] = standardised @ coef + self.intercept
         return logits
 
     def check(self, expected: tuple[str, ...], name: str) -> None:
         check_features(self.features, expected, name)
 
 
-class WordTagger(msgspec.Struct, frozen=True):
+class WordTagger(msgspec.Struct, frozen=True, dict=True):
     """A network with one hidden layer (ReLU) giving each word the probability of being in the
     answer (``rag.answering.words``); fitted by scikit-learn's MLPClassifier, applied here."""
 
@@ -57,12 +66,17 @@ class WordTagger(msgspec.Struct, frozen=True):
     output: list[float]
     output_bias: float
 
+    @cached_property
+    def arrays(self) -> tuple[npt.NDArray[np.float64], ...]:
+        return tuple(np.asarray(v) for v in (self.mean, self.scale, self.hidden, self.hidden_bias, self.output))
+
     def probabilities(self, rows: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
         if not self.hidden:  # the neutral tagger: no word is more likely than another
             return np.full(len(rows), 0.5)
-        standardised = (rows.astype(np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-        hidden = np.maximum(standardised @ np.asarray(self.hidden) + np.asarray(self.hidden_bias), 0.0)
-        logits = np.clip(hidden @ np.asarray(self.output) + self.output_bias, -30.0, 30.0)
+        mean, scale, weights, bias, output = self.arrays
+        standardised = (rows.astype(np.float64) - mean) / scale
+        hidden = np.maximum(standardised @ weights + bias, 0.0)
+        logits = np.clip(hidden @ output + self.output_bias, -30.0, 30.0)
         probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
         return probabilities
 

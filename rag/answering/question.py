@@ -52,7 +52,7 @@ _NAME = re.compile(r"\w+(?:[-'.]\w+)*")
 # name what kind of thing the answer is ("In which directory ...", "What keyword argument of ...").
 _TYPE_PHRASE = re.compile(_OPENING + r"(?:which|what)(?: (?:kinds?|types?|sorts?) of)?((?: (?!(?:is|are|was|were|do|"
                           r"does|did|can|could|will|would|should|has|have|had|must|may|might|of|in|on|for|to|from|"
-                          r"by|with|at|the|a|an)\b)[\w-]+){1,3})")
+                          r"by|with|at|the|a|an)\b)[\w-]+){1,3})")  # fmt: skip
 
 
 @dataclass
@@ -88,9 +88,17 @@ class Question:
         and the echo penalty dropped 31 right answers of the gold sets (held out, F1 .328 -> .338)."""
         known = self.echoed.get(folded_word)
         if known is None:
-            word = folded_word.removesuffix("'s")
-            known = self.echoed[folded_word] = word not in STOPWORDS and stem(word) in self.terms
+            key = echo_key(folded_word)
+            known = self.echoed[folded_word] = key is not None and key in self.terms
         return known
+
+
+def echo_key(folded_word: str) -> str | None:
+    """What ``Question.echoes`` looks up for a word: its stem (without a possessive ``'s``), or None
+    for a stop word, which echoes nothing. It is the same for every question, so a sentence's keys
+    are made once and an echo is one lookup in ``Question.terms``."""
+    word = folded_word.removesuffix("'s")
+    return None if word in STOPWORDS else stem(word)
 
 
 def lowered(question: str) -> str:
