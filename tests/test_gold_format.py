@@ -121,7 +121,10 @@ def test_the_gold_schema_states_the_rule_on_kind(make_client: Client, settings: 
     assert schema["properties"]["id"]["minLength"] == 1 and schema["properties"]["min_f1"]["minimum"] == 0.0
 
 
-def test_a_gold_set_listing_a_file_twice_is_refused(tmp_path: Path) -> None:
+def test_a_gold_set_listing_a_file_twice_is_refused(tmp_path: Path, settings: Settings) -> None:
+    from click.testing import CliRunner
+
+    from rag.cli.main import main
     from rag.eval.fit import load_sets
 
     sets = tmp_path / "sets.toml"
@@ -129,4 +132,7 @@ def test_a_gold_set_listing_a_file_twice_is_refused(tmp_path: Path) -> None:
     sets.write_text(listing, encoding="utf-8")
     with pytest.raises(ValueError, match=r"lists a\.jsonl more than once"):
         load_sets(sets)
+    result = CliRunner().invoke(main, ["fit", "--sets", str(sets), "--out", str(tmp_path / "model.json")])
+    assert result.exit_code == 1 and "lists a.jsonl more than once" in result.output, result.output
+    assert not (tmp_path / "model.json").exists()
     assert [s.name for s in load_sets(ROOT / "eval" / "sets.toml")] == ["article", "corpus"]

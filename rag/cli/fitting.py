@@ -29,13 +29,17 @@ out = Console(stderr=True)
 def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path | None, held_out: bool,
         ablations_path: Path | None) -> None:  # fmt: skip
     """Fit the candidate scorer and abstention rule; report leave-one-document-out figures."""
+    try:
+        sets = load_sets(sets_path)
+    except ValueError as error:  # a gold file listed twice, a set that does not match the format
+        raise click.ClickException(str(error)) from error
     if ablations_path:
-        table = run_ablations(settings, load_sets(sets_path), log=out.print)
+        table = run_ablations(settings, sets, log=out.print)
         print(table)
         ablations_path.write_text(table, encoding="utf-8")
         out.print(f"ablations written to {ablations_path}")
         return
-    result = fit_and_hold_out(settings, load_sets(sets_path), held_out, log=out.print)
+    result = fit_and_hold_out(settings, sets, held_out, log=out.print)
     save_model(result.model, out_path)
     out.print(f"model written to {out_path} (threshold {result.model.threshold})")
     if result.report is None:
