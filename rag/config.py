@@ -61,7 +61,7 @@ class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     backend: str = "onnx-int8"
     batch_size: Positive = 32
     threads: Positive = 1  # ONNX intra-op threads for a question while others are embedded too
-    lone_threads: Positive = 2  # ... for a question embedded alone (see rag.embedding.onnx)
+    lone_threads: Positive = 1  # ... for a question embedded alone: 2 helps fp32 only (see rag.embedding.onnx)
     # encoded: each sentence and clause through the model on its own; pooled: from its chunk's
     # pass (ONNX backends only; see rag.index.pooled and benchmarks/pooling.py)
     sentence_vectors: Literal["encoded", "pooled"] = "encoded"

@@ -11,8 +11,9 @@ Threads by load. ONNX Runtime fixes a session's intra-op thread count when the s
 made, so the embedder holds one session per count it uses and picks one per call:
 
 - a question embedded while no other embedding runs in this process takes the
-  ``lone_threads`` session (default 2: on the 2-core target a lone question's forward pass is
-  about 1.6x faster on two threads);
+  ``lone_threads`` session (default 1: the int8 model's lone question is faster on one thread,
+  1.85 against 2.12 ms on the 2-core target; the fp32 model's is faster on two, 3.7 against
+  5.1 ms, so ``backend = "onnx"`` wants ``lone_threads = 2``);
 - a question embedded while another is in flight takes the ``threads`` session (default 1):
   two questions at once already fill both cores, and two-thread sessions then fight each
   other for them (benchmarks/threads.py measures both rules and the adaptive one);
