@@ -215,3 +215,48 @@ def test_contradictory_collections_match_nothing_as_any_empty_filter(client: Tes
     listing = {"collection": "default", "filters": '{"collection": "nobody"}'}
     assert client.get("/documents", params=listing).json() == []
     assert len(client.get("/documents", params={"collection": "default"}).json()) == 1
+
+
+def test_engine_work_runs_on_at_most_engine_threads_and_the_wait_counts_against_the_deadline(
+    settings: Settings,
+) -> None:
+    import threading
+    import time
+
+    import anyio
+
+    from rag.errors import RequestTimedOut
+    from rag.http.dependencies import off_loop
+    from tests.conftest import tuned
+
+    running, most, lock = 0, 0, threading.Lock()
+
+    def work(seconds: float) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(seconds)
+        with lock:
+            running -= 1
+
+    async def six_at_once() -> None:
+        slots = anyio.CapacityLimiter(2)
+        async with anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(off_loop, settings, slots, work, 0.05)
+
+    anyio.run(six_at_once)
+    assert most == 2
+
+    short = tuned(settings, server={"request_timeout_s": 0.2})
+
+    async def second_waits_too_long() -> None:
+        slots = anyio.CapacityLimiter(1)
+        async with anyio.create_task_group() as group:
+            group.start_soon(off_loop, settings, slots, work, 0.5)  # holds the only slot
+            await anyio.sleep(0.05)
+            with pytest.raises(RequestTimedOut):
+                await off_loop(short, slots, work, 0.0)
+
+    anyio.run(second_waits_too_long)

@@ -45,24 +45,28 @@ def live_of(connection: ASGIConnection[Any, Any, Any, Any]) -> LiveEngine:
 
 
 def dependencies(live: LiveEngine) -> dict[str, Provide]:
-    """``engine`` (the one that serves now; 503 before it is loaded), ``live`` (its owner, for
+    """``engine_slots`` (the threads engine work may use at once, ``server.engine_threads``),
+    ``engine`` (the one that serves now; 503 before it is loaded), ``live`` (its owner, for
     changes and health) and ``settings``, by name, to any handler that asks for them."""
+    slots = anyio.CapacityLimiter(live.settings.server.engine_threads)
     return {
+        "engine_slots": Provide(lambda: slots, sync_to_thread=False),
         "engine": Provide(live.require, sync_to_thread=False),
         "live": Provide(lambda: live, sync_to_thread=False),
         "settings": Provide(lambda: live.settings, sync_to_thread=False),
     }
 
 
-async def off_loop(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
-    """Run CPU-bound engine work in a worker thread, answering 503 if it overruns the deadline.
+async def off_loop(settings: Settings, slots: anyio.CapacityLimiter, fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-bound engine work in a worker thread once one of ``slots`` is free, answering 503
+    if it overruns the deadline (the wait for a slot counts).
 
     The overrunning thread is abandoned, not killed (Python cannot), and finishes on its own;
     every request's work is bounded (``answering.max_question_chars``, ``retrieval.max_top_k``).
     """
     seconds = settings.server.request_timeout_s
     with anyio.move_on_after(seconds) as scope:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=True, limiter=slots)
     assert scope.cancelled_caught
     log.warning("request timed out after %g s", seconds)  # the access log line names the route
     raise RequestTimedOut(seconds)

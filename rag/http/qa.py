@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
@@ -33,15 +34,22 @@ from rag.records import Answer, Document, DocumentInfo, SpanView
 TopK = Annotated[int | None, Parameter(ge=1)]
 
 
-async def ask(data: AskRequest, engine: QAService, settings: Settings, request: Request[Any, Any, Any]) -> Answer:
+async def ask(
+    data: AskRequest,
+    engine: QAService,
+    settings: Settings,
+    engine_slots: CapacityLimiter,
+    request: Request[Any, Any, Any],
+) -> Answer:
     """Answer a question from the sources, with exact cited spans, or abstain."""
     chosen = confine(scope_of(request), data.search_filter())
-    return await off_loop(settings, engine.ask, data.question, data.top_k, chosen, data.explain)
+    return await off_loop(settings, engine_slots, engine.ask, data.question, data.top_k, chosen, data.explain)
 
 
 async def search(
     engine: QAService,
     settings: Settings,
+    engine_slots: CapacityLimiter,
     request: Request[Any, Any, Any],
     q: str,
     k: TopK = None,
@@ -55,7 +63,7 @@ async def search(
     """Ranked passages (hybrid retrieval) with their spans and scores."""
     chosen = confine(scope_of(request), combined_filter(collection, parse_filters(filters)))
     arguments = (q, k) if chosen is None else (q, k, chosen)
-    passages = await off_loop(settings, engine.search, *arguments)
+    passages = await off_loop(settings, engine_slots, engine.search, *arguments)
     return SearchResponse(query=q, passages=passages)
 
 
