@@ -159,6 +159,10 @@ def work_dir() -> Path:
     return Path(os.environ.get("RAG_BENCH_DIR", "/tmp/rag-bench"))
 
 
+# Every question computed in full: no question-vector cache and no answer cache.
+NO_CACHE = {"RAG_EMBEDDING__QUERY_CACHE_SIZE": "0", "RAG_ANSWERING__ANSWER_CACHE_SIZE": "0"}
+
+
 def base_env(index_dir: Path | None = None, **overrides: str) -> dict[str, str]:
     """The environment for a server or CLI under test: no RAG_* leaking in, hub off."""
     # RAG_BENCH_DIR is the benchmarks' own scratch folder, not a service setting: keep it.

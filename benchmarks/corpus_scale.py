@@ -56,7 +56,7 @@ def settings_for(index: Path) -> Any:
     from rag.config import load_settings
 
     env = {**os.environ, "RAG_PATHS__INDEX": str(index), "RAG_PATHS__SEEDS": str(work_dir() / "no-seeds"),
-           "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
+           **common.NO_CACHE}
     return load_settings(environ=env)
 
 

@@ -121,7 +121,7 @@ def main() -> None:
     index = work / "index"
     shutil.rmtree(index, ignore_errors=True)
     settings = load_settings(environ={**os.environ, "RAG_PATHS__SEEDS": str(docs), "RAG_PATHS__INDEX": str(index),
-                                      "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"})
+                                      **common.NO_CACHE})
     e = settings.embedding
     embedder = create_embedder(e.model, e.backend, e.batch_size, str(work / "models"),
                                threads=e.threads, lone_threads=e.lone_threads)

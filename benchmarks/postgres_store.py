@@ -47,7 +47,7 @@ def settings_for(backend: str, dsn: str, seeds: Path, index: Path) -> Any:
         RAG_PATHS__INDEX=str(index),
         RAG_STORE__BACKEND=backend,
         RAG_STORE__DSN=dsn if backend == "postgres" else "",
-        RAG_EMBEDDING__QUERY_CACHE_SIZE="0",
+        **common.NO_CACHE,
     )
     return load_settings(environ=env)
 

@@ -135,10 +135,14 @@ def main() -> None:
            per_question(lambda q: answerer.answer(q, vectors[q], passages[q])))
     answers = {q: service.ask(q) for q in questions}
     record("serialisation", "msgspec JSON of the Answer", per_question(lambda q: msgspec.json.encode(answers[q])))
-    record("QAService.ask", "question cache warm", per_question(service.ask))
-    uncached = QAService.open(load_settings(environ={**os.environ, "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}),
+    record("QAService.ask", "repeated question: answer cache hit", per_question(service.ask))
+    vector_cache_only = QAService.open(
+        load_settings(environ={**os.environ, "RAG_ANSWERING__ANSWER_CACHE_SIZE": "0"}), embedder=embedder
+    )
+    record("QAService.ask", "question vector cache warm, answer cache off", per_question(vector_cache_only.ask))
+    uncached = QAService.open(load_settings(environ={**os.environ, **common.NO_CACHE}),
                               embedder=embedder)
-    record("QAService.ask", f"question cache off ({default}, 1 thread)", per_question(uncached.ask))
+    record("QAService.ask", f"caches off ({default}, 1 thread)", per_question(uncached.ask))
 
     print(common.table(["stage", "variant", "median ms", "p95 ms"], rows))
     print(f"\n{len(questions)} questions x {args.repeat}; answer timings from the {default} service")

@@ -48,7 +48,7 @@ def main() -> None:
         index = work / f"sentence-bound-index-{name}"
         shutil.rmtree(index, ignore_errors=True)
         env = {**os.environ, "RAG_PATHS__SEEDS": seeds, "RAG_PATHS__INDEX": str(index),
-               "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
+               **common.NO_CACHE}
         scanned = QAService.open(load_settings(environ=env), embedder=embedder)
         bounded = QAService(load_settings(environ={**env, "RAG_INDEX__EXACT_BELOW": "0"}), embedder, scanned.data)
         assert scanned.retriever.scan_every_sentence and not bounded.retriever.scan_every_sentence

@@ -49,21 +49,21 @@ NO_LIMIT = {"RAG_RATE_LIMIT__ENABLED": "false"}
 CONFIGS = {
     "before": Config("before: first commit, torch", {}, before=True, notes="torch default threads, no cache"),
     "torch-nocache": Config(
-        "torch, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "torch", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
+        "torch, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "torch", **common.NO_CACHE}
     ),
     "torch": Config("torch, cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "torch"}),
     "onnx-nocache": Config(
-        "onnx, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
+        "onnx, cache off", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx", **common.NO_CACHE}
     ),
     "onnx": Config("onnx, cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx"}),
     "int8-nocache": Config(
         "onnx-int8 (default), cache off",
-        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"},
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE},
     ),
     "int8": Config("onnx-int8 (default), cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8"}),
     "int8-nocache-2w": Config(
         "onnx-int8 (default), cache off, 2 workers",
-        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"},
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE},
         workers=2,
     ),
     "int8-2w": Config("onnx-int8 (default), cache on, 2 workers", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8"},
@@ -71,7 +71,7 @@ CONFIGS = {
     "onnx-2w": Config("onnx, cache on, 2 workers", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx"}, workers=2),
     "onnx-nocache-2w": Config(
         "onnx, cache off, 2 workers",
-        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx", "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"},
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx", **common.NO_CACHE},
         workers=2,
     ),
 }

@@ -32,7 +32,7 @@ def main() -> None:
     root = Path(__file__).resolve().parent.parent
     os.chdir(root)
     (corpus,) = [s for s in load_sets(root / "eval" / "sets.toml") if s.name == "corpus"]
-    env = {**os.environ, "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0"}
+    env = {**os.environ, "RAG_EMBEDDING__QUERY_CACHE_SIZE": "0", "RAG_ANSWERING__ANSWER_CACHE_SIZE": "0"}
 
     def opened(seeds: Path, index: Path) -> QAService:
         settings = load_settings(environ={**env, "RAG_PATHS__SEEDS": str(seeds), "RAG_PATHS__INDEX": str(index)})

@@ -151,6 +151,9 @@ class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     # for the best one, choice without abstention); the best-scored span is also the one `explain` shows first.
     consensus_candidates: Positive = 1
     max_question_chars: Positive = 2000
+    # Answers kept (LRU, keyed by index version, question, top_k, filters and explain): a repeated
+    # question is answered without embedding, retrieval or reading; 0 turns it off.
+    answer_cache_size: NonNegative = 1024
     # Stage switches (what `rag fit --ablations` turns off one at a time): the candidate
     # generators besides the whole sentence, feature groups left out (rag.answering.features
     # FEATURE_GROUPS), and whether the abstention rule may refuse.

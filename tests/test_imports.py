@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 
 # Bottom to top: a module may import from its own layer and the layers below, never above.
 LAYERS = [
-    {"rag", "rag.records", "rag.errors", "rag.config", "rag.durable"},
+    {"rag", "rag.records", "rag.errors", "rag.config", "rag.durable", "rag.caching"},
     {"rag.text", "rag.documents"},
     {"rag.embedding"},
     {"rag.index"},

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from filelock import Timeout
@@ -19,6 +20,7 @@ from filelock import Timeout
 from rag.answering.citations import verify
 from rag.answering.model import load_model
 from rag.answering.reader import Reader
+from rag.caching import LruCache
 from rag.config import Settings
 from rag.documents.loading import SkippedFile, load_documents
 from rag.durable import TEMPORARY_SUFFIX
@@ -88,6 +90,7 @@ class QAService:
         model = load_model(self.settings.answering.model or None)
         self.answerer = Reader(self.data, lexical, self.settings.answering, model)
         self._question_cache = VectorCache(self.settings.embedding.query_cache_size)
+        self._answer_cache: LruCache[Answer] = LruCache(self.settings.answering.answer_cache_size)
 
     @classmethod
     def open(
@@ -162,10 +165,24 @@ class QAService:
     def ask(self, question: str, top_k: int | None = None, filters: SearchFilter | None = None,
             explain: bool = False) -> Answer:  # fmt: skip
         """Answer from every document, or from those ``filters`` admits (a collection, metadata);
-        with ``explain``, also the reader's best candidates and their features."""
+        with ``explain``, also the reader's best candidates and their features.
+
+        A question asked before with the same options is answered from the answer cache
+        (``[answering] answer_cache_size``): the same answer, with ``timings_ms`` of the lookup
+        (``cache`` and ``total``). The key holds the exact question, not a normalised one: BM25 and
+        the reader read its raw words, so only an identical question is sure to get the same answer.
+        """
         started = time.perf_counter()
         question = self.check_question(question)
         k = self.check_k(top_k)
+        key = (self.data.manifest.version, question, k, msgspec.json.encode(filters), explain)
+        cached = self._answer_cache.get(key)
+        if cached is not None:
+            took = _ms(started, time.perf_counter())
+            return msgspec.structs.replace(cached, timings_ms={"cache": took, "total": took})
+        return self._answer_cache.put(key, self._answer(question, k, filters, explain, started))
+
+    def _answer(self, question: str, k: int, filters: SearchFilter | None, explain: bool, started: float) -> Answer:
         vector = self.embed_question(question)
         embedded = time.perf_counter()
         allowed = allowed_documents(filters, self.data.documents)

@@ -23,8 +23,6 @@ set on every call because each server worker thread has its own setting.
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +30,8 @@ from typing import Any, Protocol
 import faiss
 import numpy as np
 import numpy.typing as npt
+
+from rag.caching import LruCache
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -192,45 +192,12 @@ def _exact_among(
     return scores, found
 
 
-class VectorCache:
-    """A thread-safe LRU map from a key (e.g. index version and normalised question) to a vector.
+class VectorCache(LruCache[npt.NDArray[np.float32]]):
+    """An LRU map from a key (e.g. index version and normalised question) to a vector. Stored
+    vectors are made read-only, so a caller cannot change what later callers get."""
 
-    Stored vectors are made read-only, so a caller cannot change what later callers get.
-    ``size`` 0 disables the cache. Two threads that miss the same key at once both compute
-    it; the second store wins, which is harmless because the value is a function of the key.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = max(0, size)
-        self._items: OrderedDict[Hashable, npt.NDArray[np.float32]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable) -> npt.NDArray[np.float32] | None:
-        if not self.size:
-            return None
-        with self._lock:
-            vector = self._items.get(key)
-            if vector is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return vector
-
-    def put(self, key: Hashable, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Store ``vector`` (as a read-only copy) and return the stored array."""
-        stored = np.array(vector, dtype=np.float32, copy=True)
+    def put(self, key: Hashable, value: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Store ``value`` (as a read-only copy) and return the stored array."""
+        stored = np.array(value, dtype=np.float32, copy=True)
         stored.flags.writeable = False
-        if not self.size:
-            return stored
-        with self._lock:
-            self._items[key] = stored
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return stored
-
-    def __len__(self) -> int:
-        return len(self._items)
+        return super().put(key, stored)
