@@ -113,9 +113,9 @@ def performance(report: str) -> str:
         return only(serving, configuration=configuration, concurrency=concurrency)[column]
 
     rows = [
-        ("`/ask`, question cache on (repeated questions)", "onnx-int8 (default), cache on",
+        ("`/ask`, a repeated question (answer cache)", "onnx-int8 (default), cache on",
          "onnx-int8 (default), cache on, 2 workers"),
-        ("`/ask`, cache off (every question new)", "onnx-int8 (default), cache off",
+        ("`/ask`, caches off (every question new)", "onnx-int8 (default), cache off",
          "onnx-int8 (default), cache off, 2 workers"),
         ("the same, fp32 model (`onnx`), cache off", "onnx, cache off", "onnx, cache off, 2 workers"),
         ("first commit (torch, no cache)", "before: first commit, torch", None),
