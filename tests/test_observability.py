@@ -94,6 +94,15 @@ def test_ask_carries_server_timing(client: TestClient[Litestar]) -> None:
     assert "server-timing" not in client.get("/health").headers
 
 
+def test_a_repeated_question_is_timed_as_a_cache_hit(client: TestClient[Litestar]) -> None:
+    question = {"question": "Who leads the negotiations?"}
+    first = client.post("/ask", json=question)
+    again = client.post("/ask", json=question)
+    assert [part.split(";")[0].strip() for part in again.headers["server-timing"].split(",")] == ["cache", "total"]
+    assert again.json()["answer"] == first.json()["answer"]
+    assert 'rag_ask_stage_seconds_count{stage="cache"}' in client.get("/metrics").text
+
+
 def test_server_timing_skips_odd_names() -> None:
     assert server_timing({"embed": 1.23456, "bad name": 2.0, "total": 3}) == "embed;dur=1.235, total;dur=3.000"
 
