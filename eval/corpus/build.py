@@ -12,7 +12,8 @@ it was made and can remake it:
         postgresql-doc-15 apache2-doc nginx-doc vim-doc developers-reference maint-guide sphinx-doc \
         doc-debian harden-doc debian-kernel-handbook perl-doc nodejs-doc python-flask-doc \
         postfix-doc lua5.2-doc rust-doc borgbackup-doc python-django-doc cmake-doc \
-        python-requests-doc python-scrapy-doc debian-reference-en ruby3.1-doc python-sqlalchemy-doc cargo-doc
+        python-requests-doc python-scrapy-doc debian-reference-en ruby3.1-doc python-sqlalchemy-doc cargo-doc \
+        apt-doc exim4-doc-html python-pytest-doc installation-guide-amd64
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 """
 
@@ -104,6 +105,13 @@ SOURCES = [
      Path("/usr/share/doc/python-sqlalchemy-doc/rst/glossary.rst"), "sqlalchemy_glossary_first_part"),
     ("syn-crate-guide.md", "user-guide", "cargo-doc", Path("/usr/share/doc/cargo/doc/syn/index.html"),
      "rustdoc_crate_page"),
+    ("apt-users-guide.txt", "user-guide", "apt-doc", Path("/usr/share/doc/apt-doc/guide.text.gz"), "gunzip"),
+    ("exim-dnslookup-router.md", "reference", "exim4-doc-html",
+     Path("/usr/share/doc/exim4-doc-html/spec_html/ch-the_dnslookup_router.html"), "exim_spec_chapter"),
+    ("pytest-deprecations.rst", "policy", "python-pytest-doc",
+     Path("/usr/share/doc/python-pytest-doc/html/_sources/deprecations.rst.txt"), "copy"),
+    ("debian-install-guide-debootstrap.md", "handbook", "installation-guide-amd64",
+     Path("/usr/share/doc/installation-guide-amd64/en/apds03.html"), "docbook_page"),
 ]  # fmt: skip
 
 
@@ -281,6 +289,17 @@ def rustdoc_crate_page(path: Path) -> str:
     html = re.sub(r"<br\s*/?>", "", html)
     html = re.sub(r'<a class="mod" href="#">(.*?)</a>', r"\1", html)
     html = re.sub(r'(<h[1-6][^>]*>)<a href="#[^"]*">(.*?)</a>', r"\1\2", html)
+    return pandoc_markdown(html)
+
+
+def exim_spec_chapter(path: Path) -> str:
+    """A chapter of the Exim specification's HTML edition as Markdown: the chapter's <div> only, without
+    the site's navigation bar, the previous/next links, the footer and the table-of-contents sidebar;
+    the link wrapped around the chapter heading is unwrapped. Each option's Use/Type/Default box stays
+    a Markdown table."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<div id="chapter"') : html.rindex('<a class="previous_page"')]
+    html = re.sub(r'<h2([^>]*)><a href="[^"]*">(.*?)</a></h2>', r"<h2\1>\2</h2>", html)
     return pandoc_markdown(html)
 
 
