@@ -135,6 +135,7 @@ def test_quality_holds_on_the_gold_sets(evaluated: dict[str, Report], name: str,
 # (measured .577). Refitted with the 6 documents added since (questions written blind), the rule
 # refuses fewer unanswerable questions held out, on old documents as on new ones: .512. Other
 # refusal budgets trade along the same curve (.06 -> .512/.064, .10 -> .569/.103 answerable).
+# With 46 documents (1,082 questions) it refuses .502: close to this floor, which stays.
 HELD_OUT_FLOORS = {"token_f1": 0.31, "citation_precision": 0.60, "citation_recall": 0.52}
 
 

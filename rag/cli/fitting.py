@@ -65,5 +65,12 @@ def render_by_group(report: Report, title: str) -> str:
     lines = [f"**{title}**", "", header, "|---" * (len(GROUP_COLUMNS) + 1) + "|"]
     for group in sorted(report.summary, key=lambda g: (g.count(":"), g.split(":")[0], g)):
         cells = [report.summary[group].get(c, float("nan")) for c in GROUP_COLUMNS]
-        lines.append(f"| {group} | " + " | ".join("–" if v != v else f"{v:.3g}" for v in cells) + " |")
+        lines.append(f"| {group} | " + " | ".join(_cell(v) for v in cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(value: float) -> str:
+    """A metric to three significant digits; a count (1,082 questions) whole, not as 1.08e+03."""
+    if value != value:
+        return "–"
+    return str(int(value)) if value == int(value) and value >= 1 else f"{value:.3g}"
