@@ -151,9 +151,7 @@ class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     # for the best one, choice without abstention); the best-scored span is also the one `explain` shows first.
     consensus_candidates: Positive = 1
     max_question_chars: Positive = 2000
-    # Answers kept (LRU, keyed by index version, question, top_k, filters and explain): a repeated
-    # question is answered without embedding, retrieval or reading; 0 turns it off.
-    answer_cache_size: NonNegative = 1024
+    answer_cache_size: NonNegative = 1024  # answers kept (LRU by index version, question, options); 0 = off
     # Stage switches (what `rag fit --ablations` turns off one at a time): the candidate
     # generators besides the whole sentence, feature groups left out (rag.answering.features
     # FEATURE_GROUPS), and whether the abstention rule may refuse.
@@ -178,9 +176,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     body_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
     keep_alive_s: Annotated[float, msgspec.Meta(ge=1.0)] = 5.0
     max_concurrency: Positive = 1000
-    # Questions answered at once per process. Embedding (ONNX) releases the interpreter lock, so
-    # one question per core overlaps; the rest of a question is Python, and more threads only
-    # queue for the lock (measured: 40 threads serve 114 new questions/s at concurrency 32, 2 serve 170).
+    # Questions answered at once per worker: one per core; more only queue for the interpreter lock.
     engine_threads: Positive = 2
 
 
