@@ -30,6 +30,8 @@ HELD_OUT_BEFORE = ROOT / "eval" / "HELD_OUT_bfc466e.md"
 # The same 532 questions as HELD_OUT_BEFORE, with the reader of commit d117e01 (today's code),
 # measured before six documents were added to the gold sets.
 HELD_OUT_SAME_QUESTIONS = ROOT / "eval" / "HELD_OUT_d117e01.md"
+# The same questions with the opt-in span head ([answering] span_head_sentences = 1), heads held out by fold.
+HELD_OUT_SPAN_HEAD = ROOT / "eval" / "HELD_OUT_span_head.md"
 ABLATIONS = ROOT / "eval" / "ABLATIONS.md"
 # A shipped model on documents added after it was fitted, oldest first.
 NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NEW_DOCUMENTS_119f91e.md",
@@ -252,16 +254,14 @@ def corpus() -> str:
     return "\n".join(lines) + "\n"
 
 
-def before_and_after(now: str, before: str) -> str:
-    """The whole held-out row at commits bfc466e and d117e01 (the same 532 questions, held out the same way)."""
+def compared(reports: tuple[tuple[str, str], ...], title: str = "held out, all questions") -> str:
+    """The whole held-out row of each (label, report): runs over the same questions, held out the same way."""
     columns = ("token_f1", "citation_precision", "citation_recall", "abstained_answerable", "abstained_unanswerable")
     lines = [
-        "| held out, all questions | F1 | citation precision | evidence recall | answerable refused "
-        "| unanswerable refused |",
+        f"| {title} | F1 | citation precision | evidence recall | answerable refused | unanswerable refused |",
         "|---|---|---|---|---|---|",
     ]
-    for label, report in (("the reader at commit bfc466e (`eval/HELD_OUT_bfc466e.md`)", before),
-                          ("the reader at commit d117e01 (`eval/HELD_OUT_d117e01.md`)", now)):  # fmt: skip
+    for label, report in reports:
         (rows,) = tables(report)
         row = only(rows, group="all")
         lines.append(f"| {label} | " + " | ".join(three(row[c]) for c in columns) + " |")
@@ -293,8 +293,16 @@ def blocks() -> dict[str, str]:
         "performance": performance(REPORT.read_text(encoding="utf-8")),
         "corpus": corpus(),
         "held-out": held_out(held_out_now),
-        "before-after": before_and_after(HELD_OUT_SAME_QUESTIONS.read_text(encoding="utf-8"),
-                                         HELD_OUT_BEFORE.read_text(encoding="utf-8")),
+        "before-after": compared((
+            ("the reader at commit bfc466e (`eval/HELD_OUT_bfc466e.md`)", HELD_OUT_BEFORE.read_text(encoding="utf-8")),
+            ("the reader at commit d117e01 (`eval/HELD_OUT_d117e01.md`)",
+             HELD_OUT_SAME_QUESTIONS.read_text(encoding="utf-8")),
+        )),
+        "span-head": compared((
+            ("the reader alone (the default; `eval/HELD_OUT.md`)", held_out_now),
+            ("with the span head on its best sentence (`eval/HELD_OUT_span_head.md`)",
+             HELD_OUT_SPAN_HEAD.read_text(encoding="utf-8")),
+        )),
         "ablations": ABLATIONS.read_text(encoding="utf-8"),
         "new-documents": new_documents(NEW_DOCUMENTS),
     }

@@ -56,8 +56,8 @@ class ChunkingSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class EmbeddingSettings(msgspec.Struct, forbid_unknown_fields=True):
     model: str = "all-MiniLM-L6-v2"
-    # torch | onnx | onnx-int8, or any backend registered in rag.embedding.registry (checked there at start)
-    # onnx-int8 (the default: see rag.embedding.models, benchmarks/REPORT.md) | onnx | torch
+    # onnx-int8 (the default: rag.embedding.models, benchmarks/REPORT.md) | onnx | torch, or any
+    # backend registered in rag.embedding.registry (checked there at start)
     backend: str = "onnx-int8"
     batch_size: Positive = 32
     threads: Positive = 1  # ONNX intra-op threads for a question while others are embedded too
@@ -146,20 +146,20 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     passages_considered: Positive = 5
     sentences_considered: Positive = 8
-    # Span choice: expected overlap with the best N (1 = the best one). Agreement of the best 10
-    # lifted held-out F1 by .017 before the word tagger, and by nothing after it (.387 against .387
-    # for the best one, choice without abstention); the best-scored span is also the one `explain` shows first.
+    # Span choice: expected overlap with the best N (1 = the best one; N = 10 gained nothing held
+    # out once the word tagger came, eval/EXPERIMENTS.md). The span head (rag.answering.span_head)
+    # chooses the span in the reader's best N sentences: opt-in, 0 = off (README, Evaluation).
     consensus_candidates: Positive = 1
+    span_head_sentences: NonNegative = 0
+    span_head: str = ""  # its fine-tuned weights (rag fit writes them); empty = the shipped ones
     max_question_chars: Positive = 2000
     answer_cache_size: NonNegative = 1024  # answers kept (LRU by index version, question, options); 0 = off
-    # Stage switches (what `rag fit --ablations` turns off one at a time): the candidate
-    # generators besides the whole sentence, feature groups left out (rag.answering.features
-    # FEATURE_GROUPS), and whether the abstention rule may refuse.
+    # Stage switches (`rag fit --ablations` turns each off in turn): candidate generators besides the
+    # whole sentence, feature groups left out (features.FEATURE_GROUPS), whether abstention may refuse.
     candidates: list[CandidateSource] = msgspec.field(default_factory=lambda: list(CANDIDATE_SOURCES))
     features_off: list[FeatureGroup] = msgspec.field(default_factory=list)
     abstain: bool = True
-    # The reader's fitted models (rag.answering.model); empty = the one shipped with the package,
-    # fitted by `rag fit` on eval/sets.toml. Its abstention threshold is part of it.
+    # The reader's fitted models (rag.answering.model, with the abstention threshold); empty = the shipped one.
     model: str = ""
 
 

@@ -45,6 +45,7 @@ def test_an_editable_install_is_a_plain_path_entry_without_warnings(tmp_path: Pa
 
 def test_a_wheel_carries_the_package_data_and_runs_from_it(tmp_path: Path) -> None:
     assert "rag/answering/model.json" in PACKAGE_DATA and "rag/http/ui/static/app.js" in PACKAGE_DATA
+    assert "rag/answering/span_head.npz" in PACKAGE_DATA
     wheel = build("wheel", tmp_path)
     installed = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:

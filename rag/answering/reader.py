@@ -30,7 +30,8 @@ from rag.answering.features import (
 )
 from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
 from rag.answering.question import Question, analyse_question
-from rag.answering.span import choose
+from rag.answering.span import choose, head_entry, read_with_head, wants_short_span
+from rag.answering.span_head import SpanHead
 from rag.answering.words import (
     CANDIDATE_FEATURES,
     WORD_FEATURES,
@@ -88,7 +89,8 @@ class Reading:
 
 
 class Reader:
-    def __init__(self, data: IndexData, lexical: LexicalIndex, settings: AnsweringSettings, model: ReaderModel) -> None:
+    def __init__(self, data: IndexData, lexical: LexicalIndex, settings: AnsweringSettings, model: ReaderModel,
+                 span_head: SpanHead | None = None) -> None:  # fmt: skip
         model.sentence.check(SENTENCE_FEATURES, "sentence")
         model.scorer.check(FEATURES, "scorer")
         model.words.check(WORD_FEATURES, "word tagger")
@@ -97,6 +99,8 @@ class Reader:
         self.lexical = lexical
         self.settings = settings
         self.model = model
+        self.span_head = span_head
+        self.head_sentences = settings.span_head_sentences  # rag fit sets it on a reader opened without a head
         self.text_of = {doc_id: doc.text for doc_id, doc in data.documents.items()}
         self.candidates = CandidateIndex(data.sentences, data.candidates, self.text_of, frozenset(settings.candidates))
         self.words = lru_cache(maxsize=CACHED_SENTENCES)(self._words)
@@ -254,7 +258,15 @@ class Reader:
         trace = self.trace(reading, rows, logits) if explain else []
         if confidence < self.model.threshold and self.settings.abstain:
             return Extraction("", [], round(confidence, 4), True, signals, trace)
-        answer, citations = self.cite(reading.proposals[best], sigmoid(float(logits[best])))
+        chosen = reading.proposals[best]
+        if self.span_head is not None and self.head_sentences and wants_short_span(reading.question):
+            headed = read_with_head(self.span_head, question, reading.proposals, logits, self.text_of,
+                                    self.head_sentences)  # fmt: skip
+            if headed is not None:
+                chosen = headed[0]
+                signals["head_margin"] = round(headed[1].margin, 4)
+                trace = [head_entry(*headed, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
+        answer, citations = self.cite(chosen, sigmoid(float(logits[best])))
         return Extraction(answer, citations, round(confidence, 4), False, signals, trace)
 
     def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from rag.answering.model import PACKAGED, save_model
+from rag.answering.span_export import PACKAGED_WEIGHTS
 from rag.config import Settings
 from rag.eval.ablation import run_ablations
 from rag.eval.fit import fit_and_hold_out, load_sets
@@ -21,14 +22,16 @@ out = Console(stderr=True)
               show_default=True, help="The gold sets: seeds folders and gold files.")  # fmt: skip
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=PACKAGED, show_default=True,
               help="Where to write the fitted model.")  # fmt: skip
+@click.option("--span-head-out", "head_path", type=click.Path(path_type=Path), default=PACKAGED_WEIGHTS,
+              show_default=True, help="Where to write the fine-tuned span head's weights.")  # fmt: skip
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the held-out report (Markdown).")
 @click.option("--held-out/--no-held-out", default=True, help="Measure each document with a model fitted without it.")
 @click.option("--ablations", "ablations_path", type=click.Path(path_type=Path),
               help="Instead of fitting: held-out figures with each stage switched off in turn (Markdown).")  # fmt: skip
 @click.pass_obj
-def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path | None, held_out: bool,
-        ablations_path: Path | None) -> None:  # fmt: skip
-    """Fit the candidate scorer and abstention rule; report leave-one-document-out figures."""
+def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, report_path: Path | None,
+        held_out: bool, ablations_path: Path | None) -> None:  # fmt: skip
+    """Fit the candidate scorer and abstention rule, fine-tune the span head; report held-out figures."""
     try:
         sets = load_sets(sets_path)
     except ValueError as error:  # a gold file listed twice, a set that does not match the format
@@ -39,7 +42,7 @@ def fit(settings: Settings, sets_path: Path, out_path: Path, report_path: Path |
         ablations_path.write_text(table, encoding="utf-8")
         out.print(f"ablations written to {ablations_path}")
         return
-    result = fit_and_hold_out(settings, sets, held_out, log=out.print)
+    result = fit_and_hold_out(settings, sets, held_out, log=out.print, head_out=head_path)
     save_model(result.model, out_path)
     out.print(f"model written to {out_path} (threshold {result.model.threshold})")
     if result.report is None:

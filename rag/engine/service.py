@@ -20,6 +20,7 @@ from filelock import Timeout
 from rag.answering.citations import verify
 from rag.answering.model import load_model
 from rag.answering.reader import Reader
+from rag.answering.span_model import span_head
 from rag.caching import LruCache
 from rag.config import Settings
 from rag.documents.loading import SkippedFile, load_documents
@@ -88,7 +89,8 @@ class QAService:
         self.retriever = Retriever(data.chunks, data.chunks_by_id, data.vectors, data.sentence_vectors, lexical,
                                    self.settings.retrieval, scan_every_sentence)  # fmt: skip
         model = load_model(self.settings.answering.model or None)
-        self.answerer = Reader(self.data, lexical, self.settings.answering, model)
+        head = span_head(self.settings) if self.settings.answering.span_head_sentences else None
+        self.answerer = Reader(self.data, lexical, self.settings.answering, model, head)
         self._question_cache = VectorCache(self.settings.embedding.query_cache_size)
         self._answer_cache: LruCache[Answer] = LruCache(self.settings.answering.answer_cache_size)
 

@@ -37,6 +37,7 @@ from rag.config import Settings
 from rag.engine.service import QAService
 from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
 from rag.eval.samples import Sample, collect
+from rag.eval.span_training import held_out_heads, span_examples, train_and_save
 from rag.eval.words import cross_fitted_word_columns, fit_tagger
 
 RIGHT_ANSWER_F1 = 0.5
@@ -199,8 +200,10 @@ def open_set(settings: Settings, gold_set: GoldSet) -> tuple[QAService, list[Gol
     neutral = index / "neutral-model.json"  # read with no fitted model: features may have changed
     save_model(neutral_model(), neutral)
     paths = msgspec.structs.replace(settings.paths, seeds=gold_set.seeds, index=str(index))
-    answering = msgspec.structs.replace(settings.answering, model=str(neutral))
+    # No span head either: the held-out figures swap in heads that did not see the question's document.
+    answering = msgspec.structs.replace(settings.answering, model=str(neutral), span_head_sentences=0)
     service = QAService.open(msgspec.structs.replace(settings, paths=paths, answering=answering))
+    service.answerer.head_sentences = settings.answering.span_head_sentences
     return service, [item for path in gold_set.gold for item in load_gold(Path(path))]
 
 
@@ -230,24 +233,33 @@ class FitResult:
 
 
 def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
-                     log: Callable[[str], object] = print) -> FitResult:  # fmt: skip
-    """Fit on every gold set; with ``held_out``, also answer every question with the model that
-    did not see its document, and measure those answers and the abstention's calibration."""
-    opened: list[tuple[GoldSet, QAService, list[GoldItem]]] = []
+                     log: Callable[[str], object] = print, head_out: Path | None = None) -> FitResult:  # fmt: skip
+    """Fit on every gold set (and fine-tune the span head into ``head_out``); with ``held_out``, also
+    answer every question with the models and span head that did not see its document, and measure
+    those answers and the abstention's calibration."""
+    opened: list[tuple[GoldSet, QAService, list[GoldItem], list[Sample]]] = []
     samples: list[Sample] = []
     for gold_set in sets:
         log(f"{gold_set.name}: {gold_set.seeds}")
         service, items = open_set(settings, gold_set)
-        samples += collect(service, items, partial(group_of, gold_set), partial(genre_of, gold_set))
-        opened.append((gold_set, service, items))
+        found = collect(service, items, partial(group_of, gold_set), partial(genre_of, gold_set))
+        samples += found
+        opened.append((gold_set, service, items, found))
     reader = opened[0][1].answerer
     final = fit_model(reader, samples)
+    read = settings.answering.span_head_sentences
+    examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final, read)]
+    if head_out is not None and read:
+        train_and_save(examples, head_out, log=log)
+        log(f"span head written to {head_out}")
     if not held_out:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
+    heads = held_out_heads(examples, Path(settings.paths.index) / "span-heads", log=log) if read else {}
     outcomes: list[Outcome] = []
-    for gold_set, service, items in opened:
+    for gold_set, service, items, _ in opened:
         model_for = partial(held_out_model, models, gold_set)
-        outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for).outcomes
+        head_for = (lambda item, g=gold_set: heads[group_of(g, item)]) if heads else None
+        outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for, head_for).outcomes
     report = Report(outcomes=outcomes, summary=summarize(outcomes))
     return FitResult(final, report, calibration(*held_out_confidence(reader, samples, models)))

@@ -24,6 +24,7 @@ import msgspec
 from rich.table import Table
 
 from rag.answering.model import ReaderModel
+from rag.answering.span_head import SpanHead
 from rag.engine.service import QAService
 from rag.records import Answer, Citation, Document, Passage
 
@@ -176,15 +177,19 @@ def evaluate(
     items: Iterable[GoldItem],
     genre_of: Callable[[GoldItem], str] | None = None,
     model_for: Callable[[GoldItem], ReaderModel] | None = None,
+    head_for: Callable[[GoldItem], SpanHead] | None = None,
 ) -> Report:
-    """Answer every item and score it. ``model_for`` gives the reader model per item (a model
-    fitted without the item's document, for held-out figures); the default is the service's."""
+    """Answer every item and score it. ``model_for`` and ``head_for`` give the reader model and
+    span head per item (fitted without the item's document, for held-out figures); the default
+    is the service's."""
     outcomes = []
-    served = service.answerer.model
+    served, served_head = service.answerer.model, service.answerer.span_head
     try:
         for item in items:
             if model_for is not None:
                 service.answerer.model = model_for(item)
+            if head_for is not None:
+                service.answerer.span_head = head_for(item)
             started = time.perf_counter()
             answer = service.ask(item.question, top_k=10)
             latency = (time.perf_counter() - started) * 1000
@@ -192,7 +197,7 @@ def evaluate(
             genre = genre_of(item) if genre_of else ""
             outcomes.append(msgspec.structs.replace(outcome, doc=item.doc, genre=genre, topic=item.topic))
     finally:
-        service.answerer.model = served
+        service.answerer.model, service.answerer.span_head = served, served_head
     return Report(outcomes=outcomes, summary=summarize(outcomes))
 
 

@@ -1,0 +1,91 @@
+"""The span head: a small cross-encoder that marks where, in the reader's best sentences, the answer starts and ends.
+
+The reader's features choose sentences well and spans less well: given the gold evidence, its
+candidates' best choice has token F1 .58 in-sample, where a start/end layer fine-tuned on MiniLM
+reaches .64 on documents it never saw (eval/EXPERIMENTS.md). The head is the first ``layers``
+layers of all-MiniLM-L6-v2 with a linear start/end layer on top, fine-tuned by ``rag fit``
+(``rag.eval.span_training``) and run here on ONNX Runtime (int8, ``rag.answering.span_model``).
+
+It reads ``question [SEP] s1 s2 s3``: the reader's best sentences, best first, joined by spaces,
+as it was trained. Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one sentence is
+scored by its start logit plus its end logit; ``null`` is the same sum at ``[CLS]``, the head's
+"none of these holds the answer". A span's end is widened to the end of its word, so an answer
+never stops inside a word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_SPAN_PIECES = 30
+MAX_PIECES = 192  # question and sentences; the rest of the last sentence is cut
+
+
+@dataclass(frozen=True)
+class HeadSpan:
+    segment: int  # which of the given sentences holds the span
+    start: int  # character offsets within that sentence
+    end: int
+    score: float  # start plus end logit
+    null: float  # the same at [CLS]: the head's score for "no answer here"
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null
+
+
+class SpanHead:
+    """Runs the span head's ONNX file on one question and a few sentences."""
+
+    def __init__(self, model_file: Path, tokenizer_file: Path, threads: int = 1) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=MAX_PIECES, strategy="only_second")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The encoding of the pair and its start and end logits, one per word piece."""
+        encoding = self.tokenizer.encode(question, context)
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64)}  # fmt: skip
+        start, end = self.session.run(None, feed)
+        return encoding, start[0].astype(np.float64), end[0].astype(np.float64)
+
+    def best(self, question: str, sentences: Sequence[str]) -> HeadSpan | None:
+        """The best span within one of ``sentences``; None when no sentence survived truncation."""
+        context = " ".join(sentences)
+        bounds = np.cumsum([0] + [len(s) + 1 for s in sentences])  # each sentence's start in the context
+        encoding, start, end = self.logits(question, context)
+        pieces = [i for i, sid in enumerate(encoding.sequence_ids) if sid == 1]
+        if not pieces:
+            return None
+        first = np.asarray(pieces)
+        offsets = np.asarray([encoding.offsets[i] for i in pieces])
+        segment = np.searchsorted(bounds, offsets[:, 0], side="right") - 1
+        # span (i, j) over the context's pieces: j - i < MAX_SPAN_PIECES, both in one sentence
+        i, j = np.triu_indices(len(pieces))
+        keep = (j - i < MAX_SPAN_PIECES) & (segment[i] == segment[j])
+        i, j = i[keep], j[keep]
+        scores = start[first[i]] + end[first[j]]
+        best = int(np.argmax(scores))
+        a, b = int(i[best]), int(j[best])
+        which = int(segment[a])
+        text = sentences[which]
+        lo = int(offsets[a, 0] - bounds[which])
+        hi = int(offsets[b, 1] - bounds[which])
+        while hi < len(text) and text[hi].isalnum() and hi > 0 and text[hi - 1].isalnum():
+            hi += 1
+        return HeadSpan(which, lo, hi, float(scores[best]), float(start[0] + end[0]))

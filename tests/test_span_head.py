@@ -1,0 +1,187 @@
+"""The span head's decoding, its weights' packing and its training targets, without a trained model.
+
+The ONNX session is replaced by logits written by hand (``SpanHead.logits`` is the seam), so
+these tests pin what the head does with any scores: spans stay inside one sentence, end on a
+word's end, and map back to exact offsets of the document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tokenizers import Tokenizer
+
+from rag.answering.span import best_sentences
+from rag.answering.span_head import HeadSpan, SpanHead
+from rag.embedding.base import packaged_model_path
+from rag.engine.service import QAService
+from rag.eval.span_training import examples_for, folds_of, locate, piece_targets
+
+TOKENIZER = Path(packaged_model_path()) / "tokenizer.json"
+
+
+class ScriptedHead(SpanHead):
+    """A span head whose logits favour the word pieces of one chosen text."""
+
+    def __init__(self, wanted: str) -> None:
+        self.tokenizer = Tokenizer.from_file(str(TOKENIZER))
+        self.tokenizer.no_padding()
+        self.wanted = wanted
+
+    def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        encoding = self.tokenizer.encode(question, context)
+        start, end = np.zeros(len(encoding.ids)), np.zeros(len(encoding.ids))
+        at = context.find(self.wanted)
+        for piece, (sequence, (a, b)) in enumerate(zip(encoding.sequence_ids, encoding.offsets, strict=True)):
+            if sequence == 1 and at >= 0:
+                start[piece] += 5.0 if a == at else 0.0
+                end[piece] += 5.0 if b == at + len(self.wanted) else 0.0
+        start[0] = end[0] = 1.0  # [CLS]: "no answer" scores 2
+        return encoding, start, end
+
+
+def test_the_best_span_maps_back_to_its_sentence() -> None:
+    sentences = ["The tool was written in 1998.", "Its author is Ada Lovelace, in London."]
+    span = ScriptedHead("Ada Lovelace").best("Who wrote it?", sentences)
+    assert span is not None
+    assert span.segment == 1 and sentences[1][span.start : span.end] == "Ada Lovelace"
+    assert span.score == pytest.approx(10.0) and span.null == pytest.approx(2.0) and span.margin == pytest.approx(8.0)
+
+
+def test_a_span_never_crosses_sentences() -> None:
+    # the best start is in the first sentence and the best end in the second: no span joins them
+    class Straddling(ScriptedHead):
+        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+            encoding, start, end = super().logits(question, context)
+            for piece, (a, b) in enumerate(encoding.offsets):
+                if encoding.sequence_ids[piece] == 1:
+                    start[piece] += 5.0 if context[a:b] == "Linux" else 0.0
+                    end[piece] += 5.0 if context[a:b] == "BSD" else 0.0
+            return encoding, start, end
+
+    sentences = ["It runs on Linux", "and BSD systems."]
+    span = Straddling("nothing").best("Where does it run?", sentences)
+    assert span is not None
+    assert span.score == pytest.approx(5.0)  # only one of the two ends: Linux..BSD would score 10
+    assert sentences[span.segment][span.start : span.end] in {"Linux", "and BSD"}
+
+
+def test_a_span_ends_at_the_end_of_its_word() -> None:
+    # "unbelievably" is several word pieces; a span ending on an inner piece is widened
+    sentences = ["It was unbelievably fast."]
+    head = ScriptedHead("unbeliev")
+    span = head.best("How fast?", sentences)
+    assert span is not None
+    assert sentences[0][span.start : span.end] == "unbelievably"
+
+
+@given(st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=3), st.data())
+def test_spans_are_exact_offsets_of_their_sentence(sentences: list[str], data: st.DataObject) -> None:
+    joined = " ".join(sentences)
+    wanted = data.draw(st.sampled_from(joined.split() or [joined]))
+    span = ScriptedHead(wanted).best("What?", sentences)
+    if span is None:
+        return
+    assert isinstance(span, HeadSpan)
+    assert 0 <= span.start <= span.end <= len(sentences[span.segment])
+
+
+def test_weights_round_trip_through_int8_rows(tmp_path: Path) -> None:
+    from rag.answering.span_export import build, load, save_weights, trained_names
+
+    module = build(Path(packaged_model_path()), 1)
+    names = trained_names(module)
+    assert names and not any(name.startswith("encoder.embeddings.") for name in names) and "qa.weight" in names
+    save_weights(module, 1, tmp_path / "head.npz")
+    loaded = dict(load(tmp_path / "head.npz", Path(packaged_model_path())).named_parameters())
+    for name, parameter in module.named_parameters():
+        original, found = parameter.detach().numpy(), loaded[name].detach().numpy()
+        if original.ndim == 2:  # int8 rows: off by at most half a step of the row's scale
+            step = np.abs(original).max(axis=1, keepdims=True) / 127.0
+            assert (np.abs(found - original) <= step / 2 + 1e-7).all(), name
+        else:
+            np.testing.assert_array_equal(found, original)
+
+
+def test_training_targets_are_the_answers_word_pieces() -> None:
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    context = "Support ends in June 2028 for all users."
+    span = locate(context, ["June 2028", "in June 2028"])
+    assert span is not None and context[span[0] : span[1]] == "June 2028"  # the shortest answer that occurs
+    encoding = tokenizer.encode("When does support end?", context)
+    first, last = piece_targets(encoding, span)
+    assert context[encoding.offsets[first][0] : encoding.offsets[last][1]] == "June 2028"
+    assert piece_targets(encoding, None) == (0, 0)
+
+
+def test_examples_mark_no_answer_when_the_sentences_hold_none() -> None:
+    read = ["Nothing relevant here.", "Nor here."]
+    examples = examples_for("doc", "When?", ["in 1998"], True, read, ["It began in 1998."])
+    assert [e.answer for e in examples] == [None, (9, 16)]
+    assert examples_for("doc", "Why?", [], False, read, [])[0].answer is None
+    assert examples_for("doc", "Why?", [], False, [], []) == []
+
+
+def test_folds_hold_out_whole_documents() -> None:
+    fold_of = folds_of([f"doc-{i}" for i in range(12)] * 2, 5)
+    assert sorted(fold_of) == sorted({f"doc-{i}" for i in range(12)})
+    assert sorted(set(fold_of.values())) == [0, 1, 2, 3, 4]
+    assert folds_of(list(fold_of), 5) == fold_of  # seeded: the same folds every run
+
+
+def test_the_reader_answers_with_the_heads_span_cited_by_its_sentence(service: QAService) -> None:
+    question = "Who is the U.S. special envoy?"
+    vector = service.embed_question(question)
+    passages = service.retriever.search(question, vector, 5)
+    reader = service.answerer
+    reading = reader.read(question, vector, passages)
+    (best,) = best_sentences(reading.proposals, reader.scores(reading), 1)
+    sentence = reader.text_of[best.sentence.doc_id][best.sentence.start : best.sentence.end]
+    wanted = max(sentence.split(), key=len).strip(",.;:()")  # a word of the reader's best sentence
+    reader.span_head = ScriptedHead(wanted)
+    reader.head_sentences = 1
+    headed = reader.answer(question, vector, passages, explain=True)
+    assert headed.answer == wanted and headed.signals["head_margin"] == pytest.approx(8.0)
+    first = headed.explain[0]  # why: the head's span, with its score against "no answer"
+    assert (first.kind, first.text, first.features) == ("head", wanted, {"head_score": 10.0, "head_null": 2.0})
+    (citation,) = headed.citations
+    text = service.data.documents[citation.doc_id].text
+    assert text[citation.start : citation.end] == citation.quote and wanted in citation.quote
+
+
+def test_the_reader_keeps_its_own_span_when_the_head_finds_no_answer(service: QAService) -> None:
+    question = "Who is the U.S. special envoy?"
+    vector = service.embed_question(question)
+    passages = service.retriever.search(question, vector, 5)
+    plain = service.answerer.answer(question, vector, passages)
+    service.answerer.span_head = ScriptedHead("no such words here")  # every span scores below [CLS]
+    service.answerer.head_sentences = 1
+    again = service.answerer.answer(question, vector, passages)
+    assert again.answer == plain.answer and "head_margin" not in again.signals
+
+
+@pytest.mark.parametrize(("question", "reads"), [
+    ("Who is the U.S. special envoy?", True), ("When did the talks start?", True),
+    ("Why did the talks stall?", False), ("How do the negotiations work?", False),
+    ("What is a peace plan?", False), ("Which countries are involved?", False),  # a definition; a list
+])  # fmt: skip
+def test_the_head_reads_only_questions_that_want_a_short_span(service: QAService, question: str, reads: bool) -> None:
+    calls: list[str] = []
+
+    class Counting(ScriptedHead):
+        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+            calls.append(question)
+            return super().logits(question, context)
+
+    service.answerer.span_head = Counting("the")
+    service.answerer.head_sentences = 1
+    service.answerer.settings = msgspec.structs.replace(service.answerer.settings, abstain=False)  # always answer
+    vector = service.embed_question(question)
+    service.answerer.answer(question, vector, service.retriever.search(question, vector, 5))
+    assert bool(calls) == reads
