@@ -55,7 +55,7 @@ def wants_short_span(question: Question) -> bool:
 def best_sentences(proposals: Sequence[Proposal], logits: npt.NDArray[np.float64], count: int) -> list[Proposal]:
     """The best proposal of each of the ``count`` sentences whose best proposals score highest, best first."""
     best_of_sentence: dict[int, Proposal] = {}
-    for i in np.argsort(-logits, kind="stable"):
+    for i in np.argsort(-logits, kind="stable") if count > 0 else ():
         proposal = proposals[int(i)]
         best_of_sentence.setdefault(proposal.sentence.sentence_id, proposal)
         if len(best_of_sentence) == count:

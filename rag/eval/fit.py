@@ -248,14 +248,16 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     reader = opened[0][1].answerer
     final = fit_model(reader, samples)
     read = settings.answering.span_head_sentences
-    examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final, read)]
-    if head_out is not None and read:
+    examples = []  # the span head's, when it is on: over the sentences the final model ranks best
+    if read:
+        examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final, read)]
+    if head_out is not None and examples:
         train_and_save(examples, head_out, log=log)
         log(f"span head written to {head_out}")
     if not held_out:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
-    heads = held_out_heads(examples, Path(settings.paths.index) / "span-heads", log=log) if read else {}
+    heads = held_out_heads(examples, Path(settings.paths.index) / "span-heads", log=log) if examples else {}
     outcomes: list[Outcome] = []
     for gold_set, service, items, _ in opened:
         model_for = partial(held_out_model, models, gold_set)
