@@ -1,17 +1,16 @@
-"""The span head: a small cross-encoder that marks where, in the reader's best sentences, the answer starts and ends.
+"""The span head: a small cross-encoder that marks where, in the reader's best sentence, the answer starts and ends.
 
-The reader's features choose sentences well and spans less well: given the gold evidence, its
-candidates' best choice has token F1 .58 in-sample, where a start/end layer fine-tuned on MiniLM
-reaches .64 on documents it never saw (eval/EXPERIMENTS.md). The head is the first ``layers``
-layers of all-MiniLM-L6-v2 with a linear start/end layer on top, fine-tuned by ``rag fit``
+The reader's features choose the sentence better than the span inside it. The head is
+all-MiniLM-L6-v2 with a linear start/end layer on top, fine-tuned by ``rag fit``
 (``rag.eval.span_training``) and run here on ONNX Runtime (int8, ``rag.answering.span_model``).
+Held out, on the reader's best sentence, it lifts answer F1 a little and exact match more; it is
+opt-in (``[answering] span_head_sentences``; figures in the README and eval/EXPERIMENTS.md).
 
-It reads ``question [SEP] s1 s2 s3``: the reader's best sentences, best first, joined by spaces,
-as it was trained. Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one sentence is
-scored by its start logit plus its end logit; ``null`` is the same sum at ``[CLS]``, the head's
-"none of these holds the answer". A span's end is widened to the end of its word, so an answer
-never stops inside a word.
-"""
+It reads ``question [SEP] s1 [s2 ...]``: the reader's best sentences, best first, joined by
+spaces, as it was trained. Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one
+sentence is scored by its start logit plus its end logit; ``null`` is the same sum at ``[CLS]``,
+the head's "none of these holds the answer". A span's end is widened to the end of its word, so
+an answer never stops inside a word."""
 
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 Each gold question gives up to two examples:
 
-- the question with the sentences the reader ranks best (``SENTENCES_READ``, best first, joined by
-  spaces: what the head reads when serving), its target the first occurrence of a gold answer in
-  them, or ``[CLS]`` (no answer here) when none holds one or the question is unanswerable;
+- the question with the sentences the reader ranks best (``[answering] span_head_sentences`` of
+  them, best first, joined by spaces: what the head reads when serving), its target the first
+  occurrence of a gold answer in them, or ``[CLS]`` (no answer here) when none holds one or the
+  question is unanswerable;
 - the question with its gold evidence, when a gold answer occurs in it: more right answers to
   learn from than the reader's sentences alone give.
 
