@@ -11,13 +11,13 @@ before the word tagger, and not at all with it (``[answering] consensus_candidat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
+from rag.answering.model import sigmoid
 from rag.answering.question import Question
 from rag.answering.span_head import HeadSpan, SpanHead
 from rag.records import ConsideredAnswer
@@ -68,8 +68,7 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
     """The span head's answer in the best-scored ``sentences_read`` sentences (best first), as a
     proposal citing its sentence the way the sentence's own proposals do; None when it read nothing."""
     read = best_sentences(proposals, logits, sentences_read)
-    texts = [text_of[p.sentence.doc_id][p.sentence.start : p.sentence.end] for p in read]
-    span = head.best(question, texts)
+    span = head.best(question, [p.sentence.text for p in read])
     if span is None or span.margin <= 0.0:  # the head itself finds no answer more likely: keep the reader's
         return None
     sentence = read[span.segment].sentence
@@ -91,7 +90,7 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
 def head_entry(proposal: Proposal, span: HeadSpan, text: str) -> ConsideredAnswer:
     """The span head's answer as ``explain`` shows it, first: its scores against "no answer"."""
     start, end = proposal.parts[0]
-    probability = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, span.margin))))
+    probability = sigmoid(span.margin)
     scores = {"head_score": round(span.score, 4), "head_null": round(span.null, 4)}
     return ConsideredAnswer(text[start:end], proposal.sentence.doc_id, start, end, "head", "", round(probability, 4),
                             scores)  # fmt: skip

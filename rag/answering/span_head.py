@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.embedding.onnx import inference_session
+
 MAX_SPAN_PIECES = 30
 MAX_PIECES = 192  # question and sentences; the rest of the last sentence is cut
 
@@ -42,17 +44,12 @@ class SpanHead:
     """Runs the span head's ONNX file on one question and a few sentences."""
 
     def __init__(self, model_file: Path, tokenizer_file: Path, threads: int = 1) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_PIECES, strategy="only_second")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.session = inference_session(model_file, threads)
 
     def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The encoding of the pair and its start and end logits, one per word piece."""

@@ -10,8 +10,6 @@ dynamic int8, about twice as fast) and kept only if its logits on probe pairs st
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -24,21 +22,24 @@ from rag.answering.span_head import SpanHead
 from rag.config import Settings
 from rag.durable import sha256_file
 from rag.embedding.base import packaged_model_path
-from rag.embedding.models import ensure_model, quantise_int8
+from rag.embedding.models import ensure_model, quantise_int8, run_export
 from rag.errors import ModelFileError
 
 MAX_LOGIT_DRIFT = 2.5  # int8 vs torch, largest start/end logit difference on the probes (a broken export: ~8)
 # One head per weights file and process, shared by every index the process opens (a document
 # change opens a new service; the eval sets each have their own index folder).
-_HEADS: dict[str, SpanHead] = {}
+_HEADS: dict[tuple[str, int, int], SpanHead] = {}
 _HEADS_LOCK = threading.Lock()
 
 
 def span_head(settings: Settings) -> SpanHead:
     """The configured span head (``[answering] span_head``, or the shipped weights), made in
     ``<index>/onnx`` the first time."""
-    weights = Path(settings.answering.span_head or PACKAGED_WEIGHTS)
-    key = sha256_file(weights)
+    weights = Path(settings.answering.span_head or PACKAGED_WEIGHTS).resolve()
+    # Keyed by the file's identity, not its checksum: every document change opens a new service,
+    # and hashing 10 MB each time would be wasted (ensure_span_head checksums it once).
+    stat = weights.stat()
+    key = (str(weights), stat.st_mtime_ns, stat.st_size)
     with _HEADS_LOCK:
         if key not in _HEADS:
             _HEADS[key] = ensure_span_head(Path(settings.paths.index) / "onnx", weights)
@@ -54,12 +55,7 @@ def ensure_span_head(folder: Path, weights: Path = PACKAGED_WEIGHTS, threads: in
     def make(temp: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="rag-span-export-") as scratch:
             fp32, probes = Path(scratch) / "fp32.onnx", Path(scratch) / "probes.npy"
-            command = [sys.executable, "-m", "rag.answering.span_export", str(weights), str(model_dir), str(fp32),
-                       str(probes)]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-                raise ModelFileError(f"the span head's export failed (exit status {done.returncode}):\n{tail}")
+            run_export("rag.answering.span_export", [weights, model_dir, fp32, probes], "the span head's export")
             quantise_int8(fp32, temp)
             drift = probe_drift(temp, model_dir / "tokenizer.json", np.load(probes))
         if drift > MAX_LOGIT_DRIFT:

@@ -208,13 +208,19 @@ def _export(model_dir: Path, target: Path) -> dict[str, Vectors]:
     """
     with tempfile.TemporaryDirectory(prefix="rag-onnx-export-") as scratch:
         probes = Path(scratch) / "probes.npy"
-        command = [sys.executable, "-m", "rag.embedding.onnx_export", str(model_dir), str(target), str(probes)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-            raise ModelFileError(f"the ONNX export failed (exit status {done.returncode}):\n{tail}")
+        run_export("rag.embedding.onnx_export", [model_dir, target, probes], "the ONNX export")
         vectors = np.load(probes)
     return {probe: vectors[row] for row, probe in enumerate(PROBES)}
+
+
+def run_export(module: str, arguments: list[Path], what: str) -> None:
+    """Run ``python -m module arguments...`` (a torch export) in a child process; its stderr's
+    tail is the error when it fails."""
+    command = [sys.executable, "-m", module, *map(str, arguments)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise ModelFileError(f"{what} failed (exit status {done.returncode}):\n{tail}")
 
 
 def _check_export(path: Path, model_dir: Path, reference: dict[str, Vectors]) -> None:

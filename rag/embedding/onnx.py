@@ -47,6 +47,21 @@ MAX_BATCH_WORD_PIECES = 1024
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def inference_session(model_file: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session on ``threads`` intra-op threads that never spin."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads > 1:
+        # Spinning workers keep a core busy after each run, stealing it from the other requests.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEmbedder:
     """Mean-pooled, L2-normalised sentence vectors from an ONNX BERT encoder."""
 
@@ -171,17 +186,7 @@ class OnnxEmbedder:
         return self.session
 
     def _session(self, threads: int) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads > 1:
-            # Spinning workers keep a core busy after each run, stealing it from the other requests.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+        return inference_session(self.model_file, threads)
 
     def _bulk_session(self) -> Any:
         if self.bulk_threads <= self.threads:

@@ -141,7 +141,7 @@ def span_examples(reader: Reader, samples: Sequence[Sample], model: ReaderModel,
         read: list[str] = []
         if sample.reading.proposals:
             best = best_sentences(sample.reading.proposals, reader.scores(sample.reading, model), sentences)
-            read = [reader.text_of[p.sentence.doc_id][p.sentence.start : p.sentence.end] for p in best]
+            read = [p.sentence.text for p in best]
         item = sample.item
         found += examples_for(sample.group, item.question, item.answers, item.answerable, read,
                               [e.text for e in item.evidence])  # fmt: skip
