@@ -30,7 +30,9 @@ HELD_OUT_BEFORE = ROOT / "eval" / "HELD_OUT_bfc466e.md"
 # The same 532 questions as HELD_OUT_BEFORE, with the reader of commit d117e01 (today's code),
 # measured before six documents were added to the gold sets.
 HELD_OUT_SAME_QUESTIONS = ROOT / "eval" / "HELD_OUT_d117e01.md"
-# The same questions with the opt-in span head ([answering] span_head_sentences = 1), heads held out by fold.
+# The same questions read by the reader alone (span_head_sentences = 0), and by the first span head
+# (it read the reader's best sentence only and never chose the sentence; commit 2ca3a81).
+HELD_OUT_READER = ROOT / "eval" / "HELD_OUT_reader.md"
 HELD_OUT_SPAN_HEAD = ROOT / "eval" / "HELD_OUT_span_head.md"
 ABLATIONS = ROOT / "eval" / "ABLATIONS.md"
 # A shipped model on documents added after it was fitted, oldest first.
@@ -299,9 +301,10 @@ def blocks() -> dict[str, str]:
              HELD_OUT_SAME_QUESTIONS.read_text(encoding="utf-8")),
         )),
         "span-head": compared((
-            ("the reader alone (the default; `eval/HELD_OUT.md`)", held_out_now),
-            ("with the span head on its best sentence (`eval/HELD_OUT_span_head.md`)",
+            ("the reader alone (`eval/HELD_OUT_reader.md`)", HELD_OUT_READER.read_text(encoding="utf-8")),
+            ("the head on the reader's best sentence only (`eval/HELD_OUT_span_head.md`)",
              HELD_OUT_SPAN_HEAD.read_text(encoding="utf-8")),
+            ("the head on the best three sentences (the default; `eval/HELD_OUT.md`)", held_out_now),
         )),
         "ablations": ABLATIONS.read_text(encoding="utf-8"),
         "new-documents": new_documents(NEW_DOCUMENTS),

@@ -147,10 +147,11 @@ class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     passages_considered: Positive = 5
     sentences_considered: Positive = 8
     # Span choice: expected overlap with the best N (1 = the best one; N = 10 gained nothing held
-    # out once the word tagger came, eval/EXPERIMENTS.md). The span head (rag.answering.span_head)
-    # chooses the span in the reader's best N sentences: opt-in, 0 = off (README, Evaluation).
+    # out once the word tagger came, eval/EXPERIMENTS.md). The span head (rag.answering.span) reads
+    # the reader's best N sentences (0 = off) and weighs in on the sentence and the span.
     consensus_candidates: Positive = 1
-    span_head_sentences: NonNegative = 0
+    span_head_sentences: NonNegative = 3
+    span_head_weight: float = 0.2  # the head's margin against the reader's sentence score (EXPERIMENTS.md)
     span_head: str = ""  # its fine-tuned weights (rag fit writes them); empty = the shipped ones
     max_question_chars: Positive = 2000
     answer_cache_size: NonNegative = 1024  # answers kept (LRU by index version, question, options); 0 = off

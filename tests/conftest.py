@@ -34,11 +34,15 @@ SEED = ROOT / "seeds" / "us-ukraine-russia-negotiations.txt"
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's RAG_* variables or touches the real index/."""
+def isolated_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's RAG_* variables or touches the real index/. Outside the
+    ``model`` suite the span head is off: like the embedder, a model is replaced by a fake there
+    (tests/test_span_head.py scripts the head's logits)."""
     for name in list(os.environ):
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
+    if not request.node.get_closest_marker("model"):
+        monkeypatch.setenv("RAG_ANSWERING__SPAN_HEAD_SENTENCES", "0")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("RAG_CONFIG", str(ROOT / "config" / "rag.toml"))
     monkeypatch.setenv("RAG_PATHS__INDEX", str(tmp_path / "index"))
@@ -168,7 +172,7 @@ def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     (root / "seeds").mkdir()
     shutil.copy(SEED, root / "seeds" / SEED.name)
     environ = {"RAG_PATHS__SEEDS": str(root / "seeds"), "RAG_PATHS__INDEX": str(root / "index"),
-               "RAG_RATE_LIMIT__ENABLED": "false"}  # fmt: skip
+               "RAG_RATE_LIMIT__ENABLED": "false", "RAG_ANSWERING__SPAN_HEAD_SENTENCES": "0"}  # fmt: skip
     shared = load_settings(ROOT / "config" / "rag.toml", environ=environ)
     QAService.open(shared, embedder=FakeEmbedder())
     return shared

@@ -35,6 +35,7 @@ from rag.text.normalize import STOPWORDS, fold
 
 ANSWER_SENTENCE_KINDS = frozenset({"paragraph", "list_item", "definition", "table_row", "code"})
 MAX_LIST_ITEMS = 12
+PART_SEPARATOR = "; "  # between the parts of an answer of several spans (a list's items)
 # Sentences whose question-independent proposals and words are kept: the top passages of
 # related questions share sentences, and these are most of the reader's work per sentence.
 CACHED_SENTENCES = 8192

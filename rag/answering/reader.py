@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal, RowsByKey
+from rag.answering.candidates import CACHED_SENTENCES, PART_SEPARATOR, CandidateIndex, Proposal, RowsByKey
 from rag.answering.citations import cite
 from rag.answering.features import (
     COLUMN,
@@ -45,7 +45,6 @@ from rag.index.content import IndexData
 from rag.index.lexical import LexicalIndex
 from rag.records import Citation, ConsideredAnswer, Passage
 
-PART_SEPARATOR = "; "
 ECHO_PENALTY = 20.0
 # Not "the share of the question's words the corpus knows": it measures the corpus's size as much as
 # the question (a one-article corpus knows few words), and held out it refused 37% of the
@@ -258,15 +257,16 @@ class Reader:
         trace = self.trace(reading, rows, logits) if explain else []
         if confidence < self.model.threshold and self.settings.abstain:
             return Extraction("", [], round(confidence, 4), True, signals, trace)
-        chosen = reading.proposals[best]
-        if self.span_head is not None and self.head_sentences and wants_short_span(reading.question):
+        chosen, logit = reading.proposals[best], float(logits[best])
+        if self.span_head is not None and self.head_sentences:
             headed = read_with_head(self.span_head, question, reading.proposals, logits, self.text_of,
-                                    self.head_sentences)  # fmt: skip
+                                    self.head_sentences, self.settings.span_head_weight,
+                                    wants_short_span(reading.question))  # fmt: skip
             if headed is not None:
-                chosen = headed[0]
-                signals["head_margin"] = round(headed[1].margin, 4)
-                trace = [head_entry(*headed, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
-        answer, citations = self.cite(chosen, sigmoid(float(logits[best])))
+                chosen, logit = headed.proposal, headed.logit
+                signals["head_margin"] = round(headed.span.margin, 4)
+                trace = [head_entry(headed, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
+        answer, citations = self.cite(chosen, sigmoid(logit))
         return Extraction(answer, citations, round(confidence, 4), False, signals, trace)
 
     def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:

@@ -1,13 +1,15 @@
-"""The span head: a small cross-encoder that marks where, in the reader's best sentence, the answer starts and ends.
+"""The span head: a small cross-encoder that marks where, in one of the reader's best sentences, the answer lies.
 
 The reader's features choose the sentence better than the span inside it. The head is
 all-MiniLM-L6-v2 with a linear start/end layer on top, fine-tuned by ``rag fit``
 (``rag.eval.span_training``) and run here on ONNX Runtime (int8, ``rag.answering.span_model``).
-Held out, on the reader's best sentence, it lifts answer F1 a little and exact match more; it is
-opt-in (``[answering] span_head_sentences``; figures in the README and eval/EXPERIMENTS.md).
+``rag.answering.span`` uses it twice: its margin (best span against "no answer") in each of the
+reader's best sentences helps choose the sentence, and its span is the answer in that sentence
+for questions that want a short one (``[answering] span_head_sentences``, ``span_head_weight``;
+figures in the README and eval/EXPERIMENTS.md).
 
-It reads ``question [SEP] s1 [s2 ...]``: the reader's best sentences, best first, joined by
-spaces, as it was trained. Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one
+It reads ``question [SEP] s1 [s2 ...]``: sentences joined by spaces (``each`` reads one at a
+time, as it was trained). Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one
 sentence is scored by its start logit plus its end logit; ``null`` is the same sum at ``[CLS]``,
 the head's "none of these holds the answer". A span's end is widened to the end of its word, so
 an answer never stops inside a word."""
@@ -85,3 +87,7 @@ class SpanHead:
         while hi < len(text) and text[hi].isalnum() and hi > 0 and text[hi - 1].isalnum():
             hi += 1
         return HeadSpan(which, lo, hi, float(scores[best]), float(start[0] + end[0]))
+
+    def each(self, question: str, sentences: Sequence[str]) -> list[HeadSpan | None]:
+        """The best span of each sentence read on its own (its own "no answer" score with it)."""
+        return [self.best(question, [sentence]) for sentence in sentences]

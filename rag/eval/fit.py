@@ -247,10 +247,9 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
         opened.append((gold_set, service, items, found))
     reader = opened[0][1].answerer
     final = fit_model(reader, samples)
-    read = settings.answering.span_head_sentences
-    examples = []  # the span head's, when it is on: over the sentences the final model ranks best
-    if read:
-        examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final, read)]
+    examples = []  # the span head's, when it is on: over the sentence the final model ranks best
+    if settings.answering.span_head_sentences:
+        examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final)]
     if head_out is not None and examples:
         train_and_save(examples, head_out, log=log)
         log(f"span head written to {head_out}")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.reader import PART_SEPARATOR, Reader, Reading
+from rag.answering.candidates import PART_SEPARATOR
+from rag.answering.reader import Reader, Reading
 from rag.engine.service import QAService
 from rag.eval.metrics import GoldItem, token_f1
 from rag.records import Passage

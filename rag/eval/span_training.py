@@ -2,10 +2,10 @@
 
 Each gold question gives up to two examples:
 
-- the question with the sentences the reader ranks best (``[answering] span_head_sentences`` of
-  them, best first, joined by spaces: what the head reads when serving), its target the first
-  occurrence of a gold answer in them, or ``[CLS]`` (no answer here) when none holds one or the
-  question is unanswerable;
+- the question with the sentence the reader ranks best (serving, the head reads each of the
+  reader's best sentences on its own), its target the first occurrence of a gold answer in it, or
+  ``[CLS]`` (no answer here) when it holds none or the question is unanswerable: the "no answer"
+  score this teaches is what lets the head weigh in on the choice of the sentence;
 - the question with its gold evidence, when a gold answer occurs in it: more right answers to
   learn from than the reader's sentences alone give.
 
@@ -15,6 +15,7 @@ stay frozen (the shipped weights then leave them out); everything above them is 
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -134,8 +135,11 @@ def train_and_save(examples: Sequence[SpanExample], path: Path, recipe: Training
     return path
 
 
-def span_examples(reader: Reader, samples: Sequence[Sample], model: ReaderModel, sentences: int) -> list[SpanExample]:
-    """Every sample's examples, reading the sentences ``model`` ranks best (as serving does)."""
+def span_examples(reader: Reader, samples: Sequence[Sample], model: ReaderModel,
+                  sentences: int = 1) -> list[SpanExample]:  # fmt: skip
+    """Every sample's examples, reading the sentences ``model`` ranks best. One by default: the head
+    serves by reading each of several sentences on its own, and heads trained on the best sentence
+    alone were measured (eval/EXPERIMENTS.md)."""
     found: list[SpanExample] = []
     for sample in samples:
         read: list[str] = []
@@ -155,6 +159,11 @@ def folds_of(groups: Sequence[str], folds: int, seed: int = 0) -> dict[str, int]
     return {group: i % folds for i, group in enumerate(order)}
 
 
+def examples_digest(examples: Sequence[SpanExample], recipe: TrainingRecipe) -> str:
+    """A short digest of the training examples, in order, and the recipe: what a trained head depends on."""
+    return hashlib.sha256(repr((recipe, list(examples))).encode()).hexdigest()[:12]
+
+
 def held_out_heads(examples: Sequence[SpanExample], folder: Path, folds: int = HELD_OUT_FOLDS,
                    recipe: TrainingRecipe = TrainingRecipe(),
                    log: Callable[[str], object] = print) -> dict[str, SpanHead]:  # fmt: skip
@@ -163,9 +172,14 @@ def held_out_heads(examples: Sequence[SpanExample], folder: Path, folds: int = H
     heads: dict[str, SpanHead] = {}
     folder.mkdir(parents=True, exist_ok=True)
     for fold in range(folds):
-        log(f"span head for fold {fold + 1}/{folds}")
-        weights = train_and_save([e for e in examples if fold_of[e.group] != fold], folder / f"fold-{fold}.npz",
-                                 recipe, log)  # fmt: skip
+        training = [e for e in examples if fold_of[e.group] != fold]
+        # Named by what it learns from, so a rerun on the same examples reuses it (minutes per head).
+        weights = folder / f"fold-{fold}-{examples_digest(training, recipe)}.npz"
+        if weights.exists():
+            log(f"span head for fold {fold + 1}/{folds}: reusing {weights.name}")
+        else:
+            log(f"span head for fold {fold + 1}/{folds}")
+            train_and_save(training, weights, recipe, log)
         head = ensure_span_head(folder, weights)
         heads.update({group: head for group, f in fold_of.items() if f == fold})
     return heads
