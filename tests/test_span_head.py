@@ -213,3 +213,23 @@ def test_the_heads_margin_can_move_the_answer_to_another_sentence(service: QASer
         assert moved.answer == wanted
     else:  # a why-question: the reader's best proposal of that sentence
         assert moved.answer == reader.cite(second, 0.5)[0]
+
+
+@pytest.mark.parametrize(("weight", "reads"), [(0.0, 1), (100.0, 3)])
+def test_a_sentence_that_cannot_win_is_not_read(service: QAService, weight: float, reads: int) -> None:
+    calls: list[str] = []
+
+    class Counting(ScriptedHead):
+        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+            calls.append(context)
+            return super().logits(question, context)
+
+    reader = service.answerer
+    reader.settings = msgspec.structs.replace(reader.settings, abstain=False, span_head_weight=weight)
+    question = "Who is the U.S. special envoy?"
+    vector, passages, reading = reading_of(service, question)
+    best = best_sentences(reading.proposals, reader.scores(reading), 3)
+    reader.span_head, reader.head_sentences = Counting("no such words here"), 3
+    reader.answer(question, vector, passages)
+    # with weight 0 the head's margin cannot move the choice, so only the best sentence is read
+    assert calls == [p.sentence.text for p in best][:reads]

@@ -8,7 +8,7 @@ reader's best sentences helps choose the sentence, and its span is the answer in
 for questions that want a short one (``[answering] span_head_sentences``, ``span_head_weight``;
 figures in the README and eval/EXPERIMENTS.md).
 
-It reads ``question [SEP] s1 [s2 ...]``: sentences joined by spaces (``each`` reads one at a
+It reads ``question [SEP] s1 [s2 ...]``: sentences joined by spaces (the reader gives it one at a
 time, as it was trained). Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one
 sentence is scored by its start logit plus its end logit; ``null`` is the same sum at ``[CLS]``,
 the head's "none of these holds the answer". A span's end is widened to the end of its word, so
@@ -87,7 +87,3 @@ class SpanHead:
         while hi < len(text) and text[hi].isalnum() and hi > 0 and text[hi - 1].isalnum():
             hi += 1
         return HeadSpan(which, lo, hi, float(scores[best]), float(start[0] + end[0]))
-
-    def each(self, question: str, sentences: Sequence[str]) -> list[HeadSpan | None]:
-        """The best span of each sentence read on its own (its own "no answer" score with it)."""
-        return [self.best(question, [sentence]) for sentence in sentences]
