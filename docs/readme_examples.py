@@ -169,7 +169,8 @@ def blocks(figures: dict[str, Any]) -> dict[str, str]:
     first_run = (
         f"| measured by `docs/readme_examples.py` | |\n|---|---|\n"
         f"| installed environment (`.venv/lib`) | {figures['installed_gb']:.1f} GB |\n"
-        f"| first `rag serve` until ready (ONNX export once, then the index build) "
+        f"| first `rag serve` until ready (the ONNX exports of the embedder and the span head once, "
+        f"then the index build) "
         f"| {figures['first_ready_s']:.1f} s; the server {figures['first_peak_mb']:.0f} MB resident at its peak "
         f"(the build), {figures['first_ready_mb']:.0f} MB once ready; the export's own process (torch, "
         f"gone before serving) {figures['export_peak_mb']:.0f} MB |\n"

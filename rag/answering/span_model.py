@@ -1,9 +1,9 @@
 """The span head's ONNX file: made once from the shipped weights, quantised to int8 and checked.
 
 ``rag.answering.span_export`` (in a child process, the only one that loads torch) rebuilds the
-torch module from the packaged MiniLM and the shipped fine-tuned weights and exports it; the
-export is quantised like the embedder (``rag.embedding.models.quantise_int8``: per-channel
-dynamic int8, about twice as fast) and kept only if its logits on probe pairs stay within
+torch module from the packaged MiniLM and the shipped fine-tuned weights, exports it and
+quantises it like the embedder (``rag.embedding.models.quantise_int8``: per-channel
+dynamic int8, about twice as fast); the file is kept only if its logits on probe pairs stay within
 ``MAX_LOGIT_DRIFT`` of torch's. The file lives next to the embedder's under
 ``<index>/onnx/``, named by the weights' checksum, and is made again when it or they change.
 """
@@ -22,7 +22,7 @@ from rag.answering.span_head import SpanHead
 from rag.config import Settings
 from rag.durable import sha256_file
 from rag.embedding.base import packaged_model_path
-from rag.embedding.models import ensure_model, quantise_int8, run_export
+from rag.embedding.models import ensure_model, run_export
 from rag.errors import ModelFileError
 
 MAX_LOGIT_DRIFT = 2.5  # int8 vs torch, largest start/end logit difference on the probes (a broken export: ~8)
@@ -54,9 +54,8 @@ def ensure_span_head(folder: Path, weights: Path = PACKAGED_WEIGHTS, threads: in
 
     def make(temp: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="rag-span-export-") as scratch:
-            fp32, probes = Path(scratch) / "fp32.onnx", Path(scratch) / "probes.npy"
-            run_export("rag.answering.span_export", [weights, model_dir, fp32, probes], "the span head's export")
-            quantise_int8(fp32, temp)
+            probes = Path(scratch) / "probes.npy"
+            run_export("rag.answering.span_export", [weights, model_dir, temp, probes], "the span head's export")
             drift = probe_drift(temp, model_dir / "tokenizer.json", np.load(probes))
         if drift > MAX_LOGIT_DRIFT:
             raise ModelFileError(f"the int8 span head drifts from torch by {drift:.2f} logits on the probes")
