@@ -233,3 +233,21 @@ def test_a_sentence_that_cannot_win_is_not_read(service: QAService, weight: floa
     reader.answer(question, vector, passages)
     # with weight 0 the head's margin cannot move the choice, so only the best sentence is read
     assert calls == [p.sentence.text for p in best][:reads]
+
+
+def test_a_head_is_fine_tuned_once_per_set_of_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.eval import span_training
+
+    made: list[Path] = []
+
+    def fake_training(examples: Any, path: Path, recipe: Any, log: Any) -> Path:
+        made.append(path)
+        path.write_bytes(b"weights")
+        return path
+
+    monkeypatch.setattr(span_training, "train_and_save", fake_training)
+    examples = examples_for("doc", "When?", ["in 1998"], True, ["It began in 1998."], [])
+    first = span_training.trained(examples, tmp_path, "all", log=lambda _: None)
+    again = span_training.trained(list(examples), tmp_path, "all", log=lambda _: None)
+    other = span_training.trained(examples[:0], tmp_path, "all", log=lambda _: None)
+    assert first == again and other != first and made == [first, other]

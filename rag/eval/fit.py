@@ -17,6 +17,7 @@ never saw that document. The final model, fitted on everything, is written for s
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from rag.config import Settings
 from rag.engine.service import QAService
 from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
 from rag.eval.samples import Sample, collect
-from rag.eval.span_training import held_out_heads, span_examples, train_and_save
+from rag.eval.span_training import held_out_heads, span_examples, trained
 from rag.eval.words import cross_fitted_word_columns, fit_tagger
 
 RIGHT_ANSWER_F1 = 0.5
@@ -250,13 +251,14 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     examples = []  # the span head's, when it is on: over the sentence the final model ranks best
     if settings.answering.span_head_sentences:
         examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final)]
+    heads_folder = Path(settings.paths.index) / "span-heads"
     if head_out is not None and examples:
-        train_and_save(examples, head_out, log=log)
+        shutil.copyfile(trained(examples, heads_folder, "all", log=log), head_out)
         log(f"span head written to {head_out}")
     if not held_out:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
-    heads = held_out_heads(examples, Path(settings.paths.index) / "span-heads", log=log) if examples else {}
+    heads = held_out_heads(examples, heads_folder, log=log) if examples else {}
     outcomes: list[Outcome] = []
     for gold_set, service, items, _ in opened:
         model_for = partial(held_out_model, models, gold_set)

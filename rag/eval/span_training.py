@@ -164,6 +164,20 @@ def examples_digest(examples: Sequence[SpanExample], recipe: TrainingRecipe) -> 
     return hashlib.sha256(repr((recipe, list(examples))).encode()).hexdigest()[:12]
 
 
+def trained(examples: Sequence[SpanExample], folder: Path, name: str, recipe: TrainingRecipe = TrainingRecipe(),
+            log: Callable[[str], object] = print) -> Path:  # fmt: skip
+    """The weights of a head fine-tuned on ``examples``, in ``folder``. Named by what it learns
+    from, so a rerun of ``rag fit`` on the same examples reuses them (minutes per head)."""
+    weights = folder / f"{name}-{examples_digest(examples, recipe)}.npz"
+    if weights.exists():
+        log(f"span head {name}: reusing {weights.name}")
+    else:
+        log(f"span head {name}: fine-tuning on {len(examples)} examples")
+        folder.mkdir(parents=True, exist_ok=True)
+        train_and_save(examples, weights, recipe, log)
+    return weights
+
+
 def held_out_heads(examples: Sequence[SpanExample], folder: Path, folds: int = HELD_OUT_FOLDS,
                    recipe: TrainingRecipe = TrainingRecipe(),
                    log: Callable[[str], object] = print) -> dict[str, SpanHead]:  # fmt: skip
@@ -173,13 +187,6 @@ def held_out_heads(examples: Sequence[SpanExample], folder: Path, folds: int = H
     folder.mkdir(parents=True, exist_ok=True)
     for fold in range(folds):
         training = [e for e in examples if fold_of[e.group] != fold]
-        # Named by what it learns from, so a rerun on the same examples reuses it (minutes per head).
-        weights = folder / f"fold-{fold}-{examples_digest(training, recipe)}.npz"
-        if weights.exists():
-            log(f"span head for fold {fold + 1}/{folds}: reusing {weights.name}")
-        else:
-            log(f"span head for fold {fold + 1}/{folds}")
-            train_and_save(training, weights, recipe, log)
-        head = ensure_span_head(folder, weights)
+        head = ensure_span_head(folder, trained(training, folder, f"fold-{fold}", recipe, log))
         heads.update({group: head for group, f in fold_of.items() if f == fold})
     return heads
