@@ -96,7 +96,8 @@ def targets() -> str:
             (c32.get("rps", 0) >= 250 and c32.get("errors", 1) == 0) if c32 else None,
             f"req/s, {int(c32.get('errors', 0))} errors")
     # Issue 13's targets for the default model (onnx-int8): new questions (cache off) and repeated ones.
-    for key, label in (("int8-nocache", "1 worker"), ("int8-nocache-2w", "2 workers")):
+    for key, label in (("int8-nocache", "1 worker"), ("int8-nocache-2w", "2 workers"),
+                       ("int8-nocache-nohead", "1 worker, span head off")):
         c1, c32 = serving.get(key, {}).get("c1", {}), serving.get(key, {}).get("c32", {})
         if c1:
             row(f"new questions: /ask median at concurrency 1 (onnx-int8, cache off, {label})", "<= 5 ms",

@@ -60,6 +60,11 @@ CONFIGS = {
         "onnx-int8 (default), cache off",
         {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE},
     ),
+    "int8-nocache-nohead": Config(
+        "onnx-int8 (default), cache off, span head off",
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE,
+         "RAG_ANSWERING__SPAN_HEAD_SENTENCES": "0"},
+    ),
     "int8": Config("onnx-int8 (default), cache on", {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8"}),
     "int8-nocache-2w": Config(
         "onnx-int8 (default), cache off, 2 workers",

@@ -121,6 +121,7 @@ def performance(report: str) -> str:
          "onnx-int8 (default), cache on, 2 workers"),
         ("`/ask`, caches off (every question new)", "onnx-int8 (default), cache off",
          "onnx-int8 (default), cache off, 2 workers"),
+        ("the same, span head off", "onnx-int8 (default), cache off, span head off", None),
         ("the same, fp32 model (`onnx`), cache off", "onnx, cache off", "onnx, cache off, 2 workers"),
         ("first commit (torch, no cache)", "before: first commit, torch", None),
     ]

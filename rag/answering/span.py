@@ -97,12 +97,13 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
     # A sentence is read only if it could win with the largest margin a head gives: each read
     # is a MiniLM pass over question and sentence (about 6 ms), and a third of them are saved.
     bar = logits[chosen[0]] + weight * first.margin
-    read: dict[int, HeadSpan | None] = {0: first}
-    read.update({k: head.best(question, [proposals[i].sentence.text]) for k, i in enumerate(chosen) if k
-                 and logits[i] + weight * MAX_MARGIN > bar})  # fmt: skip
-    if any(span is None for span in read.values()):
-        return None
-    found = {k: span for k, span in read.items() if span is not None}
+    found = {0: first}
+    for k, i in enumerate(chosen[1:], start=1):
+        if logits[i] + weight * MAX_MARGIN > bar:
+            span = head.best(question, [proposals[i].sentence.text])
+            if span is None:
+                return None
+            found[k] = span
     which = max(found, key=lambda k: (logits[chosen[k]] + weight * found[k].margin, -k))
     best, span = proposals[chosen[which]], found[which]
     logit = float(logits[chosen[which]])
