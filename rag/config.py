@@ -146,9 +146,8 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     passages_considered: Positive = 5
     sentences_considered: Positive = 8
-    # Span choice: expected overlap with the best N (1 = the best one; N = 10 gained nothing held
-    # out once the word tagger came, eval/EXPERIMENTS.md). The span head (rag.answering.span) reads
-    # the reader's best N sentences (0 = off) and weighs in on the sentence and the span.
+    # Span choice: expected overlap with the best N (1 = the best; N = 10 gained nothing held out once
+    # the word tagger came). The span head reads the reader's best N sentences (0 = off; EXPERIMENTS.md).
     consensus_candidates: Positive = 1
     span_head_sentences: NonNegative = 3
     span_head_weight: float = 0.2  # the head's margin against the reader's sentence score (EXPERIMENTS.md)

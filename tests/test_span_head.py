@@ -250,4 +250,6 @@ def test_a_head_is_fine_tuned_once_per_set_of_examples(tmp_path: Path, monkeypat
     first = span_training.trained(examples, tmp_path, "all", log=lambda _: None)
     again = span_training.trained(list(examples), tmp_path, "all", log=lambda _: None)
     other = span_training.trained(examples[:0], tmp_path, "all", log=lambda _: None)
-    assert first == again and other != first and made == [first, other]
+    assert first == again and other != first and len(made) == 2  # trained for two sets of examples, not three
+    assert first.read_bytes() == other.read_bytes() == b"weights"
+    assert sorted(tmp_path.glob("all-*")) == sorted([first, other])  # written aside, renamed into place

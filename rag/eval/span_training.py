@@ -174,7 +174,10 @@ def trained(examples: Sequence[SpanExample], folder: Path, name: str, recipe: Tr
     else:
         log(f"span head {name}: fine-tuning on {len(examples)} examples")
         folder.mkdir(parents=True, exist_ok=True)
-        train_and_save(examples, weights, recipe, log)
+        # Renamed into place once written: a file under its final name is always a whole one,
+        # so a fit killed while saving is not mistaken for a trained head by the next.
+        partial = train_and_save(examples, weights.with_suffix(".partial.npz"), recipe, log)
+        partial.replace(weights)
     return weights
 
 
