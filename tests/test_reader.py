@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.answering.abstention import ABSTENTION_FEATURES
 from rag.answering.candidates import Proposal, focus, table_cells
 from rag.answering.features import COLUMN, FEATURES
 from rag.answering.model import PACKAGED, LinearModel, load_model
 from rag.answering.question import analyse_question, answer_kind
-from rag.answering.reader import ABSTENTION_FEATURES, Reader, Reading
+from rag.answering.reader import Reader, Reading
 from rag.answering.span import choose
 from rag.config import Settings
 from rag.engine.service import QAService

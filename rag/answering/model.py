@@ -89,6 +89,13 @@ class WordTagger(msgspec.Struct, frozen=True, dict=True):
         return cls(list(features), [], [], [], [], [], 0.0)
 
 
+class HeadAbstention(msgspec.Struct, frozen=True):
+    """The abstention rule once the span head has read (``rag.answering.abstention``), and its threshold."""
+
+    model: LinearModel  # over HEAD_ABSTENTION_FEATURES: the reader's abstention logit, the head's best margin
+    threshold: float
+
+
 class ReaderModel(msgspec.Struct, frozen=True):
     """The sentence and span scorers, the word tagger, the abstention rule and its threshold, and
     what they were fitted on."""
@@ -99,6 +106,7 @@ class ReaderModel(msgspec.Struct, frozen=True):
     abstention: LinearModel
     threshold: float
     fitted_on: dict[str, int]  # gold set name -> questions used
+    with_head: HeadAbstention | None = None  # used instead of abstention + threshold when the span head is on
 
 
 def sigmoid(x: float) -> float:

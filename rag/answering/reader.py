@@ -17,6 +17,13 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from rag.answering.abstention import (
+    ABSTENTION_FEATURES,
+    HEAD_ABSTENTION_FEATURES,
+    abstention_row,
+    best_head_confidence,
+    head_confidence,
+)
 from rag.answering.candidates import CACHED_SENTENCES, PART_SEPARATOR, CandidateIndex, Proposal, RowsByKey
 from rag.answering.citations import cite
 from rag.answering.features import (
@@ -30,7 +37,7 @@ from rag.answering.features import (
 )
 from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
 from rag.answering.question import Question, analyse_question
-from rag.answering.span import choose, head_entry, read_with_head, wants_short_span
+from rag.answering.span import MAX_MARGIN, HeadReading, choose, head_entry, read_with_head, wants_short_span
 from rag.answering.span_head import SpanHead
 from rag.answering.words import (
     CANDIDATE_FEATURES,
@@ -46,11 +53,6 @@ from rag.index.lexical import LexicalIndex
 from rag.records import Citation, ConsideredAnswer, Passage
 
 ECHO_PENALTY = 20.0
-# Not "the share of the question's words the corpus knows": it measures the corpus's size as much as
-# the question (a one-article corpus knows few words), and held out it refused 37% of the
-# article's answerable questions (22.6% without it; AUROC .841 -> .847 over all documents).
-ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
-                       "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
 # An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
 _WORD_COLUMNS = [COLUMN[name] for name in CANDIDATE_FEATURES]
 _ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|they|its|their)\b", re.I)
@@ -94,6 +96,8 @@ class Reader:
         model.scorer.check(FEATURES, "scorer")
         model.words.check(WORD_FEATURES, "word tagger")
         model.abstention.check(ABSTENTION_FEATURES, "abstention")
+        if model.with_head is not None:
+            model.with_head.model.check(HEAD_ABSTENTION_FEATURES, "abstention with the span head")
         self.data = data
         self.lexical = lexical
         self.settings = settings
@@ -226,22 +230,7 @@ class Reader:
 
     def abstention_row(self, reading: Reading, logits: npt.NDArray[np.float64],
                        passages: list[Passage]) -> npt.NDArray[np.float32]:  # fmt: skip
-        rows, q = reading.features, reading.question
-        order = np.argsort(-logits)
-        best = int(order[0])
-        second = next((int(i) for i in order[1:] if reading.proposals[i].parts != reading.proposals[best].parts), None)
-        values = {
-            "best_logit": float(logits[best]),
-            "margin": float(logits[best] - logits[second]) if second is not None else 5.0,
-            "best_dense": float(rows[best, COLUMN["sentence_dense"]]),
-            "max_dense": float(rows[:, COLUMN["sentence_dense"]].max()),
-            "best_coverage": float(rows[best, COLUMN["sentence_coverage"]]),
-            "max_coverage": float(rows[:, COLUMN["sentence_coverage"]].max()),
-            "unknown_name": float(bool(q.unknown_names)),
-            "type_miss": float(rows[best, COLUMN["type_miss"]]),
-            "top_passage_score": passages[0].dense_score or 0.0 if passages else 0.0,
-        }
-        return np.asarray([values[name] for name in ABSTENTION_FEATURES], dtype=np.float32)
+        return abstention_row(reading.question, reading.proposals, reading.features, logits, passages)
 
     def answer(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage],
                explain: bool = False) -> Extraction:  # fmt: skip
@@ -252,22 +241,36 @@ class Reader:
         logits = self.scores(reading, rows=rows)
         best = choose(logits, reading.proposals, self.settings.consensus_candidates)
         signals_row = self.abstention_row(reading, logits, passages)
-        confidence = sigmoid(float(self.model.abstention.logits(signals_row[None, :])[0]))
+        abstention_logit = float(self.model.abstention.logits(signals_row[None, :])[0])
+        confidence, threshold = sigmoid(abstention_logit), self.model.threshold
         signals = {name: round(float(v), 4) for name, v in zip(ABSTENTION_FEATURES, signals_row, strict=True)}
         trace = self.trace(reading, rows, logits) if explain else []
-        if confidence < self.model.threshold and self.settings.abstain:
+        head = self.span_head if self.head_sentences > 0 else None
+        rule = self.model.with_head if head is not None else None
+        headed: HeadReading | None = None
+        if head is not None and rule is not None:  # the head reads before the refusal: its margin is evidence too
+            # A question no margin could save is refused unread, at the best confidence it could have had.
+            confidence, threshold = best_head_confidence(rule, abstention_logit, MAX_MARGIN), rule.threshold
+            if confidence >= threshold:
+                headed = self.head_reading(head, question, reading, logits)
+                confidence = head_confidence(rule, abstention_logit, headed.margin if headed else 0.0)
+        if confidence < threshold and self.settings.abstain:
             return Extraction("", [], round(confidence, 4), True, signals, trace)
+        if head is not None and rule is None:
+            headed = self.head_reading(head, question, reading, logits)
         chosen, logit = reading.proposals[best], float(logits[best])
-        if self.span_head is not None and self.head_sentences:
-            headed = read_with_head(self.span_head, question, reading.proposals, logits, self.text_of,
-                                    self.head_sentences, self.settings.span_head_weight,
-                                    wants_short_span(reading.question))  # fmt: skip
-            if headed is not None:
-                chosen, logit = headed.proposal, headed.logit
-                signals["head_margin"] = round(headed.span.margin, 4)
-                trace = [head_entry(headed, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
+        if headed is not None:
+            signals["head_margin"] = round(headed.margin, 4)
+        if headed is not None and headed.choice is not None:
+            chosen, logit = headed.choice.proposal, headed.choice.logit
+            trace = [head_entry(headed.choice, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
         answer, citations = self.cite(chosen, sigmoid(logit))
         return Extraction(answer, citations, round(confidence, 4), False, signals, trace)
+
+    def head_reading(self, head: SpanHead, question: str, reading: Reading,
+                     logits: npt.NDArray[np.float64]) -> HeadReading | None:  # fmt: skip
+        return read_with_head(head, question, reading.proposals, logits, self.text_of, self.head_sentences,
+                              self.settings.span_head_weight, wants_short_span(reading.question))  # fmt: skip
 
     def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:
         doc = self.data.documents[proposal.sentence.doc_id]

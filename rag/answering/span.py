@@ -82,14 +82,20 @@ class HeadChoice:
     logit: float  # the reader's score of that sentence's best proposal
 
 
+@dataclass(frozen=True)
+class HeadReading:
+    choice: HeadChoice | None  # None: the reader's own choice stands
+    margin: float  # the largest margin the head gave among the sentences it read (an abstention feature)
+
+
 def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal], logits: npt.NDArray[np.float64],
                    text_of: Mapping[str, str], sentences_read: int, weight: float,
-                   short_span: bool) -> HeadChoice | None:  # fmt: skip
+                   short_span: bool) -> HeadReading | None:  # fmt: skip
     """The head reads each of the reader's ``sentences_read`` best sentences on its own. The sentence
     chosen is the one whose reader score plus ``weight`` times the head's margin (its best span
     against its "no answer") is highest; the answer is the head's span in it when the question
     wants a short span and the head finds one (margin > 0), else the reader's best proposal of that
-    sentence. None when that is the reader's own choice, or the head read nothing."""
+    sentence (no choice: the reader's own). None when the head read nothing."""
     chosen = best_of_sentences(logits, proposals, sentences_read)
     first = head.best(question, [proposals[chosen[0]].sentence.text]) if chosen else None
     if first is None:
@@ -104,14 +110,15 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
             if span is None:
                 return None
             found[k] = span
+    margin = max(span.margin for span in found.values())
     which = max(found, key=lambda k: (logits[chosen[k]] + weight * found[k].margin, -k))
     best, span = proposals[chosen[which]], found[which]
     logit = float(logits[chosen[which]])
     if short_span and span.margin > 0.0:
         located = head_proposal(best, span, proposals, text_of[best.sentence.doc_id])
         if located is not None:
-            return HeadChoice(located, span, logit)
-    return HeadChoice(best, span, logit) if which else None
+            return HeadReading(HeadChoice(located, span, logit), margin)
+    return HeadReading(HeadChoice(best, span, logit) if which else None, margin)
 
 
 def head_proposal(best: Proposal, span: HeadSpan, proposals: Sequence[Proposal], text: str) -> Proposal | None:

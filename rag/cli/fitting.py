@@ -50,7 +50,9 @@ def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, re
     calibrated = result.calibration
     text = render_by_group(result.report, "held-out figures (leave-one-document-out)") + (
         f"\n\nabstention on held-out documents: AUROC {calibrated['auroc']}, "
-        f"expected calibration error {calibrated['ece']}\n"
+        f"expected calibration error {calibrated['ece']}"
+        + (f" (the reader's rule without the span head's margin: AUROC {calibrated['reader_auroc']})"
+           if "reader_auroc" in calibrated else "") + "\n"
     )
     print(text)
     if report_path:

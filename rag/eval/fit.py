@@ -27,15 +27,15 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.preprocessing import StandardScaler
 
+from rag.answering.abstention import ABSTENTION_FEATURES
 from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, save_model, sigmoid
-from rag.answering.reader import ABSTENTION_FEATURES, Reader, neutral_model
+from rag.answering.reader import Reader, neutral_model
 from rag.config import Settings
 from rag.engine.service import QAService
+from rag.eval.head_abstention import stacked_confidence, stacked_rows, with_stacked_rules
+from rag.eval.linear import calibration, choose_threshold, feature_scale, logistic, pairwise
 from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
 from rag.eval.samples import Sample, collect
 from rag.eval.span_training import held_out_heads, span_examples, trained
@@ -66,32 +66,6 @@ def load_sets(path: Path) -> list[GoldSet]:
         if twice:
             raise ValueError(f"{path}: set {gold_set.name!r} lists {', '.join(twice)} more than once")
     return sets
-
-
-def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], names: Sequence[str], c: float) -> LinearModel:
-    scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    # Unweighted classes, so the probability is calibrated: "balanced" weights gave the same
-    # ranking (AUROC .846) but an expected calibration error of .16 against .04 held out.
-    model = LogisticRegression(C=c, max_iter=5000).fit((x - scaler.mean_) / scale, y)
-    return LinearModel(list(names), [round(float(v), 6) for v in scaler.mean_], [round(float(v), 6) for v in scale],
-                       [round(float(v), 6) for v in model.coef_[0]], round(float(model.intercept_[0]), 6))  # fmt: skip
-
-
-def pairwise(pairs: Sequence[npt.NDArray[np.float64]], names: Sequence[str], scale: npt.NDArray[np.float64],
-             c: float) -> LinearModel:  # fmt: skip
-    """A ranking model (RankSVM-style logistic regression on feature differences of a better and a
-    worse item of the same question), so the weights say what separates competitors."""
-    d = np.vstack(pairs)
-    y = np.r_[np.ones(len(d)), np.zeros(len(d))]
-    model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(np.vstack([d, -d]), y)
-    return LinearModel(list(names), [0.0] * len(names), [round(float(v), 6) for v in scale],
-                       [round(float(v), 6) for v in model.coef_[0]], 0.0)  # fmt: skip
-
-
-def feature_scale(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    scale = rows.std(axis=0)
-    return np.where(scale > 0, scale, 1.0)
 
 
 def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.float32]], c: float = 1.0,
@@ -155,34 +129,10 @@ def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = MAX_
                        fitted_on)  # fmt: skip
 
 
-def choose_threshold(confidence: npt.NDArray[np.float64], y: npt.NDArray[np.int64], max_wrong: float) -> float:
-    """The middle of the best plateau of Youden's J among thresholds refusing <= max_wrong answerable."""
-    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
-    refused_answerable = np.array([(confidence[y == 1] < t).mean() for t in grid])
-    refused_unanswerable = np.array([(confidence[y == 0] < t).mean() if (y == 0).any() else 0.0 for t in grid])
-    allowed = refused_answerable <= max_wrong
-    if not allowed.any():
-        return float(grid[0])
-    j = np.where(allowed, refused_unanswerable - refused_answerable, -np.inf)
-    best = grid[j == j.max()]
-    return float(best[len(best) // 2])
-
-
 def held_out_models(reader: Reader, samples: Sequence[Sample]) -> dict[str, ReaderModel]:
     """For each document, the model fitted on every other document's questions."""
     groups = sorted({s.group for s in samples})
     return {g: fit_model(reader, [s for s in samples if s.group != g]) for g in groups}
-
-
-def calibration(confidence: npt.NDArray[np.float64], y: npt.NDArray[np.int64], bins: int = 10) -> dict[str, float]:
-    """AUROC and expected calibration error of the abstention probability."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
-    ece = sum(abs(confidence[which == b].mean() - y[which == b].mean()) * (which == b).mean()
-              for b in range(bins) if (which == b).any())  # fmt: skip
-    auroc = float(roc_auc_score(y, confidence)) if 0 < y.sum() < len(y) else float("nan")
-    points = len(roc_curve(y, confidence)[0]) if 0 < y.sum() < len(y) else 0
-    return {"auroc": round(auroc, 4), "ece": round(float(ece), 4), "roc_points": points}
 
 
 def group_of(gold_set: GoldSet, item: GoldItem) -> str:
@@ -255,14 +205,23 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     if head_out is not None and examples:
         shutil.copyfile(trained(examples, heads_folder, "all", log=log), head_out)
         log(f"span head written to {head_out}")
-    if not held_out:
+    if not held_out and not examples:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
+    confidence = held_out_confidence(reader, samples, models)
     heads = held_out_heads(examples, heads_folder, log=log) if examples else {}
+    reader_auroc = {}
+    if heads:  # the rule that also reads the head's margin, stacked on held-out logits and margins
+        x, groups, y = stacked_rows([(service.answerer, found) for _, service, _, found in opened], models, heads)
+        final, models = with_stacked_rules(final, models, groups, x, y, MAX_WRONGLY_REFUSED)
+        reader_auroc = {"reader_auroc": calibration(*confidence)["auroc"]}
+        confidence = stacked_confidence(models, groups, x), y
+    if not held_out:
+        return FitResult(final, None, {})
     outcomes: list[Outcome] = []
     for gold_set, service, items, _ in opened:
         model_for = partial(held_out_model, models, gold_set)
         head_for = (lambda item, g=gold_set: heads[group_of(g, item)]) if heads else None
         outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for, head_for).outcomes
     report = Report(outcomes=outcomes, summary=summarize(outcomes))
-    return FitResult(final, report, calibration(*held_out_confidence(reader, samples, models)))
+    return FitResult(final, report, calibration(*confidence) | reader_auroc)
