@@ -34,6 +34,9 @@ HELD_OUT_SAME_QUESTIONS = ROOT / "eval" / "HELD_OUT_d117e01.md"
 # (it read the reader's best sentence only and never chose the sentence; commit 2ca3a81).
 HELD_OUT_READER = ROOT / "eval" / "HELD_OUT_reader.md"
 HELD_OUT_SPAN_HEAD = ROOT / "eval" / "HELD_OUT_span_head.md"
+# The head on the best three sentences with the reader's own abstention rule (commit 997107a), before
+# the rule that also reads the head's margin.
+HELD_OUT_HEAD_VOTE = ROOT / "eval" / "HELD_OUT_head_vote.md"
 ABLATIONS = ROOT / "eval" / "ABLATIONS.md"
 # A shipped model on documents added after it was fitted, oldest first.
 NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NEW_DOCUMENTS_119f91e.md",
@@ -305,7 +308,9 @@ def blocks() -> dict[str, str]:
             ("the reader alone (`eval/HELD_OUT_reader.md`)", HELD_OUT_READER.read_text(encoding="utf-8")),
             ("the head on the reader's best sentence only (`eval/HELD_OUT_span_head.md`)",
              HELD_OUT_SPAN_HEAD.read_text(encoding="utf-8")),
-            ("the head on the best three sentences (the default; `eval/HELD_OUT.md`)", held_out_now),
+            ("the head on the best three sentences (`eval/HELD_OUT_head_vote.md`)",
+             HELD_OUT_HEAD_VOTE.read_text(encoding="utf-8")),
+            ("the same, its margin in the abstention rule (the default; `eval/HELD_OUT.md`)", held_out_now),
         )),
         "ablations": ABLATIONS.read_text(encoding="utf-8"),
         "new-documents": new_documents(NEW_DOCUMENTS),
