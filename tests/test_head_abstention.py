@@ -65,6 +65,13 @@ def test_a_question_no_margin_could_save_is_refused_without_running_the_head(ser
     assert best_head_confidence(hopeless, 0.0, MAX_MARGIN) == head_confidence(hopeless, 0.0, MAX_MARGIN)
 
 
+def test_with_refusals_off_a_question_no_margin_could_save_still_gets_the_heads_span(service: QAService) -> None:
+    service.answerer.settings = msgspec.structs.replace(service.answerer.settings, abstain=False)
+    wanted = a_word_of_the_best_sentence(service)
+    found = ask(service, ScriptedHead(wanted), rule(0.0, 1.0, -3.0 - MAX_MARGIN - 1.0))
+    assert not found.abstained and found.answer == wanted and found.confidence < 0.5
+
+
 def test_the_stacked_rule_learns_the_margin_and_is_held_out_by_document() -> None:
     rng = np.random.default_rng(0)
     groups = [f"doc{i % 6}" for i in range(600)]

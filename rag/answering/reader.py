@@ -59,8 +59,7 @@ _ANAPHORIC = re.compile(r"\W*(?:\w+\W+){0,3}?(?:these|this|those|that|such|it|th
 
 
 def neutral_model() -> ReaderModel:
-    """A model with zero weights for the code's features: what `rag fit` reads with before it
-    has fitted anything (the shipped model may describe other features while they change)."""
+    """Zero weights for the code's features: what `rag fit` reads with before it has fitted anything."""
 
     def zeros(names: tuple[str, ...]) -> LinearModel:
         return LinearModel(list(names), [0.0] * len(names), [1.0] * len(names), [0.0] * len(names), 0.0)
@@ -248,15 +247,16 @@ class Reader:
         head = self.span_head if self.head_sentences > 0 else None
         rule = self.model.with_head if head is not None else None
         headed: HeadReading | None = None
+        read = False
         if head is not None and rule is not None:  # the head reads before the refusal: its margin is evidence too
             # A question no margin could save is refused unread, at the best confidence it could have had.
             confidence, threshold = best_head_confidence(rule, abstention_logit, MAX_MARGIN), rule.threshold
             if confidence >= threshold:
-                headed = self.head_reading(head, question, reading, logits)
+                headed, read = self.head_reading(head, question, reading, logits), True
                 confidence = head_confidence(rule, abstention_logit, headed.margin if headed else 0.0)
         if confidence < threshold and self.settings.abstain:
             return Extraction("", [], round(confidence, 4), True, signals, trace)
-        if head is not None and rule is None:
+        if head is not None and not read:
             headed = self.head_reading(head, question, reading, logits)
         chosen, logit = reading.proposals[best], float(logits[best])
         if headed is not None:

@@ -8,7 +8,9 @@ answer), the sentence and span scorers on answerable questions (pairwise logisti
 over word columns cross-fitted by document), and the abstention rule (is the question
 answerable?) on features of the scored candidates. The
 threshold is the middle of the best plateau of Youden's J among thresholds that refuse at most
-``max_wrong`` of the answerable questions.
+``max_wrong`` of the answerable questions. With the span head on, it is fine-tuned too
+(``rag.eval.span_training``), and a second abstention rule that also reads the head's margin is
+stacked on held-out logits and margins (``rag.eval.head_abstention``).
 
 Leave-one-document-out: for every document, both models are refitted without its questions and
 its questions are answered with those models, so each reported figure comes from a model that
