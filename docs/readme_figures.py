@@ -37,6 +37,9 @@ HELD_OUT_SPAN_HEAD = ROOT / "eval" / "HELD_OUT_span_head.md"
 # The head on the best three sentences with the reader's own abstention rule (commit 997107a), before
 # the rule that also reads the head's margin.
 HELD_OUT_HEAD_VOTE = ROOT / "eval" / "HELD_OUT_head_vote.md"
+# Then with that rule, the head's own span still answering short-answer questions (commit 691e62b),
+# before the head voted on the reader's candidates instead.
+HELD_OUT_HEAD_ABSTENTION = ROOT / "eval" / "HELD_OUT_head_abstention.md"
 ABLATIONS = ROOT / "eval" / "ABLATIONS.md"
 # A shipped model on documents added after it was fitted, oldest first.
 NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NEW_DOCUMENTS_119f91e.md",
@@ -310,7 +313,10 @@ def blocks() -> dict[str, str]:
              HELD_OUT_SPAN_HEAD.read_text(encoding="utf-8")),
             ("the head on the best three sentences (`eval/HELD_OUT_head_vote.md`)",
              HELD_OUT_HEAD_VOTE.read_text(encoding="utf-8")),
-            ("the same, its margin in the abstention rule (the default; `eval/HELD_OUT.md`)", held_out_now),
+            ("the same, its margin in the abstention rule (`eval/HELD_OUT_head_abstention.md`)",
+             HELD_OUT_HEAD_ABSTENTION.read_text(encoding="utf-8")),
+            ("the same, the head voting on the reader's candidates instead of its own span (the default; "
+             "`eval/HELD_OUT.md`)", held_out_now),
         )),
         "ablations": ABLATIONS.read_text(encoding="utf-8"),
         "new-documents": new_documents(NEW_DOCUMENTS),

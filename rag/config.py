@@ -118,10 +118,8 @@ class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
     read_dsn: str = ""
 
     def __repr__(self) -> str:  # a DSN can carry a password
-        return (
-            f"StoreSettings(backend={self.backend!r}, dsn={'<set>' if self.dsn else '<unset>'}, "
-            f"read_dsn={'<set>' if self.read_dsn else '<unset>'})"
-        )
+        hidden = {name: "<set>" if getattr(self, name) else "<unset>" for name in ("dsn", "read_dsn")}
+        return f"StoreSettings(backend={self.backend!r}, dsn={hidden['dsn']}, read_dsn={hidden['read_dsn']})"
 
     def __post_init__(self) -> None:
         if self.backend == "postgres" and not self.dsn:
@@ -146,11 +144,12 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     passages_considered: Positive = 5
     sentences_considered: Positive = 8
-    # Span choice: expected overlap with the best N (1 = the best; N = 10 gained nothing held out once
-    # the word tagger came). The span head reads the reader's best N sentences (0 = off; EXPERIMENTS.md).
+    # Span choice: expected overlap with the best N (1 = the best; N = 10 gained nothing held out once the
+    # word tagger came). The span head reads the best N sentences (0 = off), votes on sentence and span.
     consensus_candidates: Positive = 1
     span_head_sentences: NonNegative = 3
-    span_head_weight: float = 0.2  # the head's margin against the reader's sentence score (EXPERIMENTS.md)
+    span_head_weight: float = 0.2
+    span_head_vote: float = 0.2
     span_head: str = ""  # its fine-tuned weights (rag fit writes them); empty = the shipped ones
     max_question_chars: Positive = 2000
     answer_cache_size: NonNegative = 1024  # answers kept (LRU by index version, question, options); 0 = off

@@ -37,7 +37,7 @@ from rag.answering.features import (
 )
 from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
 from rag.answering.question import Question, analyse_question
-from rag.answering.span import MAX_MARGIN, HeadReading, choose, head_entry, read_with_head, wants_short_span
+from rag.answering.span import MAX_MARGIN, HeadReading, choose, head_entry, read_with_head
 from rag.answering.span_head import SpanHead
 from rag.answering.words import (
     CANDIDATE_FEATURES,
@@ -261,7 +261,7 @@ class Reader:
         chosen, logit = reading.proposals[best], float(logits[best])
         if headed is not None:
             signals["head_margin"] = round(headed.margin, 4)
-        if headed is not None and headed.choice is not None:
+        if headed is not None:
             chosen, logit = headed.choice.proposal, headed.choice.logit
             trace = [head_entry(headed.choice, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
         answer, citations = self.cite(chosen, sigmoid(logit))
@@ -269,8 +269,8 @@ class Reader:
 
     def head_reading(self, head: SpanHead, question: str, reading: Reading,
                      logits: npt.NDArray[np.float64]) -> HeadReading | None:  # fmt: skip
-        return read_with_head(head, question, reading.proposals, logits, self.text_of, self.head_sentences,
-                              self.settings.span_head_weight, wants_short_span(reading.question))  # fmt: skip
+        return read_with_head(head, question, reading.proposals, logits, self.head_sentences,
+                              self.settings.span_head_weight, self.settings.span_head_vote)  # fmt: skip
 
     def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:
         doc = self.data.documents[proposal.sentence.doc_id]

@@ -11,11 +11,16 @@ before the word tagger, and not at all with it (``[answering] consensus_candidat
 With the span head on, the head reads each of the reader's best sentences and the sentence
 answered from is the one whose reader score plus ``span_head_weight`` times the head's margin is
 highest (held out, the right sentence first for 57.5% of answerable questions against 54.6%).
+Inside it, the head votes on the reader's candidates: each scores its reader score plus
+``span_head_vote`` times the head's score for its boundaries (the start score of its first word
+piece plus the end score of its last, against "no answer"). The head marks no span of its own:
+its start and end scores re-rank the spans the reader proposes, which stay whole words, list
+items and clauses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,11 +28,9 @@ import numpy.typing as npt
 
 from rag.answering.candidates import PART_SEPARATOR, Proposal
 from rag.answering.model import sigmoid
-from rag.answering.question import Question
-from rag.answering.span_head import HeadSpan, SpanHead
+from rag.answering.span_head import HeadSpan, PieceScores, SpanHead
 from rag.records import ConsideredAnswer
 
-_TRAILING = ".,;:"  # an answer span ends before the sentence's punctuation
 # Above any margin (best span against "no answer") the shipped heads gave on the gold sets'
 # 3,200 best sentences (largest 7.9): a sentence that could not win even with it is not read.
 MAX_MARGIN = 10.0
@@ -50,16 +53,6 @@ def choose(logits: npt.NDArray[np.float64], proposals: Sequence[Proposal], conse
     return int(top[int(np.argmax(f1 @ (weights / weights.sum())))])
 
 
-# Question kinds (rag.answering.question) whose answer is a clause or more: the head, trained to
-# mark one short span, cuts those answers short (held out, F1 why .409 -> .350, definition .556 ->
-# .479, how .317 -> .275 with it), so it reads only the others, and never for a list.
-LONG_ANSWER_KINDS = frozenset({"reason", "manner", "definition"})
-
-
-def wants_short_span(question: Question) -> bool:
-    return question.kind not in LONG_ANSWER_KINDS and not question.wants_list
-
-
 def best_of_sentences(logits: npt.NDArray[np.float64], proposals: Sequence[Proposal], count: int) -> list[int]:
     """Indexes of the best proposal of each of the ``count`` best-scored sentences, best first."""
     best_of_sentence: dict[int, int] = {}
@@ -77,72 +70,69 @@ def best_sentences(proposals: Sequence[Proposal], logits: npt.NDArray[np.float64
 
 @dataclass(frozen=True)
 class HeadChoice:
-    proposal: Proposal  # the head's span, or the reader's best proposal of the sentence the head preferred
-    span: HeadSpan  # what the head found in that sentence
-    logit: float  # the reader's score of that sentence's best proposal
+    proposal: Proposal  # the reader's candidate of the chosen sentence that scores best with the head's vote
+    span: HeadSpan  # the head's best span in that sentence (its margin chose the sentence)
+    logit: float  # the reader's score of that candidate
+    vote: float  # the head's score for its boundaries, against "no answer"
 
 
 @dataclass(frozen=True)
 class HeadReading:
-    choice: HeadChoice | None  # None: the reader's own choice stands
+    choice: HeadChoice
     margin: float  # the largest margin the head gave among the sentences it read (an abstention feature)
 
 
 def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal], logits: npt.NDArray[np.float64],
-                   text_of: Mapping[str, str], sentences_read: int, weight: float,
-                   short_span: bool) -> HeadReading | None:  # fmt: skip
+                   sentences_read: int, weight: float, vote: float) -> HeadReading | None:  # fmt: skip
     """The head reads each of the reader's ``sentences_read`` best sentences on its own. The sentence
     chosen is the one whose reader score plus ``weight`` times the head's margin (its best span
-    against its "no answer") is highest; the answer is the head's span in it when the question
-    wants a short span and the head finds one (margin > 0), else the reader's best proposal of that
-    sentence (no choice: the reader's own). None when the head read nothing."""
+    against its "no answer") is highest; the answer is the candidate of that sentence whose reader
+    score plus ``vote`` times the head's score for its boundaries is highest. None when the head
+    read nothing."""
     chosen = best_of_sentences(logits, proposals, sentences_read)
-    first = head.best(question, [proposals[chosen[0]].sentence.text]) if chosen else None
+    first = head.read(question, [proposals[chosen[0]].sentence.text]) if chosen else None
     if first is None:
         return None
     # A sentence is read only if it could win with the largest margin a head gives: each read
     # is a MiniLM pass over question and sentence (about 6 ms), and a third of them are saved.
-    bar = logits[chosen[0]] + weight * first.margin
+    bar = logits[chosen[0]] + weight * first[0].margin
     found = {0: first}
     for k, i in enumerate(chosen[1:], start=1):
         if logits[i] + weight * MAX_MARGIN > bar:
-            span = head.best(question, [proposals[i].sentence.text])
-            if span is None:
+            read = head.read(question, [proposals[i].sentence.text])
+            if read is None:
                 return None
-            found[k] = span
-    margin = max(span.margin for span in found.values())
-    which = max(found, key=lambda k: (logits[chosen[k]] + weight * found[k].margin, -k))
-    best, span = proposals[chosen[which]], found[which]
-    logit = float(logits[chosen[which]])
-    if short_span and span.margin > 0.0:
-        located = head_proposal(best, span, proposals, text_of[best.sentence.doc_id])
-        if located is not None:
-            return HeadReading(HeadChoice(located, span, logit), margin)
-    return HeadReading(HeadChoice(best, span, logit) if which else None, margin)
+            found[k] = read
+    margin = max(span.margin for span, _ in found.values())
+    which = max(found, key=lambda k: (logits[chosen[k]] + weight * found[k][0].margin, -k))
+    span, pieces = found[which]
+    sentence = proposals[chosen[which]].sentence
+    members = [i for i, p in enumerate(proposals) if p.sentence.sentence_id == sentence.sentence_id]
+    votes = [boundary_vote(pieces, proposals[i], sentence.start) for i in members]
+    # A candidate the head cannot score is no better than the sentence's worst one in its eyes
+    # (held out, that is what gave lists their best F1: 0.485, against 0.477 with a neutral 0).
+    floor = min((v for v in votes if v is not None), default=0.0)
+    scored = [(float(logits[i]) + vote * (v if v is not None else floor), -n) for n, (i, v) in
+              enumerate(zip(members, votes, strict=True))]  # fmt: skip
+    best = max(range(len(members)), key=lambda n: scored[n])
+    i, v = members[best], votes[best]
+    return HeadReading(HeadChoice(proposals[i], span, float(logits[i]), v if v is not None else floor), margin)
 
 
-def head_proposal(best: Proposal, span: HeadSpan, proposals: Sequence[Proposal], text: str) -> Proposal | None:
-    """The head's span in ``best``'s sentence as a proposal citing the sentence as its own proposals do."""
-    sentence = best.sentence
-    start, end = sentence.start + span.start, sentence.start + span.end
-    while end > start and (text[end - 1].isspace() or text[end - 1] in _TRAILING):
-        end -= 1
-    while start < end and text[start].isspace():
-        start += 1
-    if start == end:
+def boundary_vote(pieces: PieceScores, proposal: Proposal, sentence_start: int) -> float | None:
+    """The head's score for a candidate's boundaries; None for a candidate of several parts (a list's
+    items: the head was trained to mark one span) or one with no word piece left."""
+    if len(proposal.parts) != 1:
         return None
-    # The sentence's first proposal is the whole sentence: its citation leaves out a list marker.
-    cited = next((p.cited for p in proposals if p.sentence.sentence_id == sentence.sentence_id), ())
-    if len(cited) != 1 or not (cited[0][0] <= start and end <= cited[0][1]):
-        cited = ((sentence.start, sentence.end),)
-    return Proposal(sentence, ((start, end),), cited, "head", prior=best.prior)
+    (start, end), = proposal.parts
+    return pieces.span_margin(start - sentence_start, end - sentence_start)
 
 
 def head_entry(choice: HeadChoice, text: str) -> ConsideredAnswer:
-    """The span head's choice as ``explain`` shows it, first: its scores against "no answer"."""
+    """The span head's choice as ``explain`` shows it, first: the reader's score and the head's vote."""
     proposal, span = choice.proposal, choice.span
-    scores = {"head_score": round(span.score, 4), "head_null": round(span.null, 4),
-              "reader_logit": round(choice.logit, 4)}  # fmt: skip
+    scores = {"reader_logit": round(choice.logit, 4), "head_vote": round(choice.vote, 4),
+              "head_sentence_margin": round(span.margin, 4)}  # fmt: skip
     return ConsideredAnswer(PART_SEPARATOR.join(text[a:b] for a, b in proposal.parts), proposal.sentence.doc_id,
                             proposal.start, proposal.end, proposal.kind, proposal.label,
-                            round(sigmoid(span.margin), 4), scores)  # fmt: skip
+                            round(sigmoid(choice.logit), 4), scores)  # fmt: skip

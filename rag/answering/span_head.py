@@ -3,10 +3,11 @@
 The reader's features choose the sentence better than the span inside it. The head is
 all-MiniLM-L6-v2 with a linear start/end layer on top, fine-tuned by ``rag fit``
 (``rag.eval.span_training``) and run here on ONNX Runtime (int8, ``rag.answering.span_model``).
-``rag.answering.span`` uses it twice: its margin (best span against "no answer") in each of the
-reader's best sentences helps choose the sentence, and its span is the answer in that sentence
-for questions that want a short one (``[answering] span_head_sentences``, ``span_head_weight``;
-figures in the README and eval/EXPERIMENTS.md).
+``rag.answering.span`` uses it three times: its margin (best span against "no answer") in each of
+the reader's best sentences helps choose the sentence and decide whether to refuse, and its start
+and end scores (``PieceScores``) vote on the reader's candidates in that sentence
+(``[answering] span_head_sentences``, ``span_head_weight``, ``span_head_vote``; figures in the
+README and eval/EXPERIMENTS.md).
 
 It reads ``question [SEP] s1 [s2 ...]``: sentences joined by spaces (the reader gives it one at a
 time, as it was trained). Every span of at most ``MAX_SPAN_PIECES`` word pieces inside one
@@ -64,6 +65,11 @@ class SpanHead:
 
     def best(self, question: str, sentences: Sequence[str]) -> HeadSpan | None:
         """The best span within one of ``sentences``; None when no sentence survived truncation."""
+        found = self.read(question, sentences)
+        return found[0] if found is not None else None
+
+    def read(self, question: str, sentences: Sequence[str]) -> tuple[HeadSpan, PieceScores] | None:
+        """The best span within one of ``sentences``, and the scores of the context's word pieces."""
         context = " ".join(sentences)
         bounds = np.cumsum([0] + [len(s) + 1 for s in sentences])  # each sentence's start in the context
         encoding, start, end = self.logits(question, context)
@@ -86,4 +92,23 @@ class SpanHead:
         hi = int(offsets[b, 1] - bounds[which])
         while hi < len(text) and text[hi].isalnum() and hi > 0 and text[hi - 1].isalnum():
             hi += 1
-        return HeadSpan(which, lo, hi, float(scores[best]), float(start[0] + end[0]))
+        null = float(start[0] + end[0])
+        return HeadSpan(which, lo, hi, float(scores[best]), null), PieceScores(offsets, start[first], end[first], null)
+
+
+@dataclass(frozen=True)
+class PieceScores:
+    """The head's start and end scores for each word piece of the context it read."""
+
+    offsets: np.ndarray[Any, Any]  # (pieces, 2) character offsets in the context
+    start: np.ndarray[Any, Any]
+    end: np.ndarray[Any, Any]
+    null: float
+
+    def span_margin(self, start: int, end: int) -> float | None:
+        """The head's score for the span ``[start, end)`` of the context (its first piece's start
+        score plus its last piece's end score) against "no answer"; None when no piece lies in it."""
+        inside = np.flatnonzero((self.offsets[:, 1] > start) & (self.offsets[:, 0] < end))
+        if not len(inside):
+            return None
+        return float(self.start[inside[0]] + self.end[inside[-1]]) - self.null
