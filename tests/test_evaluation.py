@@ -62,11 +62,13 @@ def test_gold_sets_are_exact() -> None:
     assert len(load_gold(ROOT / "eval" / "own.jsonl")) >= 40
 
 
-def test_the_multi_genre_gold_set_is_exact_and_large_enough() -> None:
-    docs = ROOT / "eval" / "corpus" / "docs"
-    items = [item for path in sorted((ROOT / "eval" / "corpus" / "gold").glob("*.jsonl")) for item in load_gold(path)]
-    assert len(items) >= 250 and len({item.id for item in items}) == len(items)
-    assert len({item.doc for item in items}) >= 10
+@pytest.mark.parametrize(("folder", "least_questions", "least_documents"), [("corpus", 250, 10), ("unseen", 88, 4)])
+def test_the_multi_genre_gold_sets_are_exact_and_large_enough(folder: str, least_questions: int,
+                                                               least_documents: int) -> None:  # fmt: skip
+    docs = ROOT / "eval" / folder / "docs"
+    items = [item for path in sorted((ROOT / "eval" / folder / "gold").glob("*.jsonl")) for item in load_gold(path)]
+    assert len(items) >= least_questions and len({item.id for item in items}) == len(items)
+    assert len({item.doc for item in items}) >= least_documents
     for item in items:
         text = (docs / item.doc).read_bytes().decode("utf-8")
         assert bool(item.answers) == bool(item.evidence) == item.answerable, item.id

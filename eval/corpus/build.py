@@ -173,6 +173,13 @@ def apache_page(path: Path) -> str:
     return pandoc_markdown(html)
 
 
+def libxml2_page(path: Path) -> str:
+    """A libxml2 page's content: the cell of its layout tables that holds it (pandoc writes a layout
+    table as [TABLE])."""
+    html = path.read_text(encoding="utf-8")
+    return pandoc_markdown(html[html.find("<p>Table of Contents:") : html.find('<p><a href="bugs.html">Daniel Veillard')])
+
+
 def nginx_changes_1_19_to_1_22(path: Path) -> str:
     """nginx's changelog from 1.19.0 to 1.22.1, hard-wrapped as shipped."""
     return excerpt(gunzip(path), "Changes with nginx 1.22.1 ", "Changes with nginx 1.17.10 ")
@@ -303,21 +310,37 @@ def exim_spec_chapter(path: Path) -> str:
     return pandoc_markdown(html)
 
 
+# Documents kept out of every fit until a refit takes them in: the shipped model is measured on them
+# as on documents it has never seen (eval/unseen/README.md). Made with `--unseen`, from
+#     sudo apt-get install libxml2-doc python-click-doc python-setuptools-doc python-werkzeug-doc pandoc
+UNSEEN_OUT = HERE.parent / "unseen" / "docs"
+UNSEEN = [
+    ("libxml2-faq.md", "faq", "libxml2-doc", Path("/usr/share/doc/libxml2-doc/FAQ.html"), "libxml2_page"),
+    ("click-why.rst", "handbook", "python-click-doc", Path("/usr/share/doc/python-click-doc/html/_sources/why.rst.txt"),
+     "copy"),
+    ("setuptools-development-mode.rst", "user-guide", "python-setuptools-doc",
+     Path("/usr/share/doc/python-setuptools-doc/html/_sources/userguide/development_mode.rst.txt"), "copy"),
+    ("werkzeug-quickstart.rst", "tutorial", "python-werkzeug-doc",
+     Path("/usr/share/doc/python-werkzeug-doc/html/_sources/quickstart.rst.txt"), "copy"),
+]
+
+
 def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
+    sources, out = (UNSEEN, UNSEEN_OUT) if "--unseen" in sys.argv[1:] else (SOURCES, OUT)
+    out.mkdir(parents=True, exist_ok=True)
     rows = ["file\tgenre\tpackage\tsource\tsha256"]
-    for name, genre, package, source, how in SOURCES:
+    for name, genre, package, source, how in sources:
         if how == "copy":
             text = source.read_text(encoding="utf-8")
         elif how == "html":
             text = html_to_markdown(source)
         else:
             text = globals()[how](source)
-        (OUT / name).write_text(text, encoding="utf-8")
+        (out / name).write_text(text, encoding="utf-8")
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         rows.append(f"{name}\t{genre}\t{package}\t{source}\t{digest}")
         print(f"{name:40} {genre:14} {len(text):7} chars")
-    (HERE / "SOURCES.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (out.parent / "SOURCES.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return 0
 
 
