@@ -28,7 +28,7 @@ def test_the_shipped_weights_make_a_checked_int8_file_once(tmp_path: Path) -> No
     ]
 
 
-def test_the_service_answers_with_the_heads_span_and_exact_citations(settings: Settings, real_embedder: object) -> None:
+def test_the_service_answers_with_the_heads_vote_and_exact_citations(settings: Settings, real_embedder: object) -> None:
     with_head = tuned(settings, answering={"span_head_sentences": 3})
     service = QAService.open(with_head, embedder=real_embedder)  # type: ignore[arg-type]
     assert service.answerer.span_head is span_head(with_head)  # one head per process and weights file
@@ -40,4 +40,4 @@ def test_the_service_answers_with_the_heads_span_and_exact_citations(settings: S
         assert text[citation.start : citation.end] == citation.quote
     assert answer.answer in answer.citations[0].quote
     first = service.ask(question, explain=True).explain[0]  # the trace shows the head's choice first
-    assert first.text == answer.answer and {"head_score", "head_null", "reader_logit"} <= set(first.features)
+    assert first.text == answer.answer and {"reader_logit", "head_vote", "head_sentence_margin"} <= set(first.features)
