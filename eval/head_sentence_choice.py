@@ -18,35 +18,30 @@ import sys
 DUMP = sys.argv[1] if len(sys.argv) > 1 else "head_sentence_choice.pkl"
 if not os.path.exists(DUMP):
     import pickle, sys, time
-    from functools import partial
     from pathlib import Path
     import numpy as np
     from rag.config import load_settings
-    from rag.eval.fit import load_sets, open_set, group_of, genre_of, fit_model, held_out_models
-    from rag.eval.samples import collect, answer_text
-    from rag.eval.span_training import span_examples, held_out_heads
+    from rag.eval.fit import load_sets, open_and_collect, fit_model, head_examples, held_out_models
+    from rag.eval.samples import answer_text
+    from rag.eval.span_training import held_out_heads
     from rag.eval.metrics import token_f1
     from rag.answering.span import best_sentences
 
     t0 = time.time()
     settings = load_settings()
-    sets = load_sets(Path("eval/sets.toml"))
-    opened, samples = [], []
-    for gs in sets:
-        service, items = open_set(settings, gs)
-        found = collect(service, items, partial(group_of, gs), partial(genre_of, gs))
-        samples += found
-        opened.append((gs, service, found))
-    reader = opened[0][1].answerer
+    opened = open_and_collect(settings, load_sets(Path("eval/sets.toml")))
+    samples = [s for o in opened for s in o.samples]
+    reader = opened[0].service.answerer
     print("collected", len(samples), time.time() - t0, flush=True)
     final = fit_model(reader, samples)
     models = held_out_models(reader, samples)
     print("models", time.time() - t0, flush=True)
-    examples = [e for _, service, found in opened for e in span_examples(service.answerer, found, final, 1)]
+    examples = head_examples(opened, final)
     heads = held_out_heads(examples, Path(settings.paths.index) / "span-heads")
     print("heads", time.time() - t0, flush=True)
     rows = []
-    for gs, service, found in opened:
+    for o in opened:
+        service, found = o.service, o.samples
         r = service.answerer
         for s in found:
             if not s.reading.proposals:

@@ -19,16 +19,14 @@ DUMP = sys.argv[1] if len(sys.argv) > 1 else "head_span_votes.pkl"
 if not os.path.exists(DUMP):
     import pickle
     import time
-    from functools import partial
     from pathlib import Path
 
     import numpy as np
 
     from rag.config import load_settings
-    from rag.eval.fit import fit_model, genre_of, group_of, held_out_models, load_sets, open_set
+    from rag.eval.fit import fit_model, head_examples, held_out_models, load_sets, open_and_collect
     from rag.eval.metrics import token_f1
-    from rag.eval.samples import collect
-    from rag.eval.span_training import held_out_heads, span_examples
+    from rag.eval.span_training import held_out_heads
 
     def short_answer(question):
         """The gate of the time: the head's own span answered only these (not why, how, definition, list)."""
@@ -36,20 +34,15 @@ if not os.path.exists(DUMP):
 
     t0 = time.time()
     settings = load_settings()
-    opened, samples = [], []
-    for gs in load_sets(Path("eval/sets.toml")):
-        service, items = open_set(settings, gs)
-        found = collect(service, items, partial(group_of, gs), partial(genre_of, gs))
-        samples += found
-        opened.append((service, found))
-    reader = opened[0][0].answerer
-    final = fit_model(reader, samples)
+    opened = open_and_collect(settings, load_sets(Path("eval/sets.toml")))
+    samples = [s for o in opened for s in o.samples]
+    reader = opened[0].service.answerer
     models = held_out_models(reader, samples)
-    examples = [e for service, found in opened for e in span_examples(service.answerer, found, final)]
-    heads = held_out_heads(examples, Path(settings.paths.index) / "span-heads")
+    heads = held_out_heads(head_examples(opened, fit_model(reader, samples)), Path(settings.paths.index) / "span-heads")
     print("models and heads", round(time.time() - t0), flush=True)
     rows = []
-    for service, found in opened:
+    for o in opened:
+        service, found = o.service, o.samples
         r = service.answerer
         for s in found:
             if not (s.item.answerable and s.reading.proposals):

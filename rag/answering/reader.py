@@ -261,7 +261,6 @@ class Reader:
         chosen, logit = reading.proposals[best], float(logits[best])
         if headed is not None:
             signals["head_margin"] = round(headed.margin, 4)
-        if headed is not None:
             chosen, logit = headed.choice.proposal, headed.choice.logit
             trace = [head_entry(headed.choice, self.text_of[chosen.sentence.doc_id]), *trace] if explain else []
         answer, citations = self.cite(chosen, sigmoid(logit))

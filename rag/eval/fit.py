@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -40,7 +41,7 @@ from rag.eval.head_abstention import stacked_confidence, stacked_rows, with_stac
 from rag.eval.linear import calibration, choose_threshold, feature_scale, logistic, pairwise
 from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
 from rag.eval.samples import Sample, collect
-from rag.eval.span_training import held_out_heads, span_examples, trained
+from rag.eval.span_training import SpanExample, held_out_heads, span_examples, trained
 from rag.eval.words import cross_fitted_word_columns, fit_tagger
 
 RIGHT_ANSWER_F1 = 0.5
@@ -185,24 +186,40 @@ class FitResult:
     calibration: dict[str, float]
 
 
+class OpenedSet(NamedTuple):
+    gold_set: GoldSet
+    service: QAService  # over the set's seeds, with its own index
+    items: list[GoldItem]
+    samples: list[Sample]  # the items as the reader saw them
+
+
+def open_and_collect(settings: Settings, sets: Sequence[GoldSet],
+                     log: Callable[[str], object] = print) -> list[OpenedSet]:  # fmt: skip
+    """Every gold set opened and its questions read (``rag fit``'s first step, and its experiments')."""
+    opened = []
+    for gold_set in sets:
+        log(f"{gold_set.name}: {gold_set.seeds}")
+        service, items = open_set(settings, gold_set)
+        found = collect(service, items, partial(group_of, gold_set), partial(genre_of, gold_set))
+        opened.append(OpenedSet(gold_set, service, items, found))
+    return opened
+
+
+def head_examples(opened: Sequence[OpenedSet], model: ReaderModel) -> list[SpanExample]:
+    """The span head's training examples, over the sentence ``model`` ranks best."""
+    return [e for o in opened for e in span_examples(o.service.answerer, o.samples, model)]
+
+
 def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
                      log: Callable[[str], object] = print, head_out: Path | None = None) -> FitResult:  # fmt: skip
     """Fit on every gold set (and fine-tune the span head into ``head_out``); with ``held_out``, also
     answer every question with the models and span head that did not see its document, and measure
     those answers and the abstention's calibration."""
-    opened: list[tuple[GoldSet, QAService, list[GoldItem], list[Sample]]] = []
-    samples: list[Sample] = []
-    for gold_set in sets:
-        log(f"{gold_set.name}: {gold_set.seeds}")
-        service, items = open_set(settings, gold_set)
-        found = collect(service, items, partial(group_of, gold_set), partial(genre_of, gold_set))
-        samples += found
-        opened.append((gold_set, service, items, found))
-    reader = opened[0][1].answerer
+    opened = open_and_collect(settings, sets, log)
+    samples = [s for o in opened for s in o.samples]
+    reader = opened[0].service.answerer
     final = fit_model(reader, samples)
-    examples = []  # the span head's, when it is on: over the sentence the final model ranks best
-    if settings.answering.span_head_sentences:
-        examples = [e for _, service, _, found in opened for e in span_examples(service.answerer, found, final)]
+    examples = head_examples(opened, final) if settings.answering.span_head_sentences else []
     heads_folder = Path(settings.paths.index) / "span-heads"
     if head_out is not None and examples:
         shutil.copyfile(trained(examples, heads_folder, "all", log=log), head_out)
@@ -210,14 +227,16 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     if not held_out and not examples:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
-    confidence = held_out_confidence(reader, samples, models)
     heads = held_out_heads(examples, heads_folder, log=log) if examples else {}
     reader_auroc = {}
     if heads:  # the rule that also reads the head's margin, stacked on held-out logits and margins
-        x, groups, y = stacked_rows([(service.answerer, found) for _, service, _, found in opened], models, heads)
+        x, groups, y = stacked_rows([(o.service.answerer, o.samples) for o in opened], models, heads)
         final, models = with_stacked_rules(final, models, groups, x, y, MAX_WRONGLY_REFUSED)
-        reader_auroc = {"reader_auroc": calibration(*confidence)["auroc"]}
+        # the rows' first column is each question's held-out logit under the reader's own rule
+        reader_auroc = {"reader_auroc": calibration(np.array([sigmoid(v) for v in x[:, 0]]), y)["auroc"]}
         confidence = stacked_confidence(models, groups, x), y
+    else:
+        confidence = held_out_confidence(reader, samples, models)
     if not held_out:
         return FitResult(final, None, {})
     outcomes: list[Outcome] = []
