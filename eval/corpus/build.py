@@ -312,7 +312,8 @@ def exim_spec_chapter(path: Path) -> str:
 
 # Documents kept out of every fit until a refit takes them in: the shipped model is measured on them
 # as on documents it has never seen (eval/unseen/README.md). Made with `--unseen`, from
-#     sudo apt-get install libxml2-doc python-click-doc python-setuptools-doc python-werkzeug-doc pandoc
+#     sudo apt-get install libxml2-doc python-click-doc python-setuptools-doc python-werkzeug-doc pandoc \
+#         python-pygments-doc python-attr-doc python-tornado-doc
 UNSEEN_OUT = HERE.parent / "unseen" / "docs"
 UNSEEN = [
     ("libxml2-faq.md", "faq", "libxml2-doc", Path("/usr/share/doc/libxml2-doc/FAQ.html"), "libxml2_page"),
@@ -322,6 +323,15 @@ UNSEEN = [
      Path("/usr/share/doc/python-setuptools-doc/html/_sources/userguide/development_mode.rst.txt"), "copy"),
     ("werkzeug-quickstart.rst", "tutorial", "python-werkzeug-doc",
      Path("/usr/share/doc/python-werkzeug-doc/html/_sources/quickstart.rst.txt"), "copy"),
+    # the second round (python-pygments-doc python-attr-doc python-tornado-doc)
+    ("pygments-faq.rst", "faq", "python-pygments-doc", Path("/usr/share/doc/python-pygments-doc/html/_sources/faq.rst.txt"),
+     "copy"),
+    ("attrs-glossary.md", "glossary", "python-attr-doc", Path("/usr/share/doc/python-attr-doc/html/_sources/glossary.md.txt"),
+     "copy"),
+    ("tornado-running.rst", "how-to", "python-tornado-doc",
+     Path("/usr/share/doc/python-tornado-doc/html/_sources/guide/running.rst.txt"), "copy"),
+    ("tornado-6.2-release-notes.rst", "release-notes", "python-tornado-doc",
+     Path("/usr/share/doc/python-tornado-doc/html/_sources/releases/v6.2.0.rst.txt"), "copy"),
 ]
 
 
