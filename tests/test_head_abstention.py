@@ -73,6 +73,17 @@ def test_with_refusals_off_a_question_no_margin_could_save_is_still_read_by_the_
     assert found.signals["head_margin"] == pytest.approx(8.0)  # the head read the sentence
 
 
+def test_a_margin_beyond_the_bound_is_clipped_so_the_unread_refusal_stays_exact(service: QAService) -> None:
+    class Emphatic(ScriptedHead):  # its span scores 100 against "no answer" 2
+        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+            encoding, start, end = super().logits(question, context)
+            return encoding, np.where(start > 1.0, 50.0, start), np.where(end > 1.0, 50.0, end)
+
+    found = ask(service, Emphatic(a_word_of_the_best_sentence(service)), rule(0.0, 1.0, -3.0))
+    assert found.signals["head_margin"] == pytest.approx(MAX_MARGIN)
+    assert found.confidence == pytest.approx(best_head_confidence(rule(0.0, 1.0, -3.0), 0.0, MAX_MARGIN), abs=1e-4)
+
+
 def test_the_stacked_rule_learns_the_margin_and_is_held_out_by_document() -> None:
     rng = np.random.default_rng(0)
     groups = [f"doc{i % 6}" for i in range(600)]

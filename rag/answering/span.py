@@ -31,9 +31,14 @@ from rag.answering.model import sigmoid
 from rag.answering.span_head import HeadSpan, PieceScores, SpanHead
 from rag.records import ConsideredAnswer
 
-# Above any margin (best span against "no answer") the shipped heads gave on the gold sets'
-# 3,200 best sentences (largest 7.9): a sentence that could not win even with it is not read.
+# Margins (best span against "no answer") are clipped to +-MAX_MARGIN, so that a sentence that
+# could not win even with it is safely not read, and a question no margin could save is safely
+# refused unread, whatever head is loaded. Above any margin the heads gave on the gold sets.
 MAX_MARGIN = 10.0
+
+
+def bounded(margin: float) -> float:
+    return min(max(margin, -MAX_MARGIN), MAX_MARGIN)
 
 
 def choose(logits: npt.NDArray[np.float64], proposals: Sequence[Proposal], consensus: int) -> int:
@@ -95,7 +100,7 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
         return None
     # A sentence is read only if it could win with the largest margin a head gives: each read
     # is a MiniLM pass over question and sentence (about 6 ms), and a third of them are saved.
-    bar = logits[chosen[0]] + weight * first[0].margin
+    bar = logits[chosen[0]] + weight * bounded(first[0].margin)
     found = {0: first}
     for k, i in enumerate(chosen[1:], start=1):
         if logits[i] + weight * MAX_MARGIN > bar:
@@ -103,8 +108,8 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
             if read is None:
                 return None
             found[k] = read
-    margin = max(span.margin for span, _ in found.values())
-    which = max(found, key=lambda k: (logits[chosen[k]] + weight * found[k][0].margin, -k))
+    margin = max(bounded(span.margin) for span, _ in found.values())
+    which = max(found, key=lambda k: (logits[chosen[k]] + weight * bounded(found[k][0].margin), -k))
     span, pieces = found[which]
     sentence = proposals[chosen[which]].sentence
     members = [i for i, p in enumerate(proposals) if p.sentence.sentence_id == sentence.sentence_id]
