@@ -40,6 +40,9 @@ HELD_OUT_HEAD_VOTE = ROOT / "eval" / "HELD_OUT_head_vote.md"
 # Then with that rule, the head's own span still answering short-answer questions (commit 691e62b),
 # before the head voted on the reader's candidates instead.
 HELD_OUT_HEAD_ABSTENTION = ROOT / "eval" / "HELD_OUT_head_abstention.md"
+# Then the head voting on the reader's candidates (commit 8ee8b2a), before the heads were trained on
+# each of the three sentences they read instead of the best one.
+HELD_OUT_CANDIDATE_VOTE = ROOT / "eval" / "HELD_OUT_candidate_vote.md"
 ABLATIONS = ROOT / "eval" / "ABLATIONS.md"
 # A shipped model on documents added after it was fitted, oldest first.
 NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NEW_DOCUMENTS_119f91e.md",
@@ -316,7 +319,9 @@ def blocks() -> dict[str, str]:
              HELD_OUT_HEAD_VOTE.read_text(encoding="utf-8")),
             ("the same, its margin in the abstention rule (`eval/HELD_OUT_head_abstention.md`)",
              HELD_OUT_HEAD_ABSTENTION.read_text(encoding="utf-8")),
-            ("the same, the head voting on the reader's candidates instead of its own span (the default; "
+            ("the same, the head voting on the reader's candidates instead of its own span "
+             "(`eval/HELD_OUT_candidate_vote.md`)", HELD_OUT_CANDIDATE_VOTE.read_text(encoding="utf-8")),
+            ("the same, the head trained on each of the three sentences it reads (the default; "
              "`eval/HELD_OUT.md`)", held_out_now),
         )),
         "ablations": ABLATIONS.read_text(encoding="utf-8"),

@@ -123,8 +123,12 @@ def test_training_targets_are_the_answers_word_pieces() -> None:
 def test_examples_mark_no_answer_when_the_sentences_hold_none() -> None:
     read = ["Nothing relevant here.", "Nor here."]
     examples = examples_for("doc", "When?", ["in 1998"], True, read, ["It began in 1998."])
-    assert [e.answer for e in examples] == [None, (9, 16)]
-    assert examples_for("doc", "Why?", [], False, read, [])[0].answer is None
+    assert [(e.context, e.answer) for e in examples] == [
+        (read[0], None),
+        (read[1], None),
+        ("It began in 1998.", (9, 16)),
+    ]
+    assert [e.answer for e in examples_for("doc", "Why?", [], False, read, [])] == [None, None]
     assert examples_for("doc", "Why?", [], False, [], []) == []
 
 
@@ -160,7 +164,7 @@ def test_the_heads_vote_picks_the_candidate_whose_boundaries_it_marks(service: Q
 
 
 def text_of(reader: Any, proposal: Any) -> str:
-    (start, end), = proposal.parts
+    ((start, end),) = proposal.parts
     return str(reader.text_of[proposal.sentence.doc_id][start:end])
 
 

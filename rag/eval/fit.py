@@ -205,9 +205,9 @@ def open_and_collect(settings: Settings, sets: Sequence[GoldSet],
     return opened
 
 
-def head_examples(opened: Sequence[OpenedSet], model: ReaderModel) -> list[SpanExample]:
-    """The span head's training examples, over the sentence ``model`` ranks best."""
-    return [e for o in opened for e in span_examples(o.service.answerer, o.samples, model)]
+def head_examples(opened: Sequence[OpenedSet], model: ReaderModel, sentences: int = 1) -> list[SpanExample]:
+    """The span head's training examples, over the ``sentences`` sentences ``model`` ranks best."""
+    return [e for o in opened for e in span_examples(o.service.answerer, o.samples, model, sentences)]
 
 
 def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
@@ -219,7 +219,8 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     samples = [s for o in opened for s in o.samples]
     reader = opened[0].service.answerer
     final = fit_model(reader, samples)
-    examples = head_examples(opened, final) if settings.answering.span_head_sentences else []
+    sentences = settings.answering.span_head_sentences
+    examples = head_examples(opened, final, sentences) if sentences else []
     heads_folder = Path(settings.paths.index) / "span-heads"
     if head_out is not None and examples:
         shutil.copyfile(trained(examples, heads_folder, "all", log=log), head_out)

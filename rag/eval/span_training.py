@@ -1,11 +1,11 @@
 """Fine-tuning the span head (``rag.answering.span_head``) on the gold sets, with torch on the CPU.
 
-Each gold question gives up to two examples:
+Each gold question gives an example per sentence read and one more:
 
-- the question with the sentence the reader ranks best (serving, the head reads each of the
-  reader's best sentences on its own), its target the first occurrence of a gold answer in it, or
-  ``[CLS]`` (no answer here) when it holds none or the question is unanswerable: the "no answer"
-  score this teaches is what lets the head weigh in on the choice of the sentence;
+- the question with each of the sentences the reader ranks best, each on its own as the head reads
+  them when serving, its target the first occurrence of a gold answer in it, or ``[CLS]`` (no
+  answer here) when it holds none or the question is unanswerable: the "no answer" score this
+  teaches is what lets the head weigh in on the choice of the sentence;
 - the question with its gold evidence, when a gold answer occurs in it: more right answers to
   learn from than the reader's sentences alone give.
 
@@ -63,9 +63,8 @@ def locate(context: str, answers: Sequence[str]) -> tuple[int, int] | None:
 
 def examples_for(group: str, question: str, answers: Sequence[str], answerable: bool, read: Sequence[str],
                  evidence: Sequence[str]) -> list[SpanExample]:  # fmt: skip
-    """The question's examples: over the sentences read, and over its evidence when that holds an answer."""
-    context = " ".join(read)
-    found = [SpanExample(group, question, context, locate(context, answers) if answerable else None)] if read else []
+    """The question's examples: over each sentence read, and over its evidence when that holds an answer."""
+    found = [SpanExample(group, question, s, locate(s, answers) if answerable else None) for s in read]
     if answerable and evidence:
         joined = " ".join(evidence)
         span = locate(joined, answers)
@@ -137,9 +136,10 @@ def train_and_save(examples: Sequence[SpanExample], path: Path, recipe: Training
 
 def span_examples(reader: Reader, samples: Sequence[Sample], model: ReaderModel,
                   sentences: int = 1) -> list[SpanExample]:  # fmt: skip
-    """Every sample's examples, reading the sentences ``model`` ranks best. One by default: the head
-    serves by reading each of several sentences on its own, and heads trained on the best sentence
-    alone were measured (eval/EXPERIMENTS.md)."""
+    """Every sample's examples, reading the ``sentences`` sentences ``model`` ranks best, each on its
+    own. ``rag fit`` reads as many as the head reads serving (``[answering] span_head_sentences``):
+    trained on the best one alone, the head never learned "no answer" from the others it is asked
+    to tell apart (eval/EXPERIMENTS.md)."""
     found: list[SpanExample] = []
     for sample in samples:
         read: list[str] = []
