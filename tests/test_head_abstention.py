@@ -84,6 +84,13 @@ def test_a_margin_beyond_the_bound_is_clipped_so_the_unread_refusal_stays_exact(
     assert found.confidence == pytest.approx(best_head_confidence(rule(0.0, 1.0, -3.0), 0.0, MAX_MARGIN), abs=1e-4)
 
 
+def test_the_refusal_bound_holds_for_a_rule_that_trusts_low_margins() -> None:
+    inverted = rule(0.0, -1.0, 0.0)  # confidence = sigmoid(-margin): no cap below, so never refused unread
+    assert best_head_confidence(inverted, 0.0, MAX_MARGIN) == pytest.approx(1.0, abs=1e-6)
+    trusting = rule(0.0, 1.0, -3.0)  # the usual sign: the highest confidence is at the cap
+    assert best_head_confidence(trusting, 0.0, MAX_MARGIN) == head_confidence(trusting, 0.0, MAX_MARGIN)
+
+
 def test_the_stacked_rule_learns_the_margin_and_is_held_out_by_document() -> None:
     rng = np.random.default_rng(0)
     groups = [f"doc{i % 6}" for i in range(600)]

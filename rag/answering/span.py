@@ -31,14 +31,16 @@ from rag.answering.model import sigmoid
 from rag.answering.span_head import HeadSpan, PieceScores, SpanHead
 from rag.records import ConsideredAnswer
 
-# Margins (best span against "no answer") are clipped to +-MAX_MARGIN, so that a sentence that
-# could not win even with it is safely not read, and a question no margin could save is safely
-# refused unread, whatever head is loaded. Above any margin the heads gave on the gold sets.
+# Margins (best span against "no answer") are capped at MAX_MARGIN, so that a sentence that could
+# not win even with it is safely not read, and a question no margin could save is safely refused
+# unread, whatever head is loaded. Above all but one of the 2,471 margins the shipped heads gave
+# on the gold sets' best sentences (largest 11.4); below, margins are not bounded (a third are
+# under -8), and neither bound needs them to be.
 MAX_MARGIN = 10.0
 
 
 def bounded(margin: float) -> float:
-    return min(max(margin, -MAX_MARGIN), MAX_MARGIN)
+    return min(margin, MAX_MARGIN)
 
 
 def choose(logits: npt.NDArray[np.float64], proposals: Sequence[Proposal], consensus: int) -> int:
