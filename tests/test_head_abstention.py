@@ -43,8 +43,9 @@ def test_the_heads_margin_decides_between_answering_and_refusing(service: QAServ
     margin_only = rule(0.0, 1.0, -3.0)  # confidence = sigmoid(margin - 3)
     wanted = a_word_of_the_best_sentence(service)
     found = ask(service, ScriptedHead(wanted), margin_only)  # the head's span scores 10, "no answer" 2
-    assert not found.abstained and found.confidence == pytest.approx(1 / (1 + np.exp(-5.0)), abs=1e-4)
-    assert found.signals["head_margin"] == pytest.approx(8.0) and found.answer
+    margin = min(8.0, MAX_MARGIN)  # capped
+    assert not found.abstained and found.confidence == pytest.approx(1 / (1 + np.exp(3.0 - margin)), abs=1e-4)
+    assert found.signals["head_margin"] == pytest.approx(margin) and found.answer
     missing = ask(service, ScriptedHead("no such words here"), margin_only)  # best span 0 against 2
     assert missing.abstained and missing.answer == "" and missing.citations == []
     assert missing.confidence == pytest.approx(1 / (1 + np.exp(5.0)), abs=1e-4)
@@ -70,7 +71,7 @@ def test_with_refusals_off_a_question_no_margin_could_save_is_still_read_by_the_
     wanted = a_word_of_the_best_sentence(service)
     found = ask(service, ScriptedHead(wanted), rule(0.0, 1.0, -3.0 - MAX_MARGIN - 1.0))
     assert not found.abstained and found.answer and found.confidence < 0.5
-    assert found.signals["head_margin"] == pytest.approx(8.0)  # the head read the sentence
+    assert found.signals["head_margin"] == pytest.approx(min(8.0, MAX_MARGIN))  # the head read the sentence
 
 
 def test_a_margin_beyond_the_bound_is_clipped_so_the_unread_refusal_stays_exact(service: QAService) -> None:
