@@ -34,9 +34,10 @@ from rag.records import ConsideredAnswer
 # Margins (best span against "no answer") are capped at MAX_MARGIN, so that a sentence that could
 # not win even with it is safely not read, and a question no margin could save is safely refused
 # unread, whatever head is loaded. A speed setting more than an accuracy one: 2% of the margins
-# the shipped heads gave on the gold sets' best sentences are above 5 (largest 11.4), and held out
-# a cap of 5 scores as a cap of 10 while the article's questions take 1.5 head passes instead of
-# 2.0 (eval/EXPERIMENTS.md). Below, margins are not bounded, and neither bound needs them to be.
+# the fold heads gave the answerable gold questions' three best sentences are above 5 (largest
+# 11.4), and held out a cap of 5 scores as no cap while the article's questions take 1.5 head
+# passes instead of 2.0 (eval/EXPERIMENTS.md). Below, margins are not bounded, and neither bound
+# needs them to be.
 MAX_MARGIN = 5.0
 
 
