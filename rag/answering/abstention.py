@@ -21,10 +21,11 @@ from rag.answering.model import HeadAbstention, sigmoid
 from rag.answering.question import Question
 from rag.records import Passage
 
+LOWEST_MARGIN = -1e6  # stands for "any margin however low" in the refusal bound (the sigmoid saturates)
+
 # Not "the share of the question's words the corpus knows": it measures the corpus's size as much as
 # the question (a one-article corpus knows few words), and held out it refused 37% of the
 # article's answerable questions (22.6% without it; AUROC .841 -> .847 over all documents).
-LOWEST_MARGIN = -1e6  # stands for "any margin however low" in the refusal bound (the sigmoid saturates)
 ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
                        "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
 HEAD_ABSTENTION_FEATURES = ("abstention_logit", "head_margin")

@@ -112,8 +112,8 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
             if read is None:
                 return None
             found[k] = read
-    margin = max(bounded(span.margin) for span, _ in found.values())
-    which = max(found, key=lambda k: (logits[chosen[k]] + weight * bounded(found[k][0].margin), -k))
+    margins = {k: bounded(span.margin) for k, (span, _) in found.items()}
+    which = max(margins, key=lambda k: (logits[chosen[k]] + weight * margins[k], -k))
     span, pieces = found[which]
     sentence = proposals[chosen[which]].sentence
     members = [i for i, p in enumerate(proposals) if p.sentence.sentence_id == sentence.sentence_id]
@@ -125,7 +125,8 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
               enumerate(zip(members, votes, strict=True))]  # fmt: skip
     best = max(range(len(members)), key=lambda n: scored[n])
     i, v = members[best], votes[best]
-    return HeadReading(HeadChoice(proposals[i], span, float(logits[i]), v if v is not None else floor), margin)
+    choice = HeadChoice(proposals[i], span, float(logits[i]), v if v is not None else floor)
+    return HeadReading(choice, max(margins.values()))
 
 
 def boundary_vote(pieces: PieceScores, proposal: Proposal, sentence_start: int) -> float | None:
