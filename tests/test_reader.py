@@ -39,9 +39,16 @@ CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territ
         ("Which command removes a package?", "thing"),
         ("Is SQLite threadsafe?", "yes_no"),
         ("Describe the archive areas.", "other"),
+        # the clause that asks, after a leading clause
+        ("In Werkzeug, which class holds an upload?", "thing"),
+        ("When I fork workers, what must I not touch first?", "thing"),
+        ("By default, how often is a checkpoint written?", "duration"),
+        ("If I restore into a full folder, does borg clean it out?", "yes_no"),
+        ("I run Ubuntu and hit a kernel bug; should I file it with Debian?", "yes_no"),
+        ("What is the string, which ends up in __doc__, called?", "thing"),
     ],
 )
-def test_the_opening_wh_phrase_gives_the_answer_kind(question: str, kind: str) -> None:
+def test_the_asking_wh_phrase_gives_the_answer_kind(question: str, kind: str) -> None:
     assert answer_kind(question)[0] == kind
 
 
@@ -58,6 +65,11 @@ def test_answer_kinds_name_fitting_entity_types() -> None:
 )  # fmt: skip
 def test_list_questions_are_recognised(question: str, wants: bool) -> None:
     assert analyse_question(question, CORPUS).wants_list is wants
+
+
+def test_a_leading_clause_does_not_hide_the_list_cue_or_the_type_noun() -> None:
+    q = analyse_question("Besides the path, which headers are exposed?", CORPUS)
+    assert q.wants_list and q.type_nouns == {"header"}
 
 
 def test_a_word_echoes_the_question_by_its_stem_not_by_a_shared_prefix() -> None:

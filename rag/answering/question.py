@@ -46,7 +46,13 @@ _LIST_CUE = re.compile(
     r"|what are (?:the|some|all) |(?:list|name) (?:the |all )?\w"
     r"|.*\b(?:two|three|four|five|six|seven|eight|nine|ten|several|various) \w+s\b)"
 )
-_YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might|must)\b")
+_AUXILIARY = r"(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might|must)\b"
+_YES_NO = re.compile("^" + _AUXILIARY)
+# A clause that asks: one opening with a wh-word or an auxiliary ("..., what should I ...", "...; does it
+# ..."). "When" asks only before an auxiliary ("When was ...?"); before anything else it opens a
+# subordinate clause ("When I fork workers, what ...?"), as "if", "after" or "in Werkzeug" do.
+_ASKING = re.compile(_OPENING + r"(?:what|which|who|whom|whose|where|why|how|when (?=" + _AUXILIARY + ")|"
+                     + _AUXILIARY + ")")  # fmt: skip
 _NAME = re.compile(r"\w+(?:[-'.]\w+)*")
 # "Which <type noun> ...?": up to three words after which/what, before an auxiliary or a preposition,
 # name what kind of thing the answer is ("In which directory ...", "What keyword argument of ...").
@@ -105,8 +111,19 @@ def lowered(question: str) -> str:
     return " ".join(fold(question).split())
 
 
-def answer_kind(question: str) -> tuple[str, frozenset[str]]:
+def asking_clause(question: str) -> str:
+    """The question from its first clause that asks (see ``_ASKING``): "If every instance binds its own
+    port, what do I need ...?" asks "what do I need ...?". The whole question when no clause does."""
     q = lowered(question)
+    for clause in re.finditer(r"[^,;:]+", q):
+        text = q[clause.start():].lstrip()
+        if _ASKING.match(text):
+            return text
+    return q
+
+
+def answer_kind(question: str) -> tuple[str, frozenset[str]]:
+    q = asking_clause(question)
     if _YES_NO.match(q):
         return "yes_no", frozenset()
     for kind, pattern, labels in ANSWER_TYPES:
@@ -125,13 +142,14 @@ def analyse_question(text: str, lexical: LexicalIndex) -> Question:
         if m.start() > 0 and m.group()[:1].isupper() and fold(m.group()) not in STOPWORDS
     ]
     unknown = [n for n in names if not all(lexical.known(t) for t in content_terms(n))]
-    phrase = _TYPE_PHRASE.match(lowered(text))
+    asking = asking_clause(text)
+    phrase = _TYPE_PHRASE.match(asking)
     return Question(
         text=text,
         kind=kind,
         labels=labels,
         terms=terms,
-        wants_list=bool(_LIST_CUE.match(lowered(text))),
+        wants_list=bool(_LIST_CUE.match(asking)),
         unknown_names=unknown,
         bigrams=frozenset(itertools.pairwise(stems)),
         type_nouns=frozenset(stem(w) for w in phrase.group(1).split() if w not in STOPWORDS) if phrase else frozenset(),
