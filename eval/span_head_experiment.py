@@ -146,7 +146,8 @@ def reader_main():
             props = rd.candidates.propose(q, {sid: 1.0 for sid in sids})
             if not props: continue
             sims = rd.similarities(sorted({p.sentence.sentence_id for p in props}), qv)
-            rows = featurise(q, props, rd.text_of, rd.words, sims, rd.sentence_terms, rd.context_terms)
+            rows = featurise(q, props, rd.text_of, rd.words, sims, rd.sentence_terms, rd.context_terms,
+                             rd.document_terms)
             reading = R.Reading(q, props, rows, rd.word_tables(q, props, rows))
             lg = rd.scores(reading)
             b = int(np.argmax(lg))

@@ -42,7 +42,7 @@ FEATURES: tuple[str, ...] = (
     "list_not_wanted", "sentence_for_how", "definition_block", "table_row", "code",
     "contains_echo", "after_last_match", "adjacent_after_match", "position",
     "context_dense", "previous_dense", "clause_dense", "header_match", "beside_type_noun",
-    "bigram_coverage", "rarest_match",
+    "bigram_coverage", "rarest_match", "document_coverage",
     *(f"kind_{k}" for k in KINDS),
     *(f"why_{k}" for k in ("sentence", "focus", "oblique")),
     *(f"how_{k}" for k in ("sentence", "focus")),
@@ -54,8 +54,8 @@ COLUMN = {name: i for i, name in enumerate(FEATURES)}
 # so a model's columns stay the same) and `rag fit --ablations` measures one group at a time.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("sentence_dense", "context_dense", "previous_dense", "clause_dense"),
-    "terms": ("sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "echo_share", "novel_words",
-              "contains_echo", "header_match", "head_in_question"),
+    "terms": ("sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "document_coverage",
+              "echo_share", "novel_words", "contains_echo", "header_match", "head_in_question"),
     "position": ("passage_prior", "sentence_rank", "distance", "after_match", "after_last_match",
                  "adjacent_after_match", "position"),
     "answer_type": ("type_fit", "type_miss", "entity_for_open", "causal_for_why", "list_for_list", "list_not_wanted",
@@ -70,6 +70,7 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "sentence_dense", "sentence_coverage", "context_coverage", "passage_prior", "sentence_rank",
     "definition_block", "table_row", "code", "type_fit", "list_for_list", "causal_for_why", "head_in_question",
     "context_dense", "previous_dense", "clause_dense", "header_match", "bigram_coverage", "rarest_match",
+    "document_coverage",
 )  # fmt: skip
 _SENTENCE_COLUMNS = [COLUMN[name] for name in SENTENCE_FEATURES]
 
@@ -102,6 +103,7 @@ def featurise(
     sentence_dense: dict[int, dict[str, float]],
     sentence_terms: Callable[[int], frozenset[str]],
     context_terms: Callable[[int], frozenset[str]],
+    document_terms: Callable[[Sentence], frozenset[str]],
 ) -> npt.NDArray[np.float32]:
     """One row of ``FEATURES`` per proposal.
 
@@ -125,7 +127,8 @@ def featurise(
         sentence_of.append(found)
     words = [words_of(s.sentence_id) for s in sentences]
     base = [_sentence_values(q, w, s, sentence_dense[s.sentence_id], rank_of.get(s.sentence_id, len(ranked)),
-                             sentence_terms, context_terms) for s, w in zip(sentences, words, strict=True)]  # fmt: skip
+                             sentence_terms, context_terms, document_terms)
+            for s, w in zip(sentences, words, strict=True)]  # fmt: skip
     sentence = np.array(sentence_of, dtype=np.int64)
     rows = np.array(base, dtype=np.float64)[sentence]
     bounds = np.array([(s.start, s.end) for s in sentences], dtype=np.int64)[sentence]
@@ -206,7 +209,8 @@ def _log1p(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
 
 def _sentence_values(q: Question, words: SentenceWords, s: Sentence, dense: dict[str, float], rank: int,
                      sentence_terms: Callable[[int], frozenset[str]],
-                     context_terms: Callable[[int], frozenset[str]]) -> list[float]:  # fmt: skip
+                     context_terms: Callable[[int], frozenset[str]],
+                     document_terms: Callable[[Sentence], frozenset[str]]) -> list[float]:  # fmt: skip
     """A row with the values every candidate of the sentence shares."""
     row = [0.0] * len(FEATURES)
     for name, value in dense.items():
@@ -216,6 +220,9 @@ def _sentence_values(q: Question, words: SentenceWords, s: Sentence, dense: dict
     row[_CONTEXT_COVERAGE] = q.coverage(context_terms(s.sentence_id))
     row[_BIGRAM_COVERAGE] = bigram_share(q, words.content_pairs)
     row[_RAREST_MATCH] = q.rarest_share(found)
+    # Whether the sentence's document uses the question's words at all: a question that names a
+    # product ("... a Werkzeug request ...") should not be answered from another product's page.
+    row[_DOCUMENT_COVERAGE] = q.coverage(document_terms(s))
     row[_SENTENCE_RANK] = 1.0 / (1.0 + rank)
     row[_DEFINITION_BLOCK] = float(s.kind == "definition")
     row[_TABLE_ROW] = float(s.kind == "table_row")
@@ -230,9 +237,9 @@ _KIND_COLUMN = {k: COLUMN[f"kind_{k}"] for k in KINDS}
  _NOVEL_WORDS, _LENGTH, _LENGTH_SHARE, _DISTANCE, _AFTER_MATCH, _AFTER_LAST_MATCH, _ADJACENT_AFTER_MATCH,
  _BESIDE_TYPE_NOUN, _CONTAINS_ECHO, _POSITION, _TYPE_FIT, _TYPE_MISS, _ENTITY_FOR_OPEN, _HEAD_IN_QUESTION,
  _CAUSAL_FOR_WHY, _LIST_FOR_LIST, _LIST_NOT_WANTED, _SENTENCE_FOR_HOW, _DEFINITION_BLOCK, _TABLE_ROW, _CODE,
- _HEADER_MATCH) = (COLUMN[name] for name in (
+ _HEADER_MATCH, _DOCUMENT_COVERAGE) = (COLUMN[name] for name in (
     "sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "passage_prior", "sentence_rank",
     "echo_share", "novel_words", "length", "length_share", "distance", "after_match", "after_last_match",
     "adjacent_after_match", "beside_type_noun", "contains_echo", "position", "type_fit", "type_miss",
     "entity_for_open", "head_in_question", "causal_for_why", "list_for_list", "list_not_wanted", "sentence_for_how",
-    "definition_block", "table_row", "code", "header_match"))  # fmt: skip
+    "definition_block", "table_row", "code", "header_match", "document_coverage"))  # fmt: skip

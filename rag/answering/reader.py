@@ -50,7 +50,7 @@ from rag.answering.words import (
 from rag.config import AnsweringSettings
 from rag.index.content import IndexData
 from rag.index.lexical import LexicalIndex
-from rag.records import Citation, ConsideredAnswer, Passage
+from rag.records import Citation, ConsideredAnswer, Passage, Sentence
 
 ECHO_PENALTY = 20.0
 # An anaphor within the first four words ("These guarantees...") makes a sentence about its predecessor.
@@ -115,6 +115,7 @@ class Reader:
         # 100k chunks, for the few hundred sentences a question reads.
         self.sentence_terms = lru_cache(maxsize=CACHED_SENTENCES)(data.sentence_terms.terms)
         self.context_terms = lru_cache(maxsize=CACHED_SENTENCES)(self._context)
+        self.documents_terms: dict[str, frozenset[str]] = {}  # made when a question first reaches the document
 
     def _words(self, sentence_id: int) -> SentenceWords:
         sentence = self.data.sentences[sentence_id]
@@ -142,6 +143,18 @@ class Reader:
             terms |= self.sentence_terms(previous)
         return terms
 
+    def document_terms(self, sentence: Sentence) -> frozenset[str]:
+        """The content terms of ``sentence``'s whole document (its sentences are consecutive rows)."""
+        found = self.documents_terms.get(sentence.doc_id)
+        if found is None:
+            sentences, first, end = self.data.sentences, sentence.sentence_id, sentence.sentence_id + 1
+            while first > 0 and sentences[first - 1].doc_id == sentence.doc_id:
+                first -= 1
+            while end < len(sentences) and sentences[end].doc_id == sentence.doc_id:
+                end += 1
+            found = self.documents_terms[sentence.doc_id] = self.data.sentence_terms.terms_of_rows(first, end)
+        return found
+
     def read(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Reading:
         q = analyse_question(question, self.lexical)
         considered = passages[: self.settings.passages_considered]
@@ -156,7 +169,7 @@ class Reader:
         proposals = self.candidates.propose(q, {sid: priors[sid] for sid in kept})
         sentence_ids = sorted({p.sentence.sentence_id for p in proposals})
         rows = featurise(q, proposals, self.text_of, self.words, self.similarities(sentence_ids, query_vector),
-                         self.sentence_terms, self.context_terms)  # fmt: skip
+                         self.sentence_terms, self.context_terms, self.document_terms)  # fmt: skip
         rows[:, self.columns_off] = 0.0
         return Reading(q, proposals, rows, self.word_tables(q, proposals, rows) if self.tag_words else {})
 

@@ -77,8 +77,12 @@ class TermTable:
 
     def terms(self, row: int) -> frozenset[str]:
         """The row's distinct content terms (``frozenset(content_terms(text))``)."""
-        start, end = self.ptr[row : row + 2].tolist()
-        return frozenset([self.vocabulary[i] for i in self.ids[start:end].tolist()])
+        return self.terms_of_rows(row, row + 1)
+
+    def terms_of_rows(self, first: int, end: int) -> frozenset[str]:
+        """The distinct content terms of rows ``first`` to ``end`` (excluded)."""
+        start, stop = int(self.ptr[first]), int(self.ptr[end])
+        return frozenset([self.vocabulary[i] for i in np.unique(self.ids[start:stop]).tolist()])
 
 
 class LexicalIndex:
