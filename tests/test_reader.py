@@ -172,6 +172,21 @@ def test_a_colon_lead_in_tells_what_the_next_line_is_about(tmp_path: Path, setti
     assert "echo" not in reader.context_terms(later)
 
 
+def test_document_coverage_is_the_share_of_the_question_the_whole_document_uses(tmp_path: Path,
+                                                                              settings: Settings) -> None:  # fmt: skip
+    text = "# Werkzeug requests\n\nHeaders are read through a mapping.\n\nKeys ignore letter case.\n"
+    svc = seeded(tmp_path, settings, "werkzeug.md", text)
+    reader = svc.answerer
+    keys = next(s for s in svc.data.sentences if s.text.startswith("Keys ignore"))
+    terms = reader.document_terms(keys)  # its document's words, not only its own
+    assert {"werkzeug", "header", "key"} <= terms and "moscow" not in terms
+    article = next(s for s in svc.data.sentences if s.doc_id != keys.doc_id)
+    rows = read(svc, "Do Werkzeug header keys ignore case?")
+    column = COLUMN["document_coverage"]
+    by_document = {p.sentence.doc_id: float(row[column]) for p, row in zip(rows.proposals, rows.features, strict=True)}
+    assert by_document[keys.doc_id] == 1.0 and by_document.get(article.doc_id, 0.0) < 1.0
+
+
 def seeded(tmp_path: Path, settings: Settings, name: str, text: str) -> QAService:
     """A service over one extra seed document (the fake embedder)."""
     (tmp_path / "seeds" / name).write_text(text, encoding="utf-8")

@@ -177,3 +177,15 @@ def test_hard_wrapped_and_unwrapped_text_give_the_same_sentences(
     # Heading underlines are decoration, however long: they do not make the text one paragraph a line.
     titled = "\n\n".join(f"Part {n}\n{'=' * 128}\n\n{textwrap.fill(p, width)}" for n, p in enumerate(prose))
     assert sentences(titled) == [s for n, p in enumerate(prose) for s in [f"Part {n}", *sentences(p)]]
+
+
+@given(st.lists(st.text(alphabet="abc de", max_size=30), max_size=8), st.data())
+@settings(max_examples=60, deadline=None)
+def test_the_terms_of_a_run_of_rows_are_the_union_of_their_terms(texts: list[str], data: st.DataObject) -> None:
+    from rag.index.lexical import TermTable
+
+    table = TermTable.of_texts(texts)
+    first = data.draw(st.integers(0, len(texts)))
+    end = data.draw(st.integers(first, len(texts)))
+    union: frozenset[str] = frozenset().union(*(table.terms(row) for row in range(first, end)))
+    assert table.terms_of_rows(first, end) == union

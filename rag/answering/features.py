@@ -2,11 +2,12 @@
 
 Every feature is a number a reader would weigh on any document: how well the candidate's
 sentence matches the question (cosine, idf-weighted term coverage, its section title's
-coverage, the passage's rank), whether the candidate is of the kind asked for (an entity of
-a fitting type, a list for a list question, a clause with a causal cue for a why-question),
-how much of it only repeats the question, how close it sits to the question's words, and
-whether it depends on one of the question's words (the object of the question's verb).
-``FEATURES`` names the columns; the scorer's weights are stored against these names.
+coverage, the passage's rank, whether its document uses the question's words at all), whether
+the candidate is of the kind asked for (an entity of a fitting type, a list for a list question,
+a clause with a causal cue for a why-question), how much of it only repeats the question, how
+close it sits to the question's words, and whether it depends on one of the question's words
+(the object of the question's verb). ``FEATURES`` names the columns; the scorer's weights are
+stored against these names.
 """
 
 from __future__ import annotations

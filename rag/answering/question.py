@@ -1,6 +1,7 @@
 """Question analysis: what kind of answer a question asks for, and which of its words count.
 
-The kind comes from the question's opening wh-phrase, read against ``ANSWER_TYPES`` (rules as
+The kind comes from the wh-phrase of the clause that asks (``asking_clause``: "If I restore into
+a full folder, does borg ...?" asks "does borg ...?"), read against ``ANSWER_TYPES`` (rules as
 data, first match wins). Each kind names the entity types that fit it (spaCy's labels), so a
 "When ...?" question prefers a DATE or TIME and a "How many ...?" a CARDINAL or QUANTITY, on any
 document. Wh-words are a closed class of English; nothing here names a topic. Terms are the
