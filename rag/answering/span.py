@@ -139,10 +139,11 @@ def boundary_vote(pieces: PieceScores, proposal: Proposal, sentence_start: int) 
 
 
 def head_entry(choice: HeadChoice, text: str) -> ConsideredAnswer:
-    """The span head's choice as ``explain`` shows it, first: the reader's score and the head's vote."""
+    """The span head's choice as ``explain`` shows it, first: the reader's score, the head's vote and
+    its margin for the sentence as the choice weighed it (capped at ``MAX_MARGIN``)."""
     proposal, span = choice.proposal, choice.span
     scores = {"reader_logit": round(choice.logit, 4), "head_vote": round(choice.vote, 4),
-              "head_sentence_margin": round(span.margin, 4)}  # fmt: skip
+              "head_sentence_margin": round(bounded(span.margin), 4)}  # fmt: skip
     return ConsideredAnswer(PART_SEPARATOR.join(text[a:b] for a, b in proposal.parts), proposal.sentence.doc_id,
                             proposal.start, proposal.end, proposal.kind, proposal.label,
                             round(sigmoid(choice.logit), 4), scores)  # fmt: skip
