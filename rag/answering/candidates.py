@@ -116,6 +116,15 @@ class CandidateIndex:
             return self.sentences[nxt]
         return None
 
+    def document_rows(self, sentence: Sentence) -> tuple[int, int]:
+        """The first and past-the-last sentence ids of ``sentence``'s document (its sentences are consecutive)."""
+        first, end = sentence.sentence_id, sentence.sentence_id + 1
+        while first > 0 and self.sentences[first - 1].doc_id == sentence.doc_id:
+            first -= 1
+        while end < len(self.sentences) and self.sentences[end].doc_id == sentence.doc_id:
+            end += 1
+        return first, end
+
     def first_of_run(self, sentence: Sentence) -> Sentence:
         """The first of the consecutive sentences of ``sentence``'s kind and document it belongs to
         (a list's first item, a table's header row)."""

@@ -144,15 +144,11 @@ class Reader:
         return terms
 
     def document_terms(self, sentence: Sentence) -> frozenset[str]:
-        """The content terms of ``sentence``'s whole document (its sentences are consecutive rows)."""
+        """The content terms of ``sentence``'s whole document."""
         found = self.documents_terms.get(sentence.doc_id)
         if found is None:
-            sentences, first, end = self.data.sentences, sentence.sentence_id, sentence.sentence_id + 1
-            while first > 0 and sentences[first - 1].doc_id == sentence.doc_id:
-                first -= 1
-            while end < len(sentences) and sentences[end].doc_id == sentence.doc_id:
-                end += 1
-            found = self.documents_terms[sentence.doc_id] = self.data.sentence_terms.terms_of_rows(first, end)
+            found = self.data.sentence_terms.terms_of_rows(*self.candidates.document_rows(sentence))
+            self.documents_terms[sentence.doc_id] = found
         return found
 
     def read(self, question: str, query_vector: npt.NDArray[np.float32], passages: list[Passage]) -> Reading:
