@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.answering.candidates import PART_SEPARATOR, Proposal
 from rag.errors import CitationMismatch
 from rag.records import Citation, Document
 
@@ -17,6 +18,22 @@ def cite(doc: Document, start: int, end: int, score: float, answer_start: int, a
         answer_start=answer_start,
         answer_end=answer_end,
     )
+
+
+def cite_proposal(doc: Document, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:
+    """The answer a candidate gives and its citations: a candidate in parts (clauses joined, a list's
+    items) quotes each part, mapped to where it sits in the joined answer."""
+    pieces: list[str] = []
+    citations: list[Citation] = []
+    offset = 0
+    if len(proposal.cited) != len(proposal.parts):  # the parts share their quotes (a list's items)
+        answer = PART_SEPARATOR.join(doc.text[start:end] for start, end in proposal.parts)
+        return answer, [cite(doc, a, b, score, 0, len(answer)) for a, b in proposal.cited]
+    for (start, end), (cite_start, cite_end) in zip(proposal.parts, proposal.cited, strict=True):
+        pieces.append(doc.text[start:end])
+        citations.append(cite(doc, cite_start, cite_end, score, offset, offset + end - start))
+        offset += end - start + len(PART_SEPARATOR)
+    return PART_SEPARATOR.join(pieces), citations
 
 
 def verify(citation: Citation, documents: dict[str, Document]) -> None:

@@ -24,8 +24,9 @@ from rag.answering.abstention import (
     best_head_confidence,
     head_confidence,
 )
-from rag.answering.candidates import CACHED_SENTENCES, PART_SEPARATOR, CandidateIndex, Proposal, RowsByKey
-from rag.answering.citations import cite
+from rag.answering.candidates import CACHED_SENTENCES, CandidateIndex, Proposal, RowsByKey
+from rag.answering.citations import cite_proposal
+from rag.answering.explain import head_entry, reader_entries
 from rag.answering.features import (
     COLUMN,
     FEATURE_GROUPS,
@@ -37,7 +38,7 @@ from rag.answering.features import (
 )
 from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
 from rag.answering.question import Question, analyse_question
-from rag.answering.span import MAX_MARGIN, HeadReading, choose, head_entry, read_with_head
+from rag.answering.span import MAX_MARGIN, HeadReading, choose, read_with_head
 from rag.answering.span_head import SpanHead
 from rag.answering.words import (
     CANDIDATE_FEATURES,
@@ -252,7 +253,7 @@ class Reader:
         abstention_logit = float(self.model.abstention.logits(signals_row[None, :])[0])
         confidence, threshold = sigmoid(abstention_logit), self.model.threshold
         signals = {name: round(float(v), 4) for name, v in zip(ABSTENTION_FEATURES, signals_row, strict=True)}
-        trace = self.trace(reading, rows, logits) if explain else []
+        trace = reader_entries(reading.proposals, self.text_of, rows, logits) if explain else []
         head = self.span_head if self.head_sentences > 0 else None
         rule = self.model.with_head if head is not None else None
         headed: HeadReading | None = None
@@ -281,28 +282,4 @@ class Reader:
                               self.settings.span_head_weight, self.settings.span_head_vote)  # fmt: skip
 
     def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:
-        doc = self.data.documents[proposal.sentence.doc_id]
-        pieces: list[str] = []
-        citations: list[Citation] = []
-        offset = 0
-        if len(proposal.cited) != len(proposal.parts):  # the parts share their quotes (a list's items)
-            answer = PART_SEPARATOR.join(doc.text[start:end] for start, end in proposal.parts)
-            return answer, [cite(doc, a, b, score, 0, len(answer)) for a, b in proposal.cited]
-        for (start, end), (cite_start, cite_end) in zip(proposal.parts, proposal.cited, strict=True):
-            pieces.append(doc.text[start:end])
-            citations.append(cite(doc, cite_start, cite_end, score, offset, offset + end - start))
-            offset += end - start + len(PART_SEPARATOR)
-        return PART_SEPARATOR.join(pieces), citations
-
-    def trace(self, reading: Reading, rows: npt.NDArray[np.float32], logits: npt.NDArray[np.float64],
-              top: int = 5) -> list[ConsideredAnswer]:  # fmt: skip
-        entries = []
-        for i in np.argsort(-logits)[:top]:
-            p = reading.proposals[int(i)]
-            text = self.text_of[p.sentence.doc_id]
-            entries.append(ConsideredAnswer(
-                text=PART_SEPARATOR.join(text[a:b] for a, b in p.parts), doc_id=p.sentence.doc_id, start=p.start,
-                end=p.end, kind=p.kind, label=p.label, score=round(sigmoid(float(logits[i])), 4),
-                features={n: round(float(v), 4) for n, v in zip(FEATURES, rows[i], strict=True) if v},
-            ))  # fmt: skip
-        return entries
+        return cite_proposal(self.data.documents[proposal.sentence.doc_id], proposal, score)

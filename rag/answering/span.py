@@ -26,10 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.candidates import PART_SEPARATOR, Proposal
-from rag.answering.model import sigmoid
+from rag.answering.candidates import Proposal
 from rag.answering.span_head import HeadSpan, PieceScores, SpanHead
-from rag.records import ConsideredAnswer
 
 # Margins (best span against "no answer") are capped at MAX_MARGIN, so that a sentence that could
 # not win even with it is safely not read, and a question no margin could save is safely refused
@@ -136,14 +134,3 @@ def boundary_vote(pieces: PieceScores, proposal: Proposal, sentence_start: int) 
         return None
     (start, end), = proposal.parts
     return pieces.span_margin(start - sentence_start, end - sentence_start)
-
-
-def head_entry(choice: HeadChoice, text: str) -> ConsideredAnswer:
-    """The span head's choice as ``explain`` shows it, first: the reader's score, the head's vote and
-    its margin for the sentence as the choice weighed it (capped at ``MAX_MARGIN``)."""
-    proposal, span = choice.proposal, choice.span
-    scores = {"reader_logit": round(choice.logit, 4), "head_vote": round(choice.vote, 4),
-              "head_sentence_margin": round(bounded(span.margin), 4)}  # fmt: skip
-    return ConsideredAnswer(PART_SEPARATOR.join(text[a:b] for a, b in proposal.parts), proposal.sentence.doc_id,
-                            proposal.start, proposal.end, proposal.kind, proposal.label,
-                            round(sigmoid(choice.logit), 4), scores)  # fmt: skip
