@@ -365,6 +365,15 @@ UNSEEN = [
      Path("/usr/share/doc/python-babel-doc/html/_sources/installation.rst.txt"), "copy"),
     ("aiohttp-deployment.rst", "reference", "python-aiohttp-doc",
      Path("/usr/share/doc/python-aiohttp-doc/html/_sources/deployment.rst.txt"), "copy"),
+    # The fifth round (bind9-doc, python-requests-doc), made while the fourth was still unseen.
+    ("bind9-history.md", "handbook", "bind9-doc", Path("/usr/share/doc/bind9-doc/arm/history.html"),
+     "sphinx_rtd_page"),
+    ("bind9-troubleshooting.md", "how-to", "bind9-doc", Path("/usr/share/doc/bind9-doc/arm/chapter9.html"),
+     "sphinx_rtd_page"),
+    ("bind9-resource-requirements.md", "reference", "bind9-doc",
+     Path("/usr/share/doc/bind9-doc/arm/chapter2.html"), "sphinx_rtd_page"),
+    ("requests-authentication.rst", "user-guide", "python-requests-doc",
+     Path("/usr/share/doc/python-requests-doc/html/_sources/user/authentication.rst.txt"), "copy"),
 ]
 
 
