@@ -94,3 +94,21 @@ def test_wide_tables_and_link_definitions_do_not_unwrap_a_hard_wrapped_text() ->
     text = "\n\n".join([prose, table, "[ref]: https://example.org/" + "x" * 120, prose, prose])
     assert [text[s.start : s.end] for s in segments(text) if s.kind == "paragraph"] == [prose] * 3
 
+
+
+def test_restructuredtext_link_targets_do_not_unwrap_a_hard_wrapped_text() -> None:
+    prose = "Below, we outline various forms of authentication available in Requests, from\nthe simple to the complex."
+    targets = [f".. _Flow {n}: https://example.org/" + "x" * 100 for n in range(3)]
+    text = "\n\n".join([prose, prose, "\n".join(targets)])
+    assert [text[s.start : s.end] for s in segments(text) if s.kind == "paragraph"] == [prose] * 2
+
+
+def test_a_tilde_underline_is_a_heading_not_a_code_fence() -> None:
+    # "~~~" also opens a Markdown fence; under a title it is an rST underline, and what follows is prose.
+    text = ("netrc Authentication\n~~~~~~~~~~~~~~~~~~~~\n\n"
+            "Requests reads ``~/.netrc`` when no auth is given.\n\nOAuth 1\n~~~~~~~\n")
+    assert kinds(text) == [
+        ("heading", "netrc Authentication"),
+        ("paragraph", "Requests reads ``~/.netrc`` when no auth is given."),
+        ("heading", "OAuth 1"),
+    ]

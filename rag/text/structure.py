@@ -109,8 +109,9 @@ def _looks_like_title(line: _Line, following: _Line | None, wrapped: bool = True
 def hard_wrapped(lines: list[_Line]) -> bool:
     """Whether the text is wrapped at a fixed width (a line break is then only white space), as
     opposed to one paragraph per line: nearly all lines of prose are short (<= 100 characters).
-    Decoration (heading underlines, rules), table rows, link definitions and lone words (URLs)
-    are as long as they need to be, wrapped or not."""
+    Decoration (heading underlines, rules), table rows, link definitions (Markdown's, and rST's
+    ``.. _name: URL`` targets like every directive line) and lone words (URLs) are as long as they
+    need to be, wrapped or not."""
     lengths = [len(line.text) for line in lines if _prose_line(line.body)]
     if not lengths:
         return True
@@ -119,7 +120,7 @@ def hard_wrapped(lines: list[_Line]) -> bool:
 
 def _prose_line(body: str) -> bool:
     return (" " in body and any(c.isalnum() for c in body) and not body.startswith(("|", "+"))
-            and not _LINK_DEFINITION.match(body))  # fmt: skip
+            and not _LINK_DEFINITION.match(body) and not _DIRECTIVE.match(body))  # fmt: skip
 
 
 def _numbered_heading(body: str) -> bool:
@@ -179,7 +180,10 @@ def blocks(text: str) -> list[Block]:
             heading = len(found) - 1
 
     wrapped = hard_wrapped(lines)
+    underline = -1  # the line found to underline a heading: markup, even when it looks like a fence (~~~)
     for i, line in enumerate(lines):
+        if i == underline:
+            continue
         following = lines[i + 1] if i + 1 < len(lines) else None
         above = lines[i - 1] if i else None
         body = line.body
@@ -213,6 +217,7 @@ def blocks(text: str) -> list[Block]:
             continue
         if following is not None and _is_underline(following, line):
             add_heading(line, 0)
+            underline = i + 1
             continue
         if _UNDERLINE.fullmatch(body) or _TABLE_RULE.match(body):
             close()  # a heading's underline or overline, or a table's rule: markup, not content
