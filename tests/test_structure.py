@@ -112,3 +112,9 @@ def test_a_tilde_underline_is_a_heading_not_a_code_fence() -> None:
         ("paragraph", "Requests reads ``~/.netrc`` when no auth is given."),
         ("heading", "OAuth 1"),
     ]
+
+
+def test_markdown_link_references_are_markup_not_content() -> None:
+    text = ("See the [ICU data][icu] guide.\n\n[icu]: http://userguide.icu-project.org/icudata\n"
+            '["ECMA-402"]: https://tc39.es/ecma402/ "spec"\n')
+    assert kinds(text) == [("paragraph", "See the [ICU data][icu] guide.")]

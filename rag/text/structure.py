@@ -5,7 +5,7 @@ break: a blank line, a heading, a list marker, a table row, a change to a defini
 indented body, or a fence. A line break inside a paragraph is not a break, so hard-wrapped
 text (licences, RFC-style notes, help files, e-mail) gives the same blocks as the same text
 unwrapped. Markup that is not content (heading underlines, table rules, fences, directive
-lines) belongs to no block, so it is never cited.
+lines, Markdown link references) belongs to no block, so it is never cited.
 
 Recognised: Markdown (ATX and setext headings, ``-``/``*``/``+``/numbered lists, pipe tables,
 fenced code), reStructuredText (underlined and overlined headings, ``::`` literal blocks,
@@ -36,6 +36,8 @@ _CODE_DIRECTIVE = re.compile(r"\.\.\s+(?:code-block|code|sourcecode|doctest|test
 _BOLD = re.compile(r"(\*\*|__)[^*_].*\1", re.S)
 _FIELD = re.compile(r":[\w -]+:(?:\s|$)")
 _LINK_DEFINITION = re.compile(r"\[[^\]]+\]:\s")  # a Markdown link reference: "[95565]: https://..."
+# ... the whole line of one, which Markdown does not show: markup, like an rST target
+_LINK_REFERENCE = re.compile(r"\[[^\]]+\]:\s+<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*")
 _END_PUNCT = ".!?:;,"
 
 
@@ -222,7 +224,7 @@ def blocks(text: str) -> list[Block]:
         if _UNDERLINE.fullmatch(body) or _TABLE_RULE.match(body):
             close()  # a heading's underline or overline, or a table's rule: markup, not content
             continue
-        if _DIRECTIVE.match(body):
+        if _DIRECTIVE.match(body) or (_LINK_REFERENCE.fullmatch(body) and not line.indent):
             close()
             if _CODE_DIRECTIVE.match(body):
                 literal_indent = line.indent
