@@ -118,3 +118,10 @@ def test_markdown_link_references_are_markup_not_content() -> None:
     text = ("See the [ICU data][icu] guide.\n\n[icu]: http://userguide.icu-project.org/icudata\n"
             '["ECMA-402"]: https://tc39.es/ecma402/ "spec"\n')
     assert kinds(text) == [("paragraph", "See the [ICU data][icu] guide.")]
+
+
+def test_a_rule_under_a_paragraph_does_not_make_its_last_line_a_heading() -> None:
+    text = ("5. Programs that require non-free firmware\n\n     The Debian official media may include\n"
+            "     firmware that is otherwise not part of Debian.\n     ______________________________\n")
+    assert ("heading", "firmware that is otherwise not part of Debian.") not in kinds(text)
+    assert kinds(text)[-1][1].endswith("otherwise not part of Debian.")

@@ -217,7 +217,10 @@ def blocks(text: str) -> list[Block]:
             close()
             fence = fence_match.group(1)
             continue
-        if following is not None and _is_underline(following, line):
+        # A title stands on its own line: a rule under a paragraph's last line does not make it one.
+        if following is not None and _is_underline(following, line) and (
+            above is None or above.blank or _UNDERLINE.fullmatch(above.body)
+        ):
             add_heading(line, 0)
             underline = i + 1
             continue
