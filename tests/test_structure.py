@@ -125,3 +125,13 @@ def test_a_rule_under_a_paragraph_does_not_make_its_last_line_a_heading() -> Non
             "     firmware that is otherwise not part of Debian.\n     ______________________________\n")
     assert ("heading", "firmware that is otherwise not part of Debian.") not in kinds(text)
     assert kinds(text)[-1][1].endswith("otherwise not part of Debian.")
+
+
+def test_directive_options_and_bare_fields_are_markup() -> None:
+    text = (":orphan:\n\n.. contents::\n    :depth: 3\n    :local:\n\n.. autoclass:: Sandbox\n"
+            "    :members: is_safe_attribute,\n              call_binop\n\n"
+            ":ref:`borg_info` shows how large archives are.\n\n.. note::\n   Notes keep their text.\n")
+    assert kinds(text) == [
+        ("paragraph", ":ref:`borg_info` shows how large archives are."),  # a role, not a field
+        ("paragraph", "Notes keep their text."),  # a directive's content is not an option
+    ]

@@ -5,7 +5,7 @@ break: a blank line, a heading, a list marker, a table row, a change to a defini
 indented body, or a fence. A line break inside a paragraph is not a break, so hard-wrapped
 text (licences, RFC-style notes, help files, e-mail) gives the same blocks as the same text
 unwrapped. Markup that is not content (heading underlines, table rules, fences, directive
-lines, Markdown link references) belongs to no block, so it is never cited.
+lines and their options, Markdown link references) belongs to no block, so it is never cited.
 
 Recognised: Markdown (ATX and setext headings, ``-``/``*``/``+``/numbered lists, pipe tables,
 fenced code), reStructuredText (underlined and overlined headings, ``::`` literal blocks,
@@ -35,6 +35,7 @@ _DIRECTIVE = re.compile(r"\.\.\s+(?:[\w:-]+::|_[^:]+:|\[[^\]]+\]|\|[^|]+\|)")
 _CODE_DIRECTIVE = re.compile(r"\.\.\s+(?:code-block|code|sourcecode|doctest|testcode|literalinclude|highlight)::")
 _BOLD = re.compile(r"(\*\*|__)[^*_].*\1", re.S)
 _FIELD = re.compile(r":[\w -]+:(?:\s|$)")
+_BARE_FIELD = re.compile(r":[\w-]+:")
 _LINK_DEFINITION = re.compile(r"\[[^\]]+\]:\s")  # a Markdown link reference: "[95565]: https://..."
 # ... the whole line of one, which Markdown does not show: markup, like an rST target
 _LINK_REFERENCE = re.compile(r"\[[^\]]+\]:\s+<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*")
@@ -149,6 +150,8 @@ def blocks(text: str) -> list[Block]:
     current: tuple[int, int, str, int] | None = None  # start, end, kind, indent of the open block
     fence: str | None = None
     literal_indent: int | None = None  # inside an rST literal block: lines indented deeper than this
+    options_under: int | None = None  # after a directive line: its ":option: value" lines, indented deeper
+    option_indent: int | None = None
     heading = -1
     term = -1  # the open definition list term, whose indented body follows
 
@@ -210,7 +213,17 @@ def blocks(text: str) -> list[Block]:
                 continue
             close()
             literal_indent = None
+        if options_under is not None:
+            if not line.blank and line.indent > options_under and _FIELD.match(body):
+                option_indent = line.indent
+                continue  # a directive's option (":local:", ":depth: 3"): markup
+            if not line.blank and option_indent is not None and line.indent > option_indent:
+                continue  # ... and the lines it wraps onto
+            options_under = option_indent = None
         if line.blank:
+            close()
+            continue
+        if _BARE_FIELD.fullmatch(body):  # a field with no value (":orphan:"): document metadata
             close()
             continue
         if (fence_match := _FENCE.match(body)) is not None:
@@ -229,6 +242,7 @@ def blocks(text: str) -> list[Block]:
             continue
         if _DIRECTIVE.match(body) or (_LINK_REFERENCE.fullmatch(body) and not line.indent):
             close()
+            options_under = line.indent
             if _CODE_DIRECTIVE.match(body):
                 literal_indent = line.indent
             continue
