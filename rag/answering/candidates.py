@@ -61,6 +61,10 @@ class Proposal:
     def start(self) -> int:
         return self.parts[0][0]
 
+    def answer(self, text: str) -> str:
+        """The answer it gives, from its document's ``text``: its parts joined."""
+        return PART_SEPARATOR.join(text[a:b] for a, b in self.parts)
+
     def with_prior(self, prior: float) -> Proposal:
         # A copy of the fields with the prior changed: ``dataclasses.replace`` took a tenth of the
         # reader's time, and even plain construction (a frozen class sets each field through

@@ -27,7 +27,7 @@ def cite_proposal(doc: Document, proposal: Proposal, score: float) -> tuple[str,
     citations: list[Citation] = []
     offset = 0
     if len(proposal.cited) != len(proposal.parts):  # the parts share their quotes (a list's items)
-        answer = PART_SEPARATOR.join(doc.text[start:end] for start, end in proposal.parts)
+        answer = proposal.answer(doc.text)
         return answer, [cite(doc, a, b, score, 0, len(answer)) for a, b in proposal.cited]
     for (start, end), (cite_start, cite_end) in zip(proposal.parts, proposal.cited, strict=True):
         pieces.append(doc.text[start:end])

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.candidates import PART_SEPARATOR, Proposal
+from rag.answering.candidates import Proposal
 from rag.answering.features import FEATURES
 from rag.answering.model import sigmoid
 from rag.answering.span import HeadChoice, bounded
@@ -22,7 +22,7 @@ def reader_entries(proposals: Sequence[Proposal], text_of: Mapping[str, str], ro
         p = proposals[int(i)]
         text = text_of[p.sentence.doc_id]
         entries.append(ConsideredAnswer(
-            text=PART_SEPARATOR.join(text[a:b] for a, b in p.parts), doc_id=p.sentence.doc_id, start=p.start,
+            text=p.answer(text), doc_id=p.sentence.doc_id, start=p.start,
             end=p.end, kind=p.kind, label=p.label, score=round(sigmoid(float(logits[i])), 4),
             features={n: round(float(v), 4) for n, v in zip(FEATURES, rows[i], strict=True) if v},
         ))  # fmt: skip
@@ -35,6 +35,6 @@ def head_entry(choice: HeadChoice, text: str) -> ConsideredAnswer:
     proposal, span = choice.proposal, choice.span
     scores = {"reader_logit": round(choice.logit, 4), "head_vote": round(choice.vote, 4),
               "head_sentence_margin": round(bounded(span.margin), 4)}  # fmt: skip
-    return ConsideredAnswer(PART_SEPARATOR.join(text[a:b] for a, b in proposal.parts), proposal.sentence.doc_id,
+    return ConsideredAnswer(proposal.answer(text), proposal.sentence.doc_id,
                             proposal.start, proposal.end, proposal.kind, proposal.label,
                             round(sigmoid(choice.logit), 4), scores)  # fmt: skip

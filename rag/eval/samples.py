@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from rag.answering.candidates import PART_SEPARATOR
-from rag.answering.reader import Reader, Reading
+from rag.answering.reader import Reading
 from rag.engine.service import QAService
 from rag.eval.metrics import GoldItem, token_f1
 from rag.records import Passage
@@ -41,12 +40,7 @@ def collect(service: QAService, items: Sequence[GoldItem], group: Callable[[Gold
         reading = reader.read(item.question, vector, passages)
         quality = np.zeros(len(reading.proposals))
         if item.answerable:
-            quality = np.array([token_f1(answer_text(reader, p.parts, p.sentence.doc_id), item.answers)
+            quality = np.array([token_f1(p.answer(reader.text_of[p.sentence.doc_id]), item.answers)
                                 for p in reading.proposals])  # fmt: skip
         samples.append(Sample(item, group(item), genre(item), reading, passages, quality))
     return samples
-
-
-def answer_text(reader: Reader, parts: Sequence[tuple[int, int]], doc_id: str) -> str:
-    text = reader.text_of[doc_id]
-    return PART_SEPARATOR.join(text[a:b] for a, b in parts)
