@@ -38,7 +38,7 @@ _FIELD = re.compile(r":[\w -]+:(?:\s|$)")
 _BARE_FIELD = re.compile(r":[\w-]+:")
 _LINK_DEFINITION = re.compile(r"\[[^\]]+\]:\s")  # a Markdown link reference: "[95565]: https://..."
 # ... the whole line of one, which Markdown does not show: markup, like an rST target
-_LINK_REFERENCE = re.compile(r"\[[^\]]+\]:\s+<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*")
+_LINK_REFERENCE = re.compile(_LINK_DEFINITION.pattern + r"\s*<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*")
 _END_PUNCT = ".!?:;,"
 
 
