@@ -15,6 +15,10 @@ it was made and can remake it:
         python-requests-doc python-scrapy-doc debian-reference-en ruby3.1-doc python-sqlalchemy-doc cargo-doc \
         apt-doc exim4-doc-html python-pytest-doc installation-guide-amd64
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
+
+The unseen documents (``UNSEEN``) come from python-markdown-doc python-jinja2-doc python-babel-doc
+python-aiohttp-doc bind9-doc debian-history python-cryptography-doc; ``--unseen`` writes them to
+eval/unseen/docs/ and eval/unseen/SOURCES.tsv.
 """
 
 from __future__ import annotations
@@ -374,6 +378,15 @@ UNSEEN = [
      Path("/usr/share/doc/bind9-doc/arm/chapter2.html"), "sphinx_rtd_page"),
     ("requests-authentication.rst", "user-guide", "python-requests-doc",
      Path("/usr/share/doc/python-requests-doc/html/_sources/user/authentication.rst.txt"), "copy"),
+    # The sixth round (debian-history, python-cryptography-doc), made while the fourth and fifth were unseen.
+    ("debian-history-releases.md", "history", "debian-history",
+     Path("/usr/share/doc/debian-history/docs/releases.en.html"), "docbook_page"),
+    ("cryptography-faq.rst", "faq", "python-cryptography-doc",
+     Path("/usr/share/doc/python-cryptography-doc/html/_sources/faq.rst.txt"), "copy"),
+    ("cryptography-glossary.rst", "glossary", "python-cryptography-doc",
+     Path("/usr/share/doc/python-cryptography-doc/html/_sources/glossary.rst.txt"), "copy"),
+    ("cryptography-api-stability.rst", "policy", "python-cryptography-doc",
+     Path("/usr/share/doc/python-cryptography-doc/html/_sources/api-stability.rst.txt"), "copy"),
 ]
 
 
