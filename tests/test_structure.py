@@ -135,3 +135,16 @@ def test_directive_options_and_bare_fields_are_markup() -> None:
         ("paragraph", ":ref:`borg_info` shows how large archives are."),  # a role, not a field
         ("paragraph", "Notes keep their text."),  # a directive's content is not an option
     ]
+
+
+def test_an_interactive_session_is_code_up_to_the_next_blank_line() -> None:
+    # An rST doctest block ends at its first blank line; the prose after it is prose again.
+    text = (">>> response.set_cookie('name', 'value')\n>>> response.headers['Set-Cookie']\n'name=value; Path=/'\n\n"
+            "If headers appear multiple times you can use getlist\nto get all values for a header:\n\n"
+            "   >>> headers.getlist('Set-Cookie')\n   ['name=value']\n\n   Indented prose after it.\n")
+    assert kinds(text) == [
+        ("code", ">>> response.set_cookie('name', 'value')\n>>> response.headers['Set-Cookie']\n'name=value; Path=/'"),
+        ("paragraph", "If headers appear multiple times you can use getlist\nto get all values for a header:"),
+        ("code", ">>> headers.getlist('Set-Cookie')\n   ['name=value']"),
+        ("paragraph", "Indented prose after it."),
+    ]

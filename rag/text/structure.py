@@ -150,6 +150,7 @@ def blocks(text: str) -> list[Block]:
     current: tuple[int, int, str, int] | None = None  # start, end, kind, indent of the open block
     fence: str | None = None
     literal_indent: int | None = None  # inside an rST literal block: lines indented deeper than this
+    session = False  # ... that is an interactive session (">>>"), which a blank line ends
     options_under: int | None = None  # after a directive line: its ":option: value" lines, indented deeper
     option_indent: int | None = None
     heading = -1
@@ -206,13 +207,14 @@ def blocks(text: str) -> list[Block]:
                 current = (current[0], line.end, CODE, current[3])
             continue
         if literal_indent is not None:
-            if line.blank or line.indent > literal_indent:
+            if (line.blank and not session) or (not line.blank and line.indent > literal_indent):
                 if not line.blank:
                     current = (line.start, line.end, CODE, line.indent) if current is None else (
                         current[0], line.end, CODE, current[3])  # fmt: skip
                 continue
             close()
             literal_indent = None
+            session = False
         if options_under is not None:
             if not line.blank and line.indent > options_under and _FIELD.match(body):
                 option_indent = line.indent
@@ -250,6 +252,7 @@ def blocks(text: str) -> list[Block]:
             close()
             current = (line.start, line.end, CODE, line.indent)
             literal_indent = line.indent - 1
+            session = True
             continue
         if _ATX.match(body):
             add_heading(line, len(body) - len(body.lstrip("#")))
