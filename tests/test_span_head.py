@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from rag.answering.span import best_sentences
-from rag.answering.span_head import HeadSpan, SpanHead
+from rag.answering.span_head import MAX_PIECES, HeadSpan, SpanHead, pair_tokenizer
 from rag.embedding.base import packaged_model_path
 from rag.engine.service import QAService
 from rag.eval.span_training import examples_for, folds_of, locate, piece_targets
@@ -30,8 +30,7 @@ class ScriptedHead(SpanHead):
     """A span head whose logits favour the word pieces of one chosen text."""
 
     def __init__(self, wanted: str) -> None:
-        self.tokenizer = Tokenizer.from_file(str(TOKENIZER))
-        self.tokenizer.no_padding()
+        self.tokenizer = pair_tokenizer(TOKENIZER)  # as the served head reads: at most MAX_PIECES pieces
         self.wanted = wanted
 
     def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -52,6 +51,16 @@ def test_the_best_span_maps_back_to_its_sentence() -> None:
     assert span is not None
     assert span.segment == 1 and sentences[1][span.start : span.end] == "Ada Lovelace"
     assert span.score == pytest.approx(10.0) and span.null == pytest.approx(2.0) and span.margin == pytest.approx(8.0)
+
+
+def test_a_question_longer_than_the_head_reads_is_cut_not_the_sentence() -> None:
+    # 1,200 characters: within [answering] max_question_chars, about 250 word pieces
+    question = "Who wrote it, " + ", ".join(["given the earlier releases and their many authors"] * 24) + "?"
+    sentences = ["The tool was written in 1998.", "Its author is Ada Lovelace, in London."]
+    encoding = pair_tokenizer(TOKENIZER).encode(question, " ".join(sentences))
+    assert len(encoding.ids) == MAX_PIECES and encoding.offsets[-2][1] == len(" ".join(sentences))
+    span = ScriptedHead("Ada Lovelace").best(question, sentences)
+    assert span is not None and sentences[span.segment][span.start : span.end] == "Ada Lovelace"
 
 
 def test_a_span_never_crosses_sentences() -> None:

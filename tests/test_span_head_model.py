@@ -41,3 +41,15 @@ def test_the_service_answers_with_the_heads_vote_and_exact_citations(settings: S
     assert answer.answer in answer.citations[0].quote
     first = service.ask(question, explain=True).explain[0]  # the trace shows the head's choice first
     assert first.text == answer.answer and {"reader_logit", "head_vote", "head_sentence_margin"} <= set(first.features)
+
+
+def test_a_question_as_long_as_the_api_allows_is_answered(settings: Settings, real_embedder: object) -> None:
+    # about 250 word pieces, more than the head reads at once; the head used to raise on it
+    with_head = tuned(settings, answering={"span_head_sentences": 3})
+    service = QAService.open(with_head, embedder=real_embedder)  # type: ignore[arg-type]
+    question = ("What did the United States and Ukraine recently agree on, " + ", ".join(
+        ["regarding the reshaped negotiation framework and the earlier heavily criticized proposal"] * 14) + "?")
+    assert len(question) <= with_head.answering.max_question_chars
+    answer = service.ask(question)
+    for citation in answer.citations:
+        assert service.data.documents[citation.doc_id].text[citation.start : citation.end] == citation.quote

@@ -30,6 +30,19 @@ MAX_SPAN_PIECES = 30
 MAX_PIECES = 192  # question and sentences; the rest of the last sentence is cut
 
 
+def pair_tokenizer(tokenizer_file: Path) -> Any:
+    """MiniLM's tokenizer for a question and its sentences, at most ``MAX_PIECES`` word pieces, unpadded.
+    The longer side is cut first: a long sentence keeps the question whole, and a question longer
+    than the head can read (a few hundred characters; ``[answering] max_question_chars`` allows
+    more) loses its tail instead of failing, as cutting only the sentences did."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_padding()  # the model folder's tokenizer.json pads to a fixed length
+    tokenizer.enable_truncation(max_length=MAX_PIECES, strategy="longest_first")
+    return tokenizer
+
+
 @dataclass(frozen=True)
 class HeadSpan:
     segment: int  # which of the given sentences holds the span
@@ -47,11 +60,7 @@ class SpanHead:
     """Runs the span head's ONNX file on one question and a few sentences."""
 
     def __init__(self, model_file: Path, tokenizer_file: Path, threads: int = 1) -> None:
-        from tokenizers import Tokenizer
-
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=MAX_PIECES, strategy="only_second")
+        self.tokenizer = pair_tokenizer(tokenizer_file)
         self.session = inference_session(model_file, threads)
 
     def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:

@@ -26,7 +26,7 @@ from rag.answering.model import ReaderModel
 from rag.answering.reader import Reader
 from rag.answering.span import best_sentences
 from rag.answering.span_export import build, save_weights
-from rag.answering.span_head import MAX_PIECES, SpanHead
+from rag.answering.span_head import SpanHead, pair_tokenizer
 from rag.answering.span_model import ensure_span_head
 from rag.embedding.base import packaged_model_path
 from rag.eval.samples import Sample
@@ -92,13 +92,11 @@ def train(examples: Sequence[SpanExample], recipe: TrainingRecipe = TrainingReci
           log: Callable[[str], object] = print) -> Any:  # fmt: skip
     """The span head fine-tuned on ``examples`` (a torch module in eval mode)."""
     import torch
-    from tokenizers import Tokenizer
 
     torch.manual_seed(recipe.seed)
     shuffle = random.Random(recipe.seed)
     model_dir = Path(packaged_model_path())
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=MAX_PIECES, strategy="only_second")
+    tokenizer = pair_tokenizer(model_dir / "tokenizer.json")
     tokenizer.enable_padding()
     module = build(model_dir, recipe.layers)
     for parameter in module.encoder.embeddings.parameters():
