@@ -257,3 +257,64 @@ def test_a_head_is_fine_tuned_once_per_set_of_examples(tmp_path: Path, monkeypat
     assert first == again and other != first and len(made) == 2  # trained for two sets of examples, not three
     assert first.read_bytes() == other.read_bytes() == b"weights"
     assert sorted(tmp_path.glob("all-*")) == sorted([first, other])  # written aside, renamed into place
+
+
+def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path: Path) -> None:
+    import torch
+
+    from rag.answering.span_export import build, pack, save_weights
+    from rag.eval.span_training import TrainingRecipe, train
+
+    start = build(Path(packaged_model_path()), 1)
+    with torch.no_grad():
+        start.qa.weight.add_(0.5)  # unlike MiniLM's freshly initialised layer, and not an int8 step
+    save_weights(start, 1, tmp_path / "pretrained.npz", quantise=False)
+    examples = examples_for("doc", "When?", ["in 1998"], True, ["It began in 1998."], [])
+    still = TrainingRecipe(layers=1, epochs=1, learning_rate=0.0, start=tmp_path / "pretrained.npz")
+    unchanged = pack(train(examples, still, log=lambda _: None), quantise=False)
+    for name, value in pack(start, quantise=False).items():
+        np.testing.assert_array_equal(unchanged[name], value, err_msg=name)  # floats kept, nothing rounded
+
+
+def test_pretraining_reads_the_synthetic_questions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from rag.eval import span_training
+
+    rows = [{"question": "When did it begin?", "context": "It began in 1998.", "answer": [9, 16]},
+            {"question": "Who wrote it?", "context": "It began in 1998.", "answer": None}]  # fmt: skip
+    synthetic = tmp_path / "cloze.json.gz"
+    synthetic.write_bytes(gzip.compress(msgspec.json.encode(rows)))
+    seen: list[tuple[list[span_training.SpanExample], span_training.TrainingRecipe]] = []
+
+    def fake_training(examples: Any, path: Path, recipe: Any, log: Any) -> Path:
+        seen.append((list(examples), recipe))
+        path.write_bytes(b"weights")
+        return path
+
+    monkeypatch.setattr(span_training, "train_and_save", fake_training)
+    first = span_training.pretrained(synthetic, tmp_path / "heads", log=lambda _: None)
+    assert span_training.pretrained(synthetic, tmp_path / "heads", log=lambda _: None) == first
+    (examples, recipe), = seen
+    assert [(e.context[e.answer[0] : e.answer[1]] if e.answer else None) for e in examples] == ["in 1998", None]
+    assert recipe == span_training.PRETRAINING and not recipe.quantise and recipe.start is None
+
+
+def test_the_committed_cloze_questions_leave_every_gold_document_out() -> None:
+    import csv
+    import gzip
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "eval" / "corpus"))
+    from build import SOURCES, UNSEEN
+
+    with open(root / "eval" / "pretraining" / "SOURCES.tsv", encoding="utf-8") as rows:
+        pages = {row["page"] for row in csv.DictReader(rows, delimiter="\t")}
+    assert len(pages) > 100 and not pages & {str(source) for _, _, _, source, _ in (*SOURCES, *UNSEEN)}
+    questions = msgspec.json.decode(gzip.decompress((root / "eval" / "pretraining" / "cloze.json.gz").read_bytes()))
+    assert len(questions) > 10_000
+    for row in questions:
+        if row["answer"] is not None:
+            start, end = row["answer"]
+            assert 0 <= start < end <= len(row["context"]) and row["context"][start:end].strip()

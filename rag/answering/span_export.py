@@ -64,13 +64,13 @@ def trained_names(module: Any) -> list[str]:
     return [name for name, _ in module.named_parameters() if not name.startswith("encoder.embeddings.")]
 
 
-def pack(module: Any) -> dict[str, npt.NDArray[Any]]:
-    """The trained parameters as arrays, 2-D weights in int8 with per-row scales."""
+def pack(module: Any, quantise: bool = True) -> dict[str, npt.NDArray[Any]]:
+    """The trained parameters as arrays, 2-D weights in int8 with per-row scales unless not ``quantise``."""
     state = dict(module.named_parameters())
     arrays: dict[str, npt.NDArray[Any]] = {}
     for name in trained_names(module):
         value = state[name].detach().cpu().numpy().astype(np.float32)
-        if value.ndim == 2:
+        if value.ndim == 2 and quantise:
             scale = np.maximum(np.abs(value).max(axis=1, keepdims=True), 1e-12) / 127.0
             arrays[name + _QUANTISED] = np.round(value / scale).astype(np.int8)
             arrays[name + "::scale"] = scale.astype(np.float32)
@@ -90,8 +90,8 @@ def unpack(arrays: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[np.floa
     return weights
 
 
-def save_weights(module: Any, layers: int, path: Path) -> None:
-    np.savez_compressed(path, layers=np.asarray(layers), **pack(module))  # type: ignore[arg-type]
+def save_weights(module: Any, layers: int, path: Path, quantise: bool = True) -> None:
+    np.savez_compressed(path, layers=np.asarray(layers), **pack(module, quantise))  # type: ignore[arg-type]
 
 
 def load(weights_file: Path, model_dir: Path) -> Any:

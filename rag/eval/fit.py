@@ -41,7 +41,7 @@ from rag.eval.head_abstention import stacked_confidence, stacked_rows, with_stac
 from rag.eval.linear import calibration, choose_threshold, feature_scale, logistic, pairwise
 from rag.eval.metrics import GoldItem, Outcome, Report, evaluate, load_gold, summarize
 from rag.eval.samples import Sample, collect
-from rag.eval.span_training import SpanExample, held_out_heads, span_examples, trained
+from rag.eval.span_training import SpanExample, TrainingRecipe, held_out_heads, pretrained, span_examples, trained
 from rag.eval.words import cross_fitted_word_columns, fit_tagger
 
 RIGHT_ANSWER_F1 = 0.5
@@ -211,10 +211,12 @@ def head_examples(opened: Sequence[OpenedSet], model: ReaderModel, sentences: in
 
 
 def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
-                     log: Callable[[str], object] = print, head_out: Path | None = None) -> FitResult:  # fmt: skip
-    """Fit on every gold set (and fine-tune the span head into ``head_out``); with ``held_out``, also
-    answer every question with the models and span head that did not see its document, and measure
-    those answers and the abstention's calibration."""
+                     log: Callable[[str], object] = print, head_out: Path | None = None,
+                     pretraining: Path | None = None) -> FitResult:  # fmt: skip
+    """Fit on every gold set (and fine-tune the span head into ``head_out``, from a head pretrained
+    on the synthetic questions of ``pretraining`` if given); with ``held_out``, also answer every
+    question with the models and span head that did not see its document, and measure those
+    answers and the abstention's calibration."""
     opened = open_and_collect(settings, sets, log)
     samples = [s for o in opened for s in o.samples]
     reader = opened[0].service.answerer
@@ -222,13 +224,15 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     sentences = settings.answering.span_head_sentences
     examples = head_examples(opened, final, sentences) if sentences else []
     heads_folder = Path(settings.paths.index) / "span-heads"
+    start = pretrained(pretraining, heads_folder, log) if pretraining and examples else None
+    recipe = TrainingRecipe(start=start)
     if head_out is not None and examples:
-        shutil.copyfile(trained(examples, heads_folder, "all", log=log), head_out)
+        shutil.copyfile(trained(examples, heads_folder, "all", recipe, log), head_out)
         log(f"span head written to {head_out}")
     if not held_out and not examples:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
-    heads = held_out_heads(examples, heads_folder, log=log) if examples else {}
+    heads = held_out_heads(examples, heads_folder, recipe=recipe, log=log) if examples else {}
     reader_auroc = {}
     if heads:  # the rule that also reads the head's margin, stacked on held-out logits and margins
         x, groups, y = stacked_rows([(o.service.answerer, o.samples) for o in opened], models, heads)

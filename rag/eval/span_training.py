@@ -11,11 +11,17 @@ Each gold question gives an example per sentence read and one more:
 
 The loss is SQuAD's: cross-entropy of the start and of the end piece. The word-piece embeddings
 stay frozen (the shipped weights then leave them out); everything above them is trained.
+
+Fine-tuning can start from MiniLM itself or from a head pretrained on synthetic cloze questions
+(``rag fit --pretrain``, eval/pretraining/): thousands of questions about documentation prose in
+general, before the few thousand gold ones (eval/EXPERIMENTS.md, 2026-12-01).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from typing import Any
 from rag.answering.model import ReaderModel
 from rag.answering.reader import Reader
 from rag.answering.span import best_sentences
-from rag.answering.span_export import build, save_weights
+from rag.answering.span_export import build, load, save_weights
 from rag.answering.span_head import SpanHead, pair_tokenizer
 from rag.answering.span_model import ensure_span_head
 from rag.embedding.base import packaged_model_path
@@ -50,6 +56,12 @@ class TrainingRecipe:
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
     seed: int = 0
+    start: Path | None = None  # weights to fine-tune from (a pretrained head); None: MiniLM's own
+    quantise: bool = True  # int8 rows in the saved weights; a start for further training keeps floats
+
+
+# One epoch: the synthetic questions teach the task's shape, the gold ones its substance.
+PRETRAINING = TrainingRecipe(epochs=1, quantise=False)
 
 
 def locate(context: str, answers: Sequence[str]) -> tuple[int, int] | None:
@@ -98,7 +110,7 @@ def train(examples: Sequence[SpanExample], recipe: TrainingRecipe = TrainingReci
     model_dir = Path(packaged_model_path())
     tokenizer = pair_tokenizer(model_dir / "tokenizer.json")
     tokenizer.enable_padding()
-    module = build(model_dir, recipe.layers)
+    module = load(recipe.start, model_dir) if recipe.start else build(model_dir, recipe.layers)
     for parameter in module.encoder.embeddings.parameters():
         parameter.requires_grad = False
     trained = [p for p in module.parameters() if p.requires_grad]
@@ -128,7 +140,7 @@ def train(examples: Sequence[SpanExample], recipe: TrainingRecipe = TrainingReci
 
 def train_and_save(examples: Sequence[SpanExample], path: Path, recipe: TrainingRecipe = TrainingRecipe(),
                    log: Callable[[str], object] = print) -> Path:  # fmt: skip
-    save_weights(train(examples, recipe, log), recipe.layers, path)
+    save_weights(train(examples, recipe, log), recipe.layers, path, recipe.quantise)
     return path
 
 
@@ -177,6 +189,20 @@ def trained(examples: Sequence[SpanExample], folder: Path, name: str, recipe: Tr
         partial = train_and_save(examples, weights.with_suffix(".partial.npz"), recipe, log)
         partial.replace(weights)
     return weights
+
+
+def synthetic_examples(path: Path) -> list[SpanExample]:
+    """The cloze questions of ``path`` (gzipped JSON: question, context, answer as [start, end] or null)."""
+    rows = json.loads(gzip.decompress(path.read_bytes()))
+    return [SpanExample("synthetic", row["question"], row["context"], tuple(row["answer"]) if row["answer"] else None)
+            for row in rows]  # fmt: skip
+
+
+def pretrained(synthetic: Path, folder: Path, log: Callable[[str], object] = print) -> Path:
+    """A head trained on the synthetic questions of ``synthetic``: the start of every fine-tuning
+    (``TrainingRecipe.start``). Kept in ``folder`` under a name made from them (about 26 minutes
+    for 16 k questions on two cores)."""
+    return trained(synthetic_examples(synthetic), folder, "pretrained", PRETRAINING, log)
 
 
 def held_out_heads(examples: Sequence[SpanExample], folder: Path, folds: int = HELD_OUT_FOLDS,
