@@ -17,7 +17,8 @@ it was made and can remake it:
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 
 The unseen documents (``UNSEEN``) come from python-markdown-doc python-jinja2-doc python-babel-doc
-python-aiohttp-doc bind9-doc debian-history python-cryptography-doc; ``--unseen`` writes them to
+python-aiohttp-doc bind9-doc debian-history python-cryptography-doc highlight.js-doc jpeg-xl-doc s6-doc
+libcurl4-doc; ``--unseen`` writes them to
 eval/unseen/docs/ and eval/unseen/SOURCES.tsv.
 """
 
@@ -387,6 +388,14 @@ UNSEEN = [
      Path("/usr/share/doc/python-cryptography-doc/html/_sources/glossary.rst.txt"), "copy"),
     ("cryptography-api-stability.rst", "policy", "python-cryptography-doc",
      Path("/usr/share/doc/python-cryptography-doc/html/_sources/api-stability.rst.txt"), "copy"),
+    # The seventh round (highlight.js-doc, jpeg-xl-doc, s6-doc, libcurl4-doc), made while the fourth
+    # to sixth were unseen: a README with a large table, a changelog, a command's manual page, a policy.
+    ("highlightjs-readme.md", "readme", "highlight.js-doc", Path("/usr/share/doc/highlight.js-doc/README.md.gz"),
+     "gunzip"),
+    ("libjxl-changelog.md", "release-notes", "jpeg-xl-doc", Path("/usr/share/doc/jpeg-xl-doc/changelog.gz"), "gunzip"),
+    ("s6-svc.md", "manual-page", "s6-doc", Path("/usr/share/doc/s6/s6-svc.html"), "html"),
+    ("curl-security-process.md", "policy", "libcurl4-doc", Path("/usr/share/doc/libcurl4/SECURITY-PROCESS.md.gz"),
+     "gunzip"),
 ]
 
 
