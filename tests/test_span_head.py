@@ -107,7 +107,7 @@ def test_weights_round_trip_through_int8_rows(tmp_path: Path) -> None:
     module = build(Path(packaged_model_path()), 1)
     names = trained_names(module)
     assert names and not any(name.startswith("encoder.embeddings.") for name in names) and "qa.weight" in names
-    save_weights(module, 1, tmp_path / "head.npz")
+    save_weights(module, tmp_path / "head.npz")
     loaded = dict(load(tmp_path / "head.npz", Path(packaged_model_path())).named_parameters())
     for name, parameter in module.named_parameters():
         original, found = parameter.detach().numpy(), loaded[name].detach().numpy()
@@ -263,17 +263,21 @@ def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path: Path) -> None:
     import torch
 
     from rag.answering.span_export import build, pack, save_weights
-    from rag.eval.span_training import TrainingRecipe, train
+    from rag.eval.span_training import TrainingRecipe, train, train_and_save
 
     start = build(Path(packaged_model_path()), 1)
     with torch.no_grad():
         start.qa.weight.add_(0.5)  # unlike MiniLM's freshly initialised layer, and not an int8 step
-    save_weights(start, 1, tmp_path / "pretrained.npz", quantise=False)
+    save_weights(start, tmp_path / "pretrained.npz", quantise=False)
     examples = examples_for("doc", "When?", ["in 1998"], True, ["It began in 1998."], [])
     still = TrainingRecipe(layers=1, epochs=1, learning_rate=0.0, start=tmp_path / "pretrained.npz")
     unchanged = pack(train(examples, still, log=lambda _: None), quantise=False)
     for name, value in pack(start, quantise=False).items():
         np.testing.assert_array_equal(unchanged[name], value, err_msg=name)  # floats kept, nothing rounded
+    deeper = TrainingRecipe(epochs=1, learning_rate=0.0, start=tmp_path / "pretrained.npz")  # recipe says 6
+    saved = train_and_save(examples, tmp_path / "fine-tuned.npz", deeper, log=lambda _: None)
+    with np.load(saved) as stored:
+        assert int(stored["layers"]) == 1  # the start's depth, not the recipe's
 
 
 def test_pretraining_reads_the_synthetic_questions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,15 +307,17 @@ def test_pretraining_reads_the_synthetic_questions_once(tmp_path: Path, monkeypa
 def test_the_committed_cloze_questions_leave_every_gold_document_out() -> None:
     import csv
     import gzip
-    import sys
 
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "eval" / "corpus"))
-    from build import SOURCES, UNSEEN
 
-    with open(root / "eval" / "pretraining" / "SOURCES.tsv", encoding="utf-8") as rows:
-        pages = {row["page"] for row in csv.DictReader(rows, delimiter="\t")}
-    assert len(pages) > 100 and not pages & {str(source) for _, _, _, source, _ in (*SOURCES, *UNSEEN)}
+    def column(table: Path, name: str) -> set[str]:
+        with open(table, encoding="utf-8") as rows:
+            return {row[name] for row in csv.DictReader(rows, delimiter="\t")}
+
+    gold_sources = column(root / "eval" / "corpus" / "SOURCES.tsv", "source") | column(
+        root / "eval" / "unseen" / "SOURCES.tsv", "source")  # fmt: skip
+    pages = column(root / "eval" / "pretraining" / "SOURCES.tsv", "page")
+    assert len(gold_sources) > 60 and len(pages) > 100 and not pages & gold_sources
     questions = msgspec.json.decode(gzip.decompress((root / "eval" / "pretraining" / "cloze.json.gz").read_bytes()))
     assert len(questions) > 10_000
     for row in questions:

@@ -90,8 +90,11 @@ def unpack(arrays: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[np.floa
     return weights
 
 
-def save_weights(module: Any, layers: int, path: Path, quantise: bool = True) -> None:
-    np.savez_compressed(path, layers=np.asarray(layers), **pack(module, quantise))  # type: ignore[arg-type]
+def save_weights(module: Any, path: Path, quantise: bool = True) -> None:
+    """The trained parameters and the module's own layer count (a head fine-tuned from a
+    pretrained one has that one's depth, whatever the recipe says)."""
+    layers = np.asarray(module.encoder.config.num_hidden_layers)
+    np.savez_compressed(path, layers=layers, **pack(module, quantise))  # type: ignore[arg-type]
 
 
 def load(weights_file: Path, model_dir: Path) -> Any:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from rag.answering.model import ReaderModel
 from rag.answering.reader import Reader
@@ -56,7 +57,7 @@ class TrainingRecipe:
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
     seed: int = 0
-    start: Path | None = None  # weights to fine-tune from (a pretrained head); None: MiniLM's own
+    start: Path | None = None  # weights to fine-tune from (a pretrained head, whose depth wins); None: MiniLM's
     quantise: bool = True  # int8 rows in the saved weights; a start for further training keeps floats
 
 
@@ -140,7 +141,7 @@ def train(examples: Sequence[SpanExample], recipe: TrainingRecipe = TrainingReci
 
 def train_and_save(examples: Sequence[SpanExample], path: Path, recipe: TrainingRecipe = TrainingRecipe(),
                    log: Callable[[str], object] = print) -> Path:  # fmt: skip
-    save_weights(train(examples, recipe, log), recipe.layers, path, recipe.quantise)
+    save_weights(train(examples, recipe, log), path, recipe.quantise)
     return path
 
 
@@ -193,7 +194,7 @@ def trained(examples: Sequence[SpanExample], folder: Path, name: str, recipe: Tr
 
 def synthetic_examples(path: Path) -> list[SpanExample]:
     """The cloze questions of ``path`` (gzipped JSON: question, context, answer as [start, end] or null)."""
-    rows = json.loads(gzip.decompress(path.read_bytes()))
+    rows = msgspec.json.decode(gzip.decompress(path.read_bytes()))
     return [SpanExample("synthetic", row["question"], row["context"], tuple(row["answer"]) if row["answer"] else None)
             for row in rows]  # fmt: skip
 
