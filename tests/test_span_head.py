@@ -7,6 +7,7 @@ word's end, and map back to exact offsets of the document.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from rag.answering.span import best_sentences
 from rag.answering.span_head import MAX_PIECES, HeadSpan, SpanHead, pair_tokenizer
 from rag.embedding.base import packaged_model_path
 from rag.engine.service import QAService
-from rag.eval.span_training import examples_for, folds_of, locate, piece_targets
+from rag.eval.span_training import examples_for, folds_of, length_batches, locate, piece_targets
 
 TOKENIZER = Path(packaged_model_path()) / "tokenizer.json"
 
@@ -146,6 +147,32 @@ def test_folds_hold_out_whole_documents() -> None:
     assert sorted(fold_of) == sorted({f"doc-{i}" for i in range(12)})
     assert sorted(set(fold_of.values())) == [0, 1, 2, 3, 4]
     assert folds_of(list(fold_of), 5) == fold_of  # seeded: the same folds every run
+
+
+@given(st.lists(st.integers(1, 200), max_size=300), st.integers(1, 20), st.integers(0, 6), st.integers(0, 9))
+def test_length_batches_deal_every_example_once(lengths: list[int], size: int, pool: int, seed: int) -> None:
+    order = list(range(len(lengths)))
+    random.Random(seed).shuffle(order)
+    batches = length_batches(order, lengths, size, pool, random.Random(seed))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert all(0 < len(batch) <= size for batch in batches)
+    if pool == 0:  # random batches: the shuffled order cut as it is
+        assert [i for batch in batches for i in batch] == order
+
+
+def test_length_batches_pad_less_than_random_ones() -> None:
+    draw = random.Random(0)
+    lengths = [draw.choice([12, 20, 30, 45, 60, 190]) for _ in range(1600)]
+    order = list(range(len(lengths)))
+    draw.shuffle(order)
+
+    def padded(batches: list[list[int]]) -> int:  # what a batch costs: all its rows padded to its longest
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    grouped = length_batches(order, lengths, 16, 50, random.Random(1))
+    assert padded(grouped) < 0.6 * padded(length_batches(order, lengths, 16, 0, random.Random(1)))
+    assert grouped == length_batches(order, lengths, 16, 50, random.Random(1))  # seeded
+    assert len({tuple(sorted(lengths[i] for i in b)) for b in grouped}) > 1  # the batches still differ
 
 
 def test_the_heads_vote_picks_the_candidate_whose_boundaries_it_marks(service: QAService) -> None:
