@@ -42,6 +42,7 @@ FULL = {
     "build_stages": ["--repeat", "2"],
     "corpus_scale": ["--sizes", "10000", "100000", "1000000"],
     "llamaindex": ["--repeat", "2"],
+    "span_training": ["--examples", "960", "--rounds", "2"],
 }
 QUICK = {
     "query_path": ["--repeat", "1"],
@@ -57,6 +58,7 @@ QUICK = {
     "build_stages": ["--repeat", "1"],
     "corpus_scale": ["--sizes", "300", "3000", "--base-chunks", "300"],
     "llamaindex": ["--repeat", "1", "--limit", "20"],
+    "span_training": ["--examples", "48", "--rounds", "1"],
 }
 
 TARGETS = """\
