@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -136,3 +137,25 @@ def test_a_gold_set_listing_a_file_twice_is_refused(tmp_path: Path, settings: Se
     assert result.exit_code == 1 and "lists a.jsonl more than once" in result.output, result.output
     assert not (tmp_path / "model.json").exists()
     assert [s.name for s in load_sets(ROOT / "eval" / "sets.toml")] == ["article", "corpus"]
+
+
+def test_rag_fit_writes_every_held_out_outcome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from rag.answering.model import load_model
+    from rag.cli import fitting
+    from rag.cli.main import main
+    from rag.eval.fit import FitResult
+    from rag.eval.metrics import Outcome, Report
+
+    outcome = Outcome(id="q1", kind="fact", answerable=True, answer="in 1998", abstained=False, confidence=0.7,
+                      first_hit=1, em=1.0, f1=1.0, contained=1.0, citations=1, valid_citations=1,
+                      precise_citations=1, evidence=1, covered_evidence=1, latency_ms=3.0, doc="a.md")  # fmt: skip
+    report = Report(outcomes=[outcome], summary={"all": {"questions": 1.0, "token_f1": 1.0}})
+    result = FitResult(load_model(), report, {"auroc": 0.9, "ece": 0.02})
+    monkeypatch.setattr(fitting, "fit_and_hold_out", lambda *args, **kwargs: result)
+    written = tmp_path / "outcomes.json"
+    args = ["fit", "--out", str(tmp_path / "model.json"), "--outcomes", str(written)]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    assert msgspec.json.decode(written.read_bytes(), type=Report) == report

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import msgspec
 from rich.console import Console
 
 from rag.answering.model import PACKAGED, save_model
@@ -25,6 +26,8 @@ out = Console(stderr=True)
 @click.option("--span-head-out", "head_path", type=click.Path(path_type=Path), default=PACKAGED_WEIGHTS,
               show_default=True, help="Where to write the fine-tuned span head's weights.")  # fmt: skip
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the held-out report (Markdown).")
+@click.option("--outcomes", "outcomes_path", type=click.Path(path_type=Path),
+              help="Also write every held-out question's outcome and the summary (JSON).")  # fmt: skip
 @click.option("--held-out/--no-held-out", default=True, help="Measure each document with a model fitted without it.")
 @click.option("--ablations", "ablations_path", type=click.Path(path_type=Path),
               help="Instead of fitting: held-out figures with each stage switched off in turn (Markdown).")  # fmt: skip
@@ -33,7 +36,8 @@ out = Console(stderr=True)
                    "(eval/pretraining/cloze.json.gz; about 26 min more).")  # fmt: skip
 @click.pass_obj
 def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, report_path: Path | None,
-        held_out: bool, ablations_path: Path | None, pretraining: Path | None) -> None:  # fmt: skip
+        outcomes_path: Path | None, held_out: bool, ablations_path: Path | None,
+        pretraining: Path | None) -> None:  # fmt: skip
     """Fit the candidate scorer and abstention rule, fine-tune the span head; report held-out figures."""
     try:
         sets = load_sets(sets_path)
@@ -61,6 +65,9 @@ def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, re
     if report_path:
         report_path.write_text(text, encoding="utf-8")
         out.print(f"held-out report written to {report_path}")
+    if outcomes_path:  # per question: what the summary hides, for reading failures one by one
+        outcomes_path.write_bytes(msgspec.json.encode(result.report))
+        out.print(f"held-out outcomes written to {outcomes_path}")
 
 
 GROUP_COLUMNS = ("questions", "hit@3", "token_f1", "exact_match", "citation_precision", "citation_recall",
