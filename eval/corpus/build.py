@@ -18,7 +18,7 @@ it was made and can remake it:
 
 The unseen documents (``UNSEEN``) come from python-markdown-doc python-jinja2-doc python-babel-doc
 python-aiohttp-doc bind9-doc debian-history python-cryptography-doc highlight.js-doc jpeg-xl-doc s6-doc
-libcurl4-doc; ``--unseen`` writes them to
+libcurl4-doc sendmail-doc leveldb-doc knot-doc docutils-doc; ``--unseen`` writes them to
 eval/unseen/docs/ and eval/unseen/SOURCES.tsv.
 """
 
@@ -182,15 +182,30 @@ def libxml2_page(path: Path) -> str:
     """A libxml2 page's content: the cell of its layout tables that holds it (pandoc writes a layout
     table as [TABLE])."""
     html = path.read_text(encoding="utf-8")
-    return pandoc_markdown(html[html.find("<p>Table of Contents:") : html.find('<p><a href="bugs.html">Daniel Veillard')])
+    start, end = html.find("<p>Table of Contents:"), html.find('<p><a href="bugs.html">Daniel Veillard')
+    return pandoc_markdown(html[start:end])
 
 
 def sphinx_body(path: Path) -> str:
-    """A page of a Sphinx-themed HTML site (Python-Markdown's documentation) as Markdown: the main body
-    only, without the navigation bars, the sidebar and the footer; the heading anchors' pilcrows go."""
+    """A page of a Sphinx-themed HTML site (Python-Markdown's or Knot DNS's documentation) as Markdown: the
+    main body only, without the navigation bars, the sidebar and the footer; the heading anchors' pilcrows go."""
     html = path.read_text(encoding="utf-8")
     html = html[html.index('<div class="body" role="main">') : html.index('<div class="sphinxsidebar"')]
     return pandoc_markdown(re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S))
+
+
+def sendmail_tuning(path: Path) -> str:
+    """sendmail's performance tuning guide (its TUNING file), hard-wrapped as shipped, without the comment
+    block (copyright notice and RCS id) that heads it."""
+    return re.sub(r"\A(?:#.*\n)+\s*", "", gunzip(path))
+
+
+def docutils_policies(path: Path) -> str:
+    """The Docutils Project Policies (reStructuredText as shipped) up to the backwards compatibility
+    policy, without the include of the site's header; the rest (snapshots, development set-up, mailing
+    lists, related projects) makes the whole longer than the corpus's documents."""
+    return excerpt(path.read_text(encoding="utf-8"), "===========================\n Docutils Project Policies",
+                   "\nSnapshots\n=========\n")  # fmt: skip
 
 
 def nginx_changes_1_19_to_1_22(path: Path) -> str:
@@ -338,17 +353,17 @@ SOURCES += [
     ("werkzeug-quickstart.rst", "tutorial", "python-werkzeug-doc",
      Path("/usr/share/doc/python-werkzeug-doc/html/_sources/quickstart.rst.txt"), "copy"),
     # the second round (python-pygments-doc python-attr-doc python-tornado-doc)
-    ("pygments-faq.rst", "faq", "python-pygments-doc", Path("/usr/share/doc/python-pygments-doc/html/_sources/faq.rst.txt"),
-     "copy"),
-    ("attrs-glossary.md", "glossary", "python-attr-doc", Path("/usr/share/doc/python-attr-doc/html/_sources/glossary.md.txt"),
-     "copy"),
+    ("pygments-faq.rst", "faq", "python-pygments-doc",
+     Path("/usr/share/doc/python-pygments-doc/html/_sources/faq.rst.txt"), "copy"),
+    ("attrs-glossary.md", "glossary", "python-attr-doc",
+     Path("/usr/share/doc/python-attr-doc/html/_sources/glossary.md.txt"), "copy"),
     ("tornado-running.rst", "how-to", "python-tornado-doc",
      Path("/usr/share/doc/python-tornado-doc/html/_sources/guide/running.rst.txt"), "copy"),
     ("tornado-6.2-release-notes.rst", "release-notes", "python-tornado-doc",
      Path("/usr/share/doc/python-tornado-doc/html/_sources/releases/v6.2.0.rst.txt"), "copy"),
     # the third round (python-aiohttp-doc python-babel-doc python-jinja2-doc)
-    ("aiohttp-faq.rst", "faq", "python-aiohttp-doc", Path("/usr/share/doc/python-aiohttp-doc/html/_sources/faq.rst.txt"),
-     "copy"),
+    ("aiohttp-faq.rst", "faq", "python-aiohttp-doc",
+     Path("/usr/share/doc/python-aiohttp-doc/html/_sources/faq.rst.txt"), "copy"),
     ("aiohttp-request-lifecycle.rst", "handbook", "python-aiohttp-doc",
      Path("/usr/share/doc/python-aiohttp-doc/html/_sources/http_request_lifecycle.rst.txt"), "copy"),
     ("babel-numbers.rst", "tutorial", "python-babel-doc",
@@ -396,6 +411,16 @@ UNSEEN = [
     ("s6-svc.md", "manual-page", "s6-doc", Path("/usr/share/doc/s6/s6-svc.html"), "html"),
     ("curl-security-process.md", "policy", "libcurl4-doc", Path("/usr/share/doc/libcurl4/SECURITY-PROCESS.md.gz"),
      "gunzip"),
+    # The eighth round (sendmail-doc, leveldb-doc, knot-doc, docutils-doc), made while the fourth to seventh
+    # were unseen: a hard-wrapped plain-text guide, a Markdown design note with a table, a command's manual
+    # page with options, exit values and examples, a project's contribution policy in reStructuredText.
+    ("sendmail-tuning.txt", "how-to", "sendmail-doc", Path("/usr/share/doc/sendmail-doc/sendmail/TUNING.gz"),
+     "sendmail_tuning"),
+    ("leveldb-implementation.md", "reference", "leveldb-doc", Path("/usr/share/doc/leveldb-doc/impl.md.gz"),
+     "gunzip"),
+    ("knot-kdig.md", "manual-page", "knot-doc", Path("/usr/share/doc/knot-doc/man_kdig.html"), "sphinx_body"),
+    ("docutils-policies.rst", "policy", "docutils-doc", Path("/usr/share/doc/docutils-doc/docs/dev/policies.txt"),
+     "docutils_policies"),
 ]
 
 
