@@ -253,3 +253,17 @@ def test_span_choice_prefers_what_the_probable_candidates_agree_on() -> None:
     assert choose(logits, proposals, consensus=1) == 0
     assert choose(logits, proposals, consensus=4) == 1
     assert choose(np.array([9.0, 1.8, 1.7, 1.6]), proposals, consensus=4) == 0  # a clear winner stays
+
+
+def test_a_term_every_competing_sentence_holds_tells_none_apart() -> None:
+    from rag.answering.question import Question
+
+    terms = {"svc": 5.0, "sigwinch": 7.0, "option": 2.0}
+    q = Question("Which s6-svc option sends a SIGWINCH?", "thing", frozenset(), terms, False)
+    competing = [frozenset({"svc", "send"}), frozenset({"svc", "sigwinch"}), frozenset({"svc", "sigterm"})]
+    q.weigh_locally(competing)
+    assert set(q.local) == {"svc", "sigwinch"}  # "option": no competing sentence holds it
+    assert q.local["sigwinch"] > q.local["svc"] > 0
+    assert q.local_coverage(competing[1]) == 1.0 and q.local_coverage(competing[0]) < 0.25
+    q.weigh_locally([])
+    assert q.local_coverage(competing[1]) == 0.0

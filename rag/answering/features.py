@@ -43,7 +43,7 @@ FEATURES: tuple[str, ...] = (
     "list_not_wanted", "sentence_for_how", "definition_block", "table_row", "code",
     "contains_echo", "after_last_match", "adjacent_after_match", "position",
     "context_dense", "previous_dense", "clause_dense", "header_match", "beside_type_noun",
-    "bigram_coverage", "rarest_match", "document_coverage",
+    "bigram_coverage", "rarest_match", "document_coverage", "local_coverage",
     *(f"kind_{k}" for k in KINDS),
     *(f"why_{k}" for k in ("sentence", "focus", "oblique")),
     *(f"how_{k}" for k in ("sentence", "focus")),
@@ -56,6 +56,7 @@ COLUMN = {name: i for i, name in enumerate(FEATURES)}
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("sentence_dense", "context_dense", "previous_dense", "clause_dense"),
     "terms": ("sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "document_coverage",
+              "local_coverage",
               "echo_share", "novel_words", "contains_echo", "header_match", "head_in_question"),
     "position": ("passage_prior", "sentence_rank", "distance", "after_match", "after_last_match",
                  "adjacent_after_match", "position"),
@@ -71,7 +72,7 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "sentence_dense", "sentence_coverage", "context_coverage", "passage_prior", "sentence_rank",
     "definition_block", "table_row", "code", "type_fit", "list_for_list", "causal_for_why", "head_in_question",
     "context_dense", "previous_dense", "clause_dense", "header_match", "bigram_coverage", "rarest_match",
-    "document_coverage",
+    "document_coverage", "local_coverage",
 )  # fmt: skip
 _SENTENCE_COLUMNS = [COLUMN[name] for name in SENTENCE_FEATURES]
 
@@ -224,6 +225,7 @@ def _sentence_values(q: Question, words: SentenceWords, s: Sentence, dense: dict
     # Whether the sentence's document uses the question's words at all: a question that names a
     # product ("... a Werkzeug request ...") should not be answered from another product's page.
     row[_DOCUMENT_COVERAGE] = q.coverage(document_terms(s))
+    row[_LOCAL_COVERAGE] = q.local_coverage(found)
     row[_SENTENCE_RANK] = 1.0 / (1.0 + rank)
     row[_DEFINITION_BLOCK] = float(s.kind == "definition")
     row[_TABLE_ROW] = float(s.kind == "table_row")
@@ -238,9 +240,9 @@ _KIND_COLUMN = {k: COLUMN[f"kind_{k}"] for k in KINDS}
  _NOVEL_WORDS, _LENGTH, _LENGTH_SHARE, _DISTANCE, _AFTER_MATCH, _AFTER_LAST_MATCH, _ADJACENT_AFTER_MATCH,
  _BESIDE_TYPE_NOUN, _CONTAINS_ECHO, _POSITION, _TYPE_FIT, _TYPE_MISS, _ENTITY_FOR_OPEN, _HEAD_IN_QUESTION,
  _CAUSAL_FOR_WHY, _LIST_FOR_LIST, _LIST_NOT_WANTED, _SENTENCE_FOR_HOW, _DEFINITION_BLOCK, _TABLE_ROW, _CODE,
- _HEADER_MATCH, _DOCUMENT_COVERAGE) = (COLUMN[name] for name in (
+ _HEADER_MATCH, _DOCUMENT_COVERAGE, _LOCAL_COVERAGE) = (COLUMN[name] for name in (
     "sentence_coverage", "context_coverage", "bigram_coverage", "rarest_match", "passage_prior", "sentence_rank",
     "echo_share", "novel_words", "length", "length_share", "distance", "after_match", "after_last_match",
     "adjacent_after_match", "beside_type_noun", "contains_echo", "position", "type_fit", "type_miss",
     "entity_for_open", "head_in_question", "causal_for_why", "list_for_list", "list_not_wanted", "sentence_for_how",
-    "definition_block", "table_row", "code", "header_match", "document_coverage"))  # fmt: skip
+    "definition_block", "table_row", "code", "header_match", "document_coverage", "local_coverage"))  # fmt: skip

@@ -11,6 +11,7 @@ question's stemmed content words with their idf in the corpus.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -73,6 +74,9 @@ class Question:
     bigrams: frozenset[tuple[str, str]] = frozenset()  # adjacent content-word stems, in order
     type_nouns: frozenset[str] = frozenset()  # stems naming the answer's kind ("Which directory ...?")
     echoed: dict[str, bool] = field(default_factory=dict)  # words already checked by ``echoes``
+    # Each term's weight among the sentences competing for the answer (``weigh_locally``): a word
+    # every one of them holds, like the name of the program a manual page is about, tells none apart.
+    local: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def total(self) -> float:
@@ -81,6 +85,21 @@ class Question:
     def coverage(self, found: frozenset[str]) -> float:
         """Idf-weighted share of the question's terms among ``found``."""
         return sum(w for t, w in self.terms.items() if t in found) / self.total
+
+    def weigh_locally(self, competing: list[frozenset[str]]) -> None:
+        """Weigh each question term by how few of the ``competing`` sentences' term sets hold it:
+        log((n + 1) / (df + 0.5)), for the terms at least one of them holds."""
+        n = len(competing)
+        self.local = {}
+        for term in self.terms:
+            df = sum(term in found for found in competing)
+            if df:
+                self.local[term] = math.log((n + 1) / (df + 0.5))
+
+    def local_coverage(self, found: frozenset[str]) -> float:
+        """The share of the question's locally weighted terms (``weigh_locally``) among ``found``."""
+        total = sum(self.local.values())
+        return sum(w for t, w in self.local.items() if t in found) / total if total else 0.0
 
     def rarest_share(self, found: frozenset[str]) -> float:
         """The idf of the rarest question term among ``found``, as a share of the rarest overall:
