@@ -131,7 +131,7 @@ class RetrievalSettings(msgspec.Struct, forbid_unknown_fields=True):
     top_k: Positive = 5
     max_top_k: Positive = 50
     candidates: Positive = 50
-    rrf_k: NonNegative = 60
+    rrf_k: NonNegative = 2
     dense_weight: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
     sentence_weight: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
     bm25_weight: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0

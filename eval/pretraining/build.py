@@ -1,4 +1,4 @@
-"""Synthetic cloze questions for pretraining the span head (``rag fit --pretrain``).
+"""Synthetic cloze questions for pretraining the span head (``rag fit`` pretrains on them by default).
 
     python eval/pretraining/build.py [LIMIT]   # writes eval/pretraining/cloze.json.gz and SOURCES.tsv
 

@@ -12,9 +12,9 @@ Each gold question gives an example per sentence read and one more:
 The loss is SQuAD's: cross-entropy of the start and of the end piece. The word-piece embeddings
 stay frozen (the shipped weights then leave them out); everything above them is trained.
 
-Fine-tuning can start from MiniLM itself or from a head pretrained on synthetic cloze questions
-(``rag fit --pretrain``, eval/pretraining/): thousands of questions about documentation prose in
-general, before the few thousand gold ones (eval/EXPERIMENTS.md, 2026-12-01).
+Fine-tuning starts from a head pretrained on synthetic cloze questions (what ``rag fit`` does by
+default, eval/pretraining/: thousands of questions about documentation prose in general, before the
+few thousand gold ones; eval/EXPERIMENTS.md, 2026-12-01) or from MiniLM itself (``--no-pretrain``).
 """
 
 from __future__ import annotations
