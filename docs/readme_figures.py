@@ -55,7 +55,8 @@ NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NE
                  ROOT / "eval" / "NEW_DOCUMENTS_19371eb_round4.md", ROOT / "eval" / "NEW_DOCUMENTS_f7baa70.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_f7baa70_round5.md", ROOT / "eval" / "NEW_DOCUMENTS_f7baa70_round6.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_f7baa70_round7.md", ROOT / "eval" / "NEW_DOCUMENTS_93569e9_round7.md",
-                 ROOT / "eval" / "NEW_DOCUMENTS_93569e9_round8.md")  # fmt: skip
+                 ROOT / "eval" / "NEW_DOCUMENTS_93569e9_round8.md",
+                 ROOT / "eval" / "NEW_DOCUMENTS_abcabcc_round8.md")  # fmt: skip
 SETS = ROOT / "eval" / "sets.toml"
 
 Row = dict[str, str]
