@@ -5,8 +5,9 @@
 Each benchmark runs as its own process (so one's memory or threads never skew another's) and
 prints Markdown; this script collects their output, adds a check of the service's latency
 targets from their JSON results (benchmarks/results/), and writes the report. A partial
-rerun (``--only``) keeps the other sections from their last full run (kept in
-``benchmarks/results/<name>.section.json``). ``--quick`` shortens every run (smaller
+rerun (``--only``) keeps the committed report's other sections and its targets table (the
+sections of benchmarks it has never run on this machine too; ``benchmarks/results/`` only names
+which section is which benchmark's). ``--quick`` shortens every run (smaller
 sizes, shorter load tests) for a smoke test of the scripts; its figures are not the ones
 to quote.
 """
@@ -160,11 +161,14 @@ def main() -> None:
             (common.RESULTS / f"{name}.section.json").write_text(json.dumps({"markdown": text}), encoding="utf-8")
         print(text, flush=True)
     earlier = report_sections(REPORT) if not args.quick else {}
-    if not args.quick:  # a partial rerun keeps the other benchmarks' last sections
+    if not args.quick:  # a partial rerun keeps the other benchmarks' sections
         for name in FULL:
             saved = common.RESULTS / f"{name}.section.json"
             if name not in sections and saved.exists():
-                sections[name] = json.loads(saved.read_text(encoding="utf-8"))["markdown"].strip()
+                text = json.loads(saved.read_text(encoding="utf-8"))["markdown"].strip()
+                # The committed report's section of that title wins: this machine's results folder
+                # (not in git) may hold an older run than the one the report was written from.
+                sections[name] = earlier.get(title_of(text), text)
                 timings.setdefault(name, float("nan"))
         # ... and, where no result of theirs is on this machine (a fresh checkout), the sections
         # of the committed report whose titles this run did not produce.
@@ -173,7 +177,8 @@ def main() -> None:
             if title not in produced and title != "Targets":
                 sections[f"earlier: {title}"] = text
     targets_table = targets()
-    if targets_table.strip() == TARGETS.strip() and "Targets" in earlier:  # no serving or cold-start results here
+    reran = {"serving", "cold_start"} & set(names)
+    if "Targets" in earlier and (not reran or targets_table.strip() == TARGETS.strip()):  # from the report's runs
         targets_table = earlier["Targets"].split("\n", 1)[1].strip() + "\n"
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     mode = "quick (smoke test: not the figures to quote)" if args.quick else "full"
