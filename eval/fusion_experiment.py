@@ -5,7 +5,7 @@
 
 For every answerable gold question, the three rankings the retriever fuses (the chunk vectors,
 the chunks' best sentences, BM25; 50 candidates each) are computed once, then fused with
-``rrf_k`` in RRF_KS and equal weights, as ``rag.retrieval.hybrid`` fuses them. Reported: hit@1,
+``rrf_k`` in RRF_KS and equal weights by ``rag.retrieval.hybrid.reciprocal_rank_fusion``. Reported: hit@1,
 hit@3 and hit@5 (a passage holding half of a gold evidence span) overall and by kind, and a
 cross-validated choice: for each of five folds of documents, the ``rrf_k`` best on the other
 four (sum of the three hits), measured on the fold. Given gold files, their questions are read
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from rag.engine.service import QAService
 from rag.eval.fit import group_of, load_sets
 from rag.eval.metrics import GoldItem, load_gold, passage_hits, resolve_doc
 from rag.eval.span_training import folds_of
+from rag.retrieval.hybrid import reciprocal_rank_fusion
 
 RRF_KS = (0, 1, 2, 3, 5, 10, 20, 60)
 KINDS = ("fact", "paraphrase", "list", "how", "why", "definition")
@@ -56,19 +56,11 @@ def rankings_of(service: QAService, items: Sequence[GoldItem], group: str) -> li
     return found
 
 
-def fused(rankings: Rankings, rrf_k: int) -> list[int]:
-    score: dict[int, float] = defaultdict(float)
-    for ranking in rankings.rankings:
-        for rank, chunk in enumerate(ranking):
-            score[chunk] += 1.0 / (rrf_k + rank + 1)
-    return sorted(score, key=lambda c: (-score[c], c))
-
-
 def hits_at(rows: Sequence[Rankings], rrf_k: int) -> tuple[float, float, float]:
     found = [1, 3, 5]
     counts = [0, 0, 0]
     for row in rows:
-        order = fused(row, rrf_k)
+        order = list(reciprocal_rank_fusion(((ranking, 1.0) for ranking in row.rankings), rrf_k))
         first = next((i for i, c in enumerate(order[:10]) if c in row.hits), None)
         for n, at in enumerate(found):
             counts[n] += first is not None and first < at

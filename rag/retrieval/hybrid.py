@@ -19,7 +19,7 @@ among its candidates). ``mode`` selects ``dense`` (both vector rankers) or ``bm2
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -126,11 +126,10 @@ class Retriever:
             sentence = self.sentence_ranking(query_vector, s.candidates, sentence_ids)
         elif s.mode != "bm25":
             sentence = self.sentence_ranking_of(query_vector, s.candidates, list(dict.fromkeys([*dense, *lexical])))
-        fused: dict[int, float] = {}
-        for ranking, weight in ((dense, s.dense_weight), (sentence, s.sentence_weight), (lexical, s.bm25_weight)):
-            for rank, chunk_id in enumerate(ranking):  # dicts keep ranking order
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (s.rrf_k + rank + 1)
-        best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
+        fused = reciprocal_rank_fusion(
+            ((dense, s.dense_weight), (sentence, s.sentence_weight), (lexical, s.bm25_weight)), s.rrf_k
+        )
+        best = list(fused)[:k]
         return [self._passage(cid, rank, fused[cid], dense.get(cid), lexical.get(cid)) for rank, cid in enumerate(best)]
 
     def _passage(self, chunk_id: int, rank: int, score: float, dense: float | None, bm25: float | None) -> Passage:
@@ -146,6 +145,16 @@ class Retriever:
             bm25_score=None if bm25 is None else round(bm25, 6),
             rank=rank + 1,
         )
+
+
+def reciprocal_rank_fusion(rankings: Iterable[tuple[Iterable[int], float]], rrf_k: float) -> dict[int, float]:
+    """Each chunk's fused score, best first (ties by chunk id): the sum over the ``rankings``
+    (chunk ids best first, each with its weight) of weight / (rrf_k + rank), ranks from 1."""
+    fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        for rank, chunk_id in enumerate(ranking):  # dicts keep ranking order
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (rrf_k + rank + 1)
+    return dict(sorted(fused.items(), key=lambda item: (-item[1], item[0])))
 
 
 def best_first(scores: dict[int, float], n: int) -> dict[int, float]:
