@@ -33,11 +33,11 @@ def main() -> None:
 
     from rag.answering.span_head import pair_tokenizer
     from rag.embedding.base import packaged_model_path
-    from rag.eval.span_training import TrainingRecipe, length_batches, synthetic_examples, train
+    from rag.eval.span_training import TrainingRecipe, length_batches, pair_lengths, synthetic_examples, train
 
     examples = synthetic_examples(common.ROOT / "eval" / "pretraining" / "cloze.json.gz")[: args.examples]
     tokenizer = pair_tokenizer(Path(packaged_model_path()) / "tokenizer.json")
-    lengths = [len(e.ids) for e in tokenizer.encode_batch([(x.question, x.context) for x in examples])]
+    lengths = pair_lengths(tokenizer, examples)
     default = TrainingRecipe(epochs=1, quantise=False)
     recipes = {"random batches (length_pool 0)": dataclasses.replace(default, length_pool=0),
                f"grouped by length (length_pool {default.length_pool})": default}  # fmt: skip

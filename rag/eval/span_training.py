@@ -104,6 +104,11 @@ def piece_targets(encoding: Any, span: tuple[int, int] | None) -> tuple[int, int
     return (first, last) if first and last >= first else (0, 0)
 
 
+def pair_lengths(tokenizer: Any, examples: Sequence[SpanExample]) -> list[int]:
+    """Each example's length in word pieces as the head reads it (question and context, truncated)."""
+    return [len(encoding.ids) for encoding in tokenizer.encode_batch([(e.question, e.context) for e in examples])]
+
+
 def length_batches(order: Sequence[int], lengths: Sequence[int], batch_size: int, pool: int,
                    shuffle: random.Random) -> list[list[int]]:  # fmt: skip
     """An epoch's batches of the example indices in ``order`` (already shuffled): sorted by length
@@ -130,7 +135,7 @@ def train(examples: Sequence[SpanExample], recipe: TrainingRecipe = TrainingReci
     shuffle = random.Random(recipe.seed)
     model_dir = Path(packaged_model_path())
     tokenizer = pair_tokenizer(model_dir / "tokenizer.json")
-    lengths = [len(enc.ids) for enc in tokenizer.encode_batch([(e.question, e.context) for e in examples])]
+    lengths = pair_lengths(tokenizer, examples)
     tokenizer.enable_padding()
     module = load(recipe.start, model_dir) if recipe.start else build(model_dir, recipe.layers)
     for parameter in module.encoder.embeddings.parameters():
