@@ -338,6 +338,54 @@ def exim_spec_chapter(path: Path) -> str:
     return pandoc_markdown(html)
 
 
+def backup_manager_guide_exports_to_end(path: Path) -> str:
+    """The Backup Manager User Guide's plain-text edition (debiandoc) from section 2.4 (Exports) to its
+    end (2.5 Advanced features, 3 Using Backup Manager), hard-wrapped as shipped, without the closing
+    colophon (title, author and date again); the whole guide is longer than the corpus's documents."""
+    return excerpt(gunzip(path), "2.4. Exports\n------------\n",
+                   "\n" + "-" * 79 + "\n\n\n     Backup Manager 0.7.7 User Guide\n")  # the colophon
+
+
+def ffmpeg_faq_chapters_1_to_3(path: Path) -> str:
+    """Chapters 1 to 3 (General Questions, Compilation, Usage) of FFmpeg's FAQ, a texinfo-made HTML page,
+    as Markdown: without the page header, the table of contents, chapter 4 (Development) and the footer;
+    the "#" and "TOC" anchor links after each heading go."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<h2 class="chapter">1 General Questions') : html.index('<h2 class="chapter">4 Development')]
+    html = re.sub(r'<span class="pull-right">.*?</span>', "", html, flags=re.S)
+    return pandoc_markdown(html)
+
+
+def gpsbabel_page(path: Path) -> str:
+    """A page of GPSBabel's DocBook-made HTML documentation (it has no <body> tag) as Markdown, without
+    its navigation header and footer."""
+    html = path.read_text(encoding="utf-8")
+    footer = '<div xmlns="http://www.w3.org/1999/xhtml" class="navfooter">'
+    html = html[html.index('class="navheader">') : html.index(footer)]
+    html = html[html.index("</div>") + len("</div>") :]  # the rest of the navigation header
+    return pandoc_markdown(html)
+
+
+def slurm_man_page(path: Path) -> str:
+    """A Slurm manual page in man2html's HTML (slurm-wlm-doc) as Markdown: the page's own content only,
+    without the site's masthead, navigation and footer, the man2html index and credit line, the empty
+    section and option anchors and the empty definition-list items that man2html leaves; in EXAMPLES each
+    caption is a paragraph followed by its command as a code block."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index("<H1>") : html.index('<HR>\n<A NAME="index">')]
+    html = re.sub(r'<a class="slurm_link"[^>]*></a>', "", html)
+    html = re.sub(r'<A NAME="lb\w+">&nbsp;</A>\n?', "", html)
+    html = html.replace('<A HREF="#index">Index</A>', "")
+    html = re.sub(r"<DT><DD>\n", "", html)
+    # The examples are a definition list of captions (<DT>) whose <PRE> commands man2html puts in empty
+    # items: each caption becomes a paragraph, so its command stays a code block.
+    start = html.index('<h2>EXAMPLES')
+    end = html.index("<h2>", start + 1)
+    examples = re.sub(r"</?DL[^>]*>\n?", "", html[start:end])
+    examples = re.sub(r"<DT>(.*?)<DD>", r"<P>\1</P>", examples)
+    return pandoc_markdown(html[:start] + examples + html[end:])
+
+
 # The first three rounds of unseen documents (eval/unseen/README.md), taken into the fit once each had
 # been measured as unseen; from
 #     sudo apt-get install libxml2-doc python-click-doc python-setuptools-doc python-werkzeug-doc pandoc \
@@ -421,6 +469,15 @@ UNSEEN = [
     ("knot-kdig.md", "manual-page", "knot-doc", Path("/usr/share/doc/knot-doc/man_kdig.html"), "sphinx_body"),
     ("docutils-policies.rst", "policy", "docutils-doc", Path("/usr/share/doc/docutils-doc/docs/dev/policies.txt"),
      "docutils_policies"),
+    # The ninth round (backup-manager-doc, ffmpeg-doc, gpsbabel-doc, slurm-wlm-doc), made while the eighth was
+    # unseen: a hard-wrapped plain-text user guide, a FAQ, a reference page with pipe tables, a manual page.
+    ("backup-manager-user-guide.txt", "user-guide", "backup-manager-doc",
+     Path("/usr/share/doc/backup-manager-doc/user-guide.txt.gz"), "backup_manager_guide_exports_to_end"),
+    ("ffmpeg-faq.md", "faq", "ffmpeg-doc", Path("/usr/share/doc/ffmpeg/manual/faq.html"), "ffmpeg_faq_chapters_1_to_3"),
+    ("gpsbabel-skytraq.md", "reference", "gpsbabel-doc", Path("/usr/share/doc/gpsbabel/html/fmt_skytraq.html"),
+     "gpsbabel_page"),
+    ("slurm-scancel.md", "manual-page", "slurm-wlm-doc", Path("/usr/share/doc/slurm-wlm/html/scancel.html"),
+     "slurm_man_page"),
 ]
 
 
