@@ -56,7 +56,7 @@ NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NE
                  ROOT / "eval" / "NEW_DOCUMENTS_f7baa70_round5.md", ROOT / "eval" / "NEW_DOCUMENTS_f7baa70_round6.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_f7baa70_round7.md", ROOT / "eval" / "NEW_DOCUMENTS_93569e9_round7.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_93569e9_round8.md",
-                 ROOT / "eval" / "NEW_DOCUMENTS_abcabcc_round8.md")  # fmt: skip
+                 ROOT / "eval" / "NEW_DOCUMENTS_abcabcc_round8.md", ROOT / "eval" / "NEW_DOCUMENTS_abcabcc_round9.md")  # fmt: skip
 SETS = ROOT / "eval" / "sets.toml"
 
 Row = dict[str, str]
@@ -267,7 +267,8 @@ def corpus() -> str:
         )
         documents = {item.get("doc") or gold_set["seeds"] for item in items}
         genres = set(gold_set.get("genres", {}).values()) or {gold_set.get("genre", "")}
-        per_document = ", ".join(f"{kind} {count / len(documents):g}" for kind, count in kinds.most_common())
+        # rounded: a few documents hold fewer questions (the sixth round's short pages, 18 each)
+        per_document = ", ".join(f"{kind} {count / len(documents):.2g}" for kind, count in kinds.most_common())
         lines.append(
             f"- `{gold_set['name']}` (`{gold_set['seeds']}`): {len(items)} questions over {len(documents)} "
             f"document{'s' if len(documents) != 1 else ''} of {len(genres)} genre{'s' if len(genres) != 1 else ''}; "
