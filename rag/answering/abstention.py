@@ -27,7 +27,7 @@ LOWEST_MARGIN = -1e6  # stands for "any margin however low" in the refusal bound
 # the question (a one-article corpus knows few words), and held out it refused 37% of the
 # article's answerable questions (22.6% without it; AUROC .841 -> .847 over all documents).
 ABSTENTION_FEATURES = ("best_logit", "margin", "best_dense", "max_dense", "best_coverage", "max_coverage",
-                       "unknown_name", "type_miss", "top_passage_score")  # fmt: skip
+                       "unknown_name", "type_miss", "max_document_coverage", "top_passage_score")  # fmt: skip
 HEAD_ABSTENTION_FEATURES = ("abstention_logit", "head_margin")
 
 
@@ -46,6 +46,9 @@ def abstention_row(question: Question, proposals: Sequence[Proposal], rows: npt.
         "max_coverage": float(rows[:, COLUMN["sentence_coverage"]].max()),
         "unknown_name": float(bool(question.unknown_names)),
         "type_miss": float(rows[best, COLUMN["type_miss"]]),
+        # An off-topic question's words are not all used by any one candidate's document, even when
+        # one sentence shares a word with it ("chemical symbol for gold" -> a currency symbol).
+        "max_document_coverage": float(rows[:, COLUMN["document_coverage"]].max()),
         "top_passage_score": passages[0].dense_score or 0.0 if passages else 0.0,
     }
     return np.asarray([values[name] for name in ABSTENTION_FEATURES], dtype=np.float32)
