@@ -148,7 +148,6 @@ SIXTEEN_JOINED = ("aiohttp-deployment.rst", "babel-installation.rst", "bind9-his
                   "cryptography-faq.rst", "cryptography-glossary.rst", "curl-security-process.md",
                   "debian-history-releases.md", "highlightjs-readme.md", "jinja2-switching.rst",
                   "libjxl-changelog.md", "markdown-3.4-release-notes.md", "requests-authentication.rst", "s6-svc.md")
-UNANSWERABLE_PER_DOCUMENT = 5
 
 
 def joined_with(document: str) -> str:
@@ -180,12 +179,10 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # refuses .506 there and .35 on the twelve (measured at f7baa70, eval/EXPERIMENTS.md). With the
     # sixteen joined and max_document_coverage in the rule: .533 on the 46, .513 on the sixteen (both
     # counted as earlier here: .529), .383 on the twelve.
-    twelve = [summary[f"doc:{name}"]["abstained_unanswerable"] for name in TWELVE_JOINED]
-    everything = summary["unanswerable"]["abstained_unanswerable"]
-    count = summary["unanswerable"]["questions"]
-    joined = len(twelve) * UNANSWERABLE_PER_DOCUMENT
-    earlier = (everything * count - sum(twelve) * UNANSWERABLE_PER_DOCUMENT) / (count - joined)
-    assert earlier >= 0.50, f"held out: unanswerable refused {earlier:.3f} on the earlier documents"
+    unanswerable = [o for o in result.report.outcomes if not o.answerable]
+    twelve = [o.abstained for o in unanswerable if joined_with(o.doc) == "twelve"]
+    earlier = [o.abstained for o in unanswerable if joined_with(o.doc) != "twelve"]
+    assert sum(earlier) / len(earlier) >= 0.50, f"held out: unanswerable refused {sum(earlier)}/{len(earlier)}"
     assert sum(twelve) / len(twelve) >= 0.30
     assert summary["answerable"]["abstained_answerable"] <= 0.10
     # Off-topic questions are refused. On the earlier documents: 90 of 90 held out at f7baa70 and with 58 documents;

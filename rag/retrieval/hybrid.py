@@ -154,7 +154,7 @@ def reciprocal_rank_fusion(rankings: Iterable[tuple[Iterable[int], float]], rrf_
     for ranking, weight in rankings:
         for rank, chunk_id in enumerate(ranking):  # dicts keep ranking order
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (rrf_k + rank + 1)
-    return dict(sorted(fused.items(), key=lambda item: (-item[1], item[0])))
+    return best_first(fused, len(fused))
 
 
 def best_first(scores: dict[int, float], n: int) -> dict[int, float]:
