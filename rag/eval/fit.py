@@ -212,9 +212,10 @@ def head_examples(opened: Sequence[OpenedSet], model: ReaderModel, sentences: in
 
 def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
                      log: Callable[[str], object] = print, head_out: Path | None = None,
-                     pretraining: Path | None = None) -> FitResult:  # fmt: skip
+                     pretraining: Path | None = None, extra: Sequence[SpanExample] = ()) -> FitResult:  # fmt: skip
     """Fit on every gold set (and fine-tune the span head into ``head_out``, from a head pretrained
-    on the synthetic questions of ``pretraining`` if given); with ``held_out``, also answer every
+    on the synthetic questions of ``pretraining`` if given, on the gold sets' examples and the
+    ``extra`` ones, which no gold document's fold owns); with ``held_out``, also answer every
     question with the models and span head that did not see its document, and measure those
     answers and the abstention's calibration."""
     opened = open_and_collect(settings, sets, log)
@@ -227,12 +228,12 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
     start = pretrained(pretraining, heads_folder, log) if pretraining and examples else None
     recipe = TrainingRecipe(start=start)
     if head_out is not None and examples:
-        shutil.copyfile(trained(examples, heads_folder, "all", recipe, log), head_out)
+        shutil.copyfile(trained([*examples, *extra], heads_folder, "all", recipe, log), head_out)
         log(f"span head written to {head_out}")
     if not held_out and not examples:
         return FitResult(final, None, {})
     models = held_out_models(reader, samples)
-    heads = held_out_heads(examples, heads_folder, recipe=recipe, log=log) if examples else {}
+    heads = held_out_heads(examples, heads_folder, recipe=recipe, log=log, extra=extra) if examples else {}
     reader_auroc = {}
     if heads:  # the rule that also reads the head's margin, stacked on held-out logits and margins
         x, groups, y = stacked_rows([(o.service.answerer, o.samples) for o in opened], models, heads)

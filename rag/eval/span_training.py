@@ -219,7 +219,8 @@ def trained(examples: Sequence[SpanExample], folder: Path, name: str, recipe: Tr
 
 
 def synthetic_examples(path: Path) -> list[SpanExample]:
-    """The cloze questions of ``path`` (gzipped JSON: question, context, answer as [start, end] or null)."""
+    """The questions of ``path`` (gzipped JSON: question, context, answer as [start, end] or null):
+    the cloze questions, or the FAQ pairs (eval/pretraining/)."""
     rows = msgspec.json.decode(gzip.decompress(path.read_bytes()))
     return [SpanExample("synthetic", row["question"], row["context"], tuple(row["answer"]) if row["answer"] else None)
             for row in rows]  # fmt: skip
@@ -233,14 +234,15 @@ def pretrained(synthetic: Path, folder: Path, log: Callable[[str], object] = pri
 
 
 def held_out_heads(examples: Sequence[SpanExample], folder: Path, folds: int = HELD_OUT_FOLDS,
-                   recipe: TrainingRecipe = TrainingRecipe(),
-                   log: Callable[[str], object] = print) -> dict[str, SpanHead]:  # fmt: skip
-    """For every document, a head fine-tuned without its fold of documents (``folds`` heads in all)."""
+                   recipe: TrainingRecipe = TrainingRecipe(), log: Callable[[str], object] = print,
+                   extra: Sequence[SpanExample] = ()) -> dict[str, SpanHead]:  # fmt: skip
+    """For every document, a head fine-tuned without its fold of documents (``folds`` heads in all),
+    each also on the ``extra`` examples (about no gold document)."""
     fold_of = folds_of([e.group for e in examples], folds, recipe.seed)
     heads: dict[str, SpanHead] = {}
     folder.mkdir(parents=True, exist_ok=True)
     for fold in range(folds):
-        training = [e for e in examples if fold_of[e.group] != fold]
+        training = [e for e in examples if fold_of[e.group] != fold] + list(extra)
         head = ensure_span_head(folder, trained(training, folder, f"fold-{fold}", recipe, log))
         heads.update({group: head for group, f in fold_of.items() if f == fold})
     return heads
