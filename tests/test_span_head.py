@@ -351,3 +351,85 @@ def test_the_committed_cloze_questions_leave_every_gold_document_out() -> None:
         if row["answer"] is not None:
             start, end = row["answer"]
             assert 0 <= start < end <= len(row["context"]) and row["context"][start:end].strip()
+
+
+def _faq_module() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "pretraining" / "faq.py"
+    spec = importlib.util.spec_from_file_location("faq_pairs", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_faq_pairs_answer_each_question_with_its_own_first_sentence_and_refuse_a_distant_one() -> None:
+    faq = _faq_module()
+    page = "\n\n".join(
+        f"How do I configure thing {n}?\n{'=' * 26}\n\nYes.\n\nYou set the thing {n} option in the main config file."
+        for n in range(4)
+    )
+    examples = faq.page_examples(page)
+    answered = [e for e in examples if e["answer"] is not None]
+    refused = [e for e in examples if e["answer"] is None]
+    assert [e["question"] for e in answered] == [f"How do I configure thing {n}?" for n in range(4)]
+    for n, e in enumerate(answered):  # "Yes." is too short to answer; the sentence after it does
+        start, end = e["answer"]
+        assert e["context"][start:end] == f"You set the thing {n} option in the main config file"
+    for e in refused:  # the hard negative is another answer, never the question's own or a neighbour's
+        own = int(e["question"].split()[-1].rstrip("?"))
+        other = int(e["context"].split()[4])
+        assert abs(own - other) > 1
+
+
+def test_faq_sources_become_headed_questions() -> None:
+    faq = _faq_module()
+    pod = "=head2 How do I reverse a string?\n\nUse C<reverse()> in L<perlfunc/reverse>, E<lt>sigh E<gt>.\n"
+    assert faq.plain("## How do I reverse a string?") == "How do I reverse a string?"
+    text = faq.pod_markdown(pod)
+    assert "## How do I reverse a string?" in text and "Use reverse() in reverse, <sigh >." in text
+    git = "[[user-name]]\nWhat should I put in `user.name`?::\n\tYour name.\n+\nMore words here.\n"
+    assert faq.sections(faq.gitfaq_markdown(git))[0][0] == "What should I put in user.name?"
+    assert faq.plain(":func:`sorted <sorted>` and *this*?") == "sorted and this?"
+
+
+def test_the_committed_faq_pairs_leave_every_gold_document_out() -> None:
+    import csv
+    import gzip
+
+    root = Path(__file__).resolve().parents[1]
+
+    def column(table: Path, name: str) -> set[str]:
+        with open(table, encoding="utf-8") as rows:
+            return {row[name] for row in csv.DictReader(rows, delimiter="\t")}
+
+    gold_sources = column(root / "eval" / "corpus" / "SOURCES.tsv", "source") | column(
+        root / "eval" / "unseen" / "SOURCES.tsv", "source")  # fmt: skip
+    pages = column(root / "eval" / "pretraining" / "FAQ_SOURCES.tsv", "page")
+    assert len(pages) > 20 and not pages & gold_sources
+    pairs = msgspec.json.decode(gzip.decompress((root / "eval" / "pretraining" / "faq.json.gz").read_bytes()))
+    assert len(pairs) > 800 and sum(p["answer"] is None for p in pairs) > 400
+    for row in pairs:
+        assert row["question"].endswith("?")
+        if row["answer"] is not None:
+            start, end = row["answer"]
+            assert 0 <= start < end <= len(row["context"]) and row["context"][start:end].strip()
+
+
+def test_every_fold_head_also_learns_from_the_extra_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.eval import span_training
+
+    gold = [span_training.SpanExample(f"doc-{n}", "When?", "It began in 1998.", (9, 16)) for n in range(5)]
+    extra = [span_training.SpanExample("synthetic", "Is it stable?", "It is stable.", (0, 12))]
+    seen: list[list[str]] = []
+
+    def fake_trained(examples: Any, folder: Path, name: str, recipe: Any, log: Any) -> Path:
+        seen.append([e.group for e in examples])
+        return folder / f"{name}.npz"
+
+    monkeypatch.setattr(span_training, "trained", fake_trained)
+    monkeypatch.setattr(span_training, "ensure_span_head", lambda folder, weights: weights)
+    heads = span_training.held_out_heads(gold, tmp_path, folds=5, extra=extra, log=lambda _: None)
+    assert len(seen) == 5 and all(groups.count("synthetic") == 1 and len(groups) == 5 for groups in seen)
+    assert set(heads) == {f"doc-{n}" for n in range(5)}  # the extra examples are no document's

@@ -45,11 +45,11 @@ _POD_CODE = re.compile(r"[A-Z]<(?:<+\s(.*?)\s>+|([^<>]*))>", re.S)
 _POD_ENTITY = {"gt": ">", "lt": "<", "verbar": "|", "sol": "/"}
 
 
-def pod_markdown(path: Path) -> str:
+def pod_markdown(pod: str) -> str:
     """A POD page as Markdown-like text: ``=headN`` as ATX headings, formatting codes as their text,
     verbatim paragraphs kept indented (code, which the segmenter leaves out of prose)."""
     lines: list[str] = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in pod.splitlines():
         heading = re.match(r"=head(\d)\s+(.*)", line)
         if heading:
             lines.append("#" * int(heading.group(1)) + " " + heading.group(2))
@@ -71,9 +71,8 @@ def _pod_code(code: str, inner: str) -> str:
     return "" if code in "XZ" else inner
 
 
-def gitfaq_markdown(path: Path) -> str:
+def gitfaq_markdown(text: str) -> str:
     """gitfaq's AsciiDoc: each ``Question?::`` term becomes a heading, ``+`` continuation lines blank."""
-    text = path.read_text(encoding="utf-8")
     text = re.sub(r"^\[\[[^\]]*\]\]\n", "", text, flags=re.M)
     text = re.sub(r"^(.+\?)::\s*$", r"## \1", text, flags=re.M)
     return re.sub(r"^\+\s*$", "", text, flags=re.M)
@@ -81,14 +80,20 @@ def gitfaq_markdown(path: Path) -> str:
 
 def sources() -> list[tuple[Path, Callable[[Path], str]]]:
     def read(path: Path) -> str:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8", errors="replace")
+
+    def pod(path: Path) -> str:
+        return pod_markdown(read(path))
+
+    def gitfaq(path: Path) -> str:
+        return gitfaq_markdown(read(path))
 
     found: list[tuple[Path, Callable[[Path], str]]] = []
     found += [(Path(p), read) for p in sorted(glob.glob("/usr/share/doc/python3.11/html/_sources/faq/*.rst.txt"))]
     found += [(Path(p), read) for p in sorted(glob.glob("/usr/share/doc/python-sqlalchemy-doc/rst/faq/*.rst"))]
-    found += [(Path(f"/usr/share/perl/5.36.0/pod/perlfaq{n}.pod"), pod_markdown) for n in range(2, 10)]
-    found += [(Path("/usr/share/perl/5.36.0/pod/perlunifaq.pod"), pod_markdown)]
-    found += [(Path("/usr/share/doc/git-doc/gitfaq.txt"), gitfaq_markdown)]
+    found += [(Path(f"/usr/share/perl/5.36.0/pod/perlfaq{n}.pod"), pod) for n in range(2, 10)]
+    found += [(Path("/usr/share/perl/5.36.0/pod/perlunifaq.pod"), pod)]
+    found += [(Path("/usr/share/doc/git-doc/gitfaq.txt"), gitfaq)]
     found += [(Path(p), django_page) for p in sorted(glob.glob("/usr/share/doc/python-django-doc/html/faq/*.html"))]
     return [(p, convert) for p, convert in found if str(p) not in GOLD_PAGES and p.stem.split(".")[0] != "index"]
 
