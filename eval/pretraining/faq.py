@@ -1,6 +1,10 @@
-"""FAQ questions paired with their answers' first sentences, for pretraining the span head.
+"""FAQ questions paired with their answers' first sentences, for fine-tuning the span head beside the gold.
 
     python eval/pretraining/faq.py   # writes eval/pretraining/faq.json.gz and FAQ_SOURCES.tsv
+    rag fit --faq-pairs eval/pretraining/faq.json.gz   # every head also learns from them (not the default)
+
+Measured and not taken (eval/EXPERIMENTS.md, "FAQ pairs"): held out, paraphrased questions gain and
+how/why questions lose about as much.
 
 The cloze questions (``build.py``) are their own sentence with a word taken out: they teach the
 head where an answer lies in a sentence that shares most of the question's words, not whether a

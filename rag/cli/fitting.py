@@ -19,8 +19,6 @@ from rag.eval.span_training import synthetic_examples
 out = Console(stderr=True)
 # The committed cloze questions (eval/pretraining/build.py) the shipped span head was pretrained on.
 CLOZE = Path("eval/pretraining/cloze.json.gz")
-# FAQ questions with their answers' first sentences and a hard "no answer" each (eval/pretraining/faq.py).
-FAQ_PAIRS = Path("eval/pretraining/faq.json.gz")
 
 
 @click.command()
@@ -40,13 +38,13 @@ FAQ_PAIRS = Path("eval/pretraining/faq.json.gz")
               show_default=True, help="Pretrain the span head on these synthetic questions before fine-tuning it "
                                       "(about 9 min more).")  # fmt: skip
 @click.option("--no-pretrain", is_flag=True, help="Fine-tune the span head from MiniLM itself.")
-@click.option("--faq-pairs", type=click.Path(dir_okay=False, path_type=Path), default=FAQ_PAIRS, show_default=True,
-              help="Fine-tune every span head on these question/sentence pairs too, besides the gold.")  # fmt: skip
-@click.option("--no-faq-pairs", is_flag=True, help="Fine-tune the span heads on the gold questions only.")
+@click.option("--faq-pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Fine-tune every span head on these question/sentence pairs too (eval/pretraining/faq.json.gz; "
+                   "measured, not taken: eval/EXPERIMENTS.md).")  # fmt: skip
 @click.pass_obj
 def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, report_path: Path | None,
         outcomes_path: Path | None, held_out: bool, ablations_path: Path | None,
-        pretraining: Path, no_pretrain: bool, faq_pairs: Path, no_faq_pairs: bool) -> None:  # fmt: skip
+        pretraining: Path, no_pretrain: bool, faq_pairs: Path | None) -> None:  # fmt: skip
     """Fit the candidate scorer and abstention rule, fine-tune the span head; report held-out figures."""
     try:
         sets = load_sets(sets_path)
@@ -61,9 +59,7 @@ def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, re
     start = None if no_pretrain else pretraining
     if start is not None and not start.is_file():
         raise click.ClickException(f"no pretraining questions at {start} (run from the repository, or --no-pretrain)")
-    if not no_faq_pairs and not faq_pairs.is_file():
-        raise click.ClickException(f"no FAQ pairs at {faq_pairs} (run from the repository, or --no-faq-pairs)")
-    extra = [] if no_faq_pairs else synthetic_examples(faq_pairs)
+    extra = synthetic_examples(faq_pairs) if faq_pairs else []
     result = fit_and_hold_out(settings, sets, held_out, log=out.print, head_out=head_path, pretraining=start,
                               extra=extra)  # fmt: skip
     save_model(result.model, out_path)
