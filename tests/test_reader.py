@@ -79,6 +79,13 @@ def test_a_word_echoes_the_question_by_its_stem_not_by_a_shared_prefix() -> None
     assert not analyse_question("Which option enables undo?", CORPUS).echoes("undofile")
 
 
+def test_a_hyphenated_word_echoes_the_question_when_each_of_its_parts_does() -> None:
+    q = analyse_question("What task types does Linux-PAM handle, and what does --dry-run print?", CORPUS)
+    assert q.echoes("linux-pam") and q.echoes("dry-run") and q.echoes("pam")
+    assert not q.echoes("pam-auth") and not q.echoes("e-mail")
+    assert analyse_question("Can I send e-mail from it?", CORPUS).echoes("e-mail")  # "e" is no term; "mail" is
+
+
 def test_question_terms_carry_idf_and_unknown_names() -> None:
     q = analyse_question("Does Ukraine talk to Brazil?", CORPUS)
     assert q.unknown_names == ["Brazil"]

@@ -256,10 +256,9 @@ def focus(text: str, start: int, end: int, q: Question) -> tuple[int, int]:
 def focus_of(words: Sequence[FocusWord], start: int, end: int, q: Question) -> tuple[int, int]:
     """The last run of two or more content words that do not echo the question, else the
     longest run; the span itself when no word echoes it."""
-    terms = q.terms  # a word echoes the question when its key is one of the question's terms
     runs: list[list[FocusWord]] = [[]]
     for word in words:
-        if word[3] in terms:
+        if q.echoed_by(word[3]):
             runs.append([])
         elif not word[2] or runs[-1]:
             runs[-1].append(word)

@@ -108,7 +108,7 @@ class WordLayout:
         self.spans = WordSpans([len(w.starts) for w in sentences], starts, ends)
         self.lengths = self.spans.lengths
         keys = (key for w in sentences for key in w.echo_keys)
-        echo = np.fromiter((key in q.terms for key in keys), dtype=np.bool_, count=len(starts))
+        echo = np.fromiter((q.echoed_by(key) for key in keys), dtype=np.bool_, count=len(starts))
         self.content_before = np.concatenate(([0], np.cumsum(content)))
         self.echoes_before = np.concatenate(([0], np.cumsum(echo & content)))
         # Every echoing word counts as a match, a stop word too ("it's": the key of "it"), as before.

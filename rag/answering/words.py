@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
-from rag.answering.question import ANSWER_TYPES, Question
-from rag.text.normalize import STOPWORDS, stem
+from rag.answering.question import ANSWER_TYPES, Question, echo_key
 
 QUESTION_KINDS = (*(kind for kind, _, _ in ANSWER_TYPES), "yes_no", "other")
 HOLDING_KINDS = ("entity", "subject", "object", "complement", "oblique", "apposition", "noun_phrase", "literal",
@@ -64,7 +63,7 @@ class SentenceShape:
     words: tuple[str, ...]  # folded, as the question's echoes are checked
     stop: npt.NDArray[np.bool_]
     stems: tuple[str, ...]
-    echo_keys: tuple[str, ...]  # what ``Question.echoes`` looks up for each word ("" never echoes)
+    echo_keys: tuple[str, ...]  # what ``Question.echoed_by`` looks up for each word ("" never echoes)
     clause: npt.NDArray[np.int64]  # each word's clause, numbered from 0
     rows: npt.NDArray[np.float32]  # the _SHAPE columns
 
@@ -83,7 +82,7 @@ class SentenceShape:
             rows[i] = (stop[i], raw[:1].isupper(), any(c.isdigit() for c in raw), bool(_IDENTIFIER.search(raw)),
                        bool(_MARKED.search(before + after)), min(len(raw), _FAR), i / n, min(n, 100),
                        bool(_OPENS.search(before)), bool(_CLOSES.search(after)))  # fmt: skip
-        keys = tuple("" if w in STOPWORDS else stem(w) for w in (word.removesuffix("'s") for word in words))
+        keys = tuple(echo_key(word) or "" for word in words)
         return cls(tuple(starts), tuple(ends), tuple(words),
                    np.asarray(stop, dtype=np.bool_), tuple(stems), keys, clause, rows)  # fmt: skip
 
@@ -117,9 +116,9 @@ def word_tables(q: Question, shapes: Sequence[SentenceShape],
     rows = np.zeros((n, len(WORD_FEATURES)), dtype=np.float32)
     rows[:, : len(_SHAPE)] = np.vstack([shape.rows for shape in shapes])
     stop = np.concatenate([shape.stop for shape in shapes])
-    # Question.echoes, as one lookup a word (each word's key is made once per sentence).
+    # Question.echoed_by, one call a word (each word's key is made once per sentence).
     keys = (key for shape in shapes for key in shape.echo_keys)
-    echo = np.fromiter((key in q.terms for key in keys), dtype=np.bool_, count=n) & ~stop
+    echo = np.fromiter((q.echoed_by(key) for key in keys), dtype=np.bool_, count=n) & ~stop
     last_echo = np.maximum.accumulate(np.where(echo, index, -1))
     next_echo = np.minimum.accumulate(np.where(echo, index, n)[::-1])[::-1]
     echoes = np.concatenate(([0], np.cumsum(echo)))
