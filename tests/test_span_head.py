@@ -331,21 +331,32 @@ def test_pretraining_reads_the_synthetic_questions_once(tmp_path: Path, monkeypa
     assert recipe == span_training.PRETRAINING and not recipe.quantise and recipe.start is None
 
 
-def test_the_committed_cloze_questions_leave_every_gold_document_out() -> None:
+def _tsv_column(table: Path, name: str) -> set[str]:
     import csv
+
+    with open(table, encoding="utf-8") as rows:
+        return {row[name] for row in csv.DictReader(rows, delimiter="\t")}
+
+
+def _gold_sources() -> set[str]:
+    """Every page a corpus or unseen gold document was made from."""
+    root = Path(__file__).resolve().parents[1] / "eval"
+    return {page for folder in ("corpus", "unseen") for page in _tsv_column(root / folder / "SOURCES.tsv", "source")}
+
+
+def _committed(name: str) -> Any:
+    """The committed synthetic questions ``eval/pretraining/<name>`` (gzipped JSON)."""
     import gzip
 
-    root = Path(__file__).resolve().parents[1]
+    path = Path(__file__).resolve().parents[1] / "eval" / "pretraining" / name
+    return msgspec.json.decode(gzip.decompress(path.read_bytes()))
 
-    def column(table: Path, name: str) -> set[str]:
-        with open(table, encoding="utf-8") as rows:
-            return {row[name] for row in csv.DictReader(rows, delimiter="\t")}
 
-    gold_sources = column(root / "eval" / "corpus" / "SOURCES.tsv", "source") | column(
-        root / "eval" / "unseen" / "SOURCES.tsv", "source")  # fmt: skip
-    pages = column(root / "eval" / "pretraining" / "SOURCES.tsv", "page")
+def test_the_committed_cloze_questions_leave_every_gold_document_out() -> None:
+    gold_sources = _gold_sources()
+    pages = _tsv_column(Path(__file__).resolve().parents[1] / "eval" / "pretraining" / "SOURCES.tsv", "page")
     assert len(gold_sources) > 60 and len(pages) > 100 and not pages & gold_sources
-    questions = msgspec.json.decode(gzip.decompress((root / "eval" / "pretraining" / "cloze.json.gz").read_bytes()))
+    questions = _committed("cloze.json.gz")
     assert len(questions) > 10_000
     for row in questions:
         if row["answer"] is not None:
@@ -395,20 +406,9 @@ def test_faq_sources_become_headed_questions() -> None:
 
 
 def test_the_committed_faq_pairs_leave_every_gold_document_out() -> None:
-    import csv
-    import gzip
-
-    root = Path(__file__).resolve().parents[1]
-
-    def column(table: Path, name: str) -> set[str]:
-        with open(table, encoding="utf-8") as rows:
-            return {row[name] for row in csv.DictReader(rows, delimiter="\t")}
-
-    gold_sources = column(root / "eval" / "corpus" / "SOURCES.tsv", "source") | column(
-        root / "eval" / "unseen" / "SOURCES.tsv", "source")  # fmt: skip
-    pages = column(root / "eval" / "pretraining" / "FAQ_SOURCES.tsv", "page")
-    assert len(pages) > 20 and not pages & gold_sources
-    pairs = msgspec.json.decode(gzip.decompress((root / "eval" / "pretraining" / "faq.json.gz").read_bytes()))
+    pages = _tsv_column(Path(__file__).resolve().parents[1] / "eval" / "pretraining" / "FAQ_SOURCES.tsv", "page")
+    assert len(pages) > 20 and not pages & _gold_sources()
+    pairs = _committed("faq.json.gz")
     assert len(pairs) > 800 and sum(p["answer"] is None for p in pairs) > 400
     for row in pairs:
         assert row["question"].endswith("?")
