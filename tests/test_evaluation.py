@@ -148,11 +148,17 @@ SIXTEEN_JOINED = ("aiohttp-deployment.rst", "babel-installation.rst", "bind9-his
                   "cryptography-faq.rst", "cryptography-glossary.rst", "curl-security-process.md",
                   "debian-history-releases.md", "highlightjs-readme.md", "jinja2-switching.rst",
                   "libjxl-changelog.md", "markdown-3.4-release-notes.md", "requests-authentication.rst", "s6-svc.md")
+# The twelve documents of the eighth to tenth unseen rounds, which joined the fit after the model of aaec812
+# was measured on them (eval/NEW_DOCUMENTS_aaec812_round10.md).
+LATEST_JOINED = ("sendmail-tuning.txt", "leveldb-implementation.md", "knot-kdig.md", "docutils-policies.rst",
+                 "backup-manager-user-guide.txt", "ffmpeg-faq.md", "gpsbabel-skytraq.md", "slurm-scancel.md",
+                 "linux-pam-admin-guide.txt", "ntpsec-ntpdig.md", "krb5-enctypes.md", "icinga2-upgrading.md")
 
 
 def joined_with(document: str) -> str:
-    """Which documents ``document`` joined the fit with: the earlier ones, the twelve or the sixteen."""
-    return "twelve" if document in TWELVE_JOINED else "sixteen" if document in SIXTEEN_JOINED else "earlier"
+    """Which documents ``document`` joined the fit with: the earlier ones, the twelve, the sixteen or the latest."""
+    groups = {"twelve": TWELVE_JOINED, "sixteen": SIXTEEN_JOINED, "latest": LATEST_JOINED}
+    return next((group for group, documents in groups.items() if document in documents), "earlier")
 
 
 @pytest.mark.model
@@ -181,7 +187,7 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # counted as earlier here: .529), .383 on the twelve.
     unanswerable = [o for o in result.report.outcomes if not o.answerable]
     twelve = [o.abstained for o in unanswerable if joined_with(o.doc) == "twelve"]
-    earlier = [o.abstained for o in unanswerable if joined_with(o.doc) != "twelve"]
+    earlier = [o.abstained for o in unanswerable if joined_with(o.doc) in ("earlier", "sixteen")]
     assert sum(earlier) / len(earlier) >= 0.50, f"held out: unanswerable refused {sum(earlier)}/{len(earlier)}"
     assert sum(twelve) / len(twelve) >= 0.30
     assert summary["answerable"]["abstained_answerable"] <= 0.10
