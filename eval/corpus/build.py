@@ -16,12 +16,12 @@ it was made and can remake it:
         apt-doc exim4-doc-html python-pytest-doc installation-guide-amd64
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 
-The unseen documents (``UNSEEN``) come from haproxy-doc python-celery-doc bup-doc brz-doc; ``--unseen``
-writes them to eval/unseen/docs/ and eval/unseen/SOURCES.tsv. The documents of the earlier unseen rounds
-(python-markdown-doc python-jinja2-doc python-babel-doc python-aiohttp-doc bind9-doc debian-history
-python-cryptography-doc highlight.js-doc jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc
-docutils-doc backup-manager-doc ffmpeg-doc gpsbabel-doc slurm-wlm-doc libpam-doc ntpsec-doc krb5-doc
-icinga2-doc) have joined ``SOURCES``.
+The unseen documents (``UNSEEN``) come from haproxy-doc python-celery-doc bup-doc brz-doc gnu-standards
+wireshark-doc aptitude-doc-en rsyslog-doc; ``--unseen`` writes them to eval/unseen/docs/ and
+eval/unseen/SOURCES.tsv. The documents of the earlier unseen rounds (python-markdown-doc python-jinja2-doc
+python-babel-doc python-aiohttp-doc bind9-doc debian-history python-cryptography-doc highlight.js-doc
+jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc docutils-doc backup-manager-doc ffmpeg-doc
+gpsbabel-doc slurm-wlm-doc libpam-doc ntpsec-doc krb5-doc icinga2-doc) have joined ``SOURCES``.
 """
 
 from __future__ import annotations
@@ -474,6 +474,67 @@ def brz_release_notes_3_0(path: Path) -> str:
     return pandoc_markdown(re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S))
 
 
+def docbook_admonitions(html: str) -> str:
+    """DocBook XSL's admonitions (a layout table of an icon, the label and the text) as block quotes headed by
+    their label in bold; pandoc would otherwise write each as a table of an image and two cells, or as [TABLE]."""
+    return re.sub(
+        r'<div class="(?:tip|note|warning|caution|important)"[^>]*><table[^>]*>.*?<th align="left">(.*?)</th>'
+        r'.*?<td align="left" valign="top">(.*?)</td>\s*</tr>\s*</table>\s*</div>',
+        r"<blockquote><p><strong>\1</strong></p>\2</blockquote>", html, flags=re.S,
+    )  # fmt: skip
+
+
+def gnu_maintainers_information_chapters_1_to_11(path: Path) -> str:
+    """The GNU Maintainer Information's plain-text edition (gnu-standards' maintain.text), hard-wrapped as
+    shipped: its dated title line, chapters 1 to 5 (about the document, getting help, accounts, stepping
+    down, recruiting developers) and chapters 7 to 11 (cleaning up changes, platforms to support, patches
+    not to accept, dealing with mail, recording old versions). Left out are the table of contents, the
+    copyright and licence notice, chapter 6 (Legal Matters: copyright papers and licence notices, mostly
+    legal boilerplate) and chapter 12 on, which together make the whole longer than the corpus's documents."""
+    text = gunzip(path)
+    title = excerpt(text, "Information for maintainers of GNU software, last updated", "\n\n   Copyright ©")
+    first = excerpt(text, "1 About This Document\n*****", "\n6 Legal Matters\n*****")
+    second = excerpt(text, "7 Cleaning Up Changes\n*****", "\n12 Distributions\n*****")
+    return title + "\n" + first + "\n" + second
+
+
+def wireshark_guide_page(path: Path) -> str:
+    """A page of the Wireshark User's Guide (wireshark-doc's DocBook-made chunked HTML) as Markdown: the
+    section only, without the navigation header and footer; its Tip and Note boxes become block quotes
+    headed by their label, the cross-references to its tables and sections are unwrapped (their text stays), the
+    "table-break" line breaks after the tables and the zero-width spaces go, and the examples' code blocks
+    lose their "screen" class."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<div class="section">') : html.index('<div class="navfooter">')]
+    html = docbook_admonitions(html)
+    html = re.sub(r'<a class="(?:link|xref)" href="[^"]*"[^>]*>(.*?)</a>', r"\1", html, flags=re.S)
+    html = re.sub(r'<br class="table-break">', "", html)
+    html = html.replace('<pre class="screen">', "<pre>").replace("\u200b", "")
+    return pandoc_markdown(html)
+
+
+def aptitude_man_page_options(path: Path) -> str:
+    """aptitude's manual page, aptitude(8), as the aptitude user's manual (aptitude-doc-en, DocBook XSL)
+    renders it in its command-line reference, as Markdown: the sections Name, Synopsis and Description, then
+    Options, Environment, Files and See also, without the navigation header and footer. Left out is the
+    section on the command-line actions (install, search, why and the others, each with its own details),
+    which makes the whole longer than the corpus's documents. The links into the rest of the manual are
+    unwrapped, the examples' code blocks lose their "screen" class, and the runs of spaces that the DocBook
+    source's line breaks leave inside inline code and around an option's name become one space or go; the
+    example's trailing line break goes, and the Files section's two lists are made one."""
+    html = path.read_text(encoding="utf-8")
+    body = html[html.index('<div class="refentry">') : html.index('<div class="navfooter">')]
+    actions = body.rindex('<div class="refsect1">', 0, body.index("<h2>Command-line actions</h2>"))
+    options = body.rindex('<div class="refsect1">', 0, body.index("<h2>Options</h2>"))
+    html = (body[:actions] + body[options:]).replace('<pre class="screen">', "<pre>")
+    html = re.sub(r'<a class="link" href="[^"]*"[^>]*>(.*?)</a>', r"\1", html, flags=re.S)
+    html = re.sub(r"<code\b[^>]*>.*?</code>", lambda code: re.sub(r"\s+", " ", code.group(0)), html, flags=re.S)
+    html = re.sub(r'<span class="term">\s+', '<span class="term">', html)
+    html = re.sub(r"\s+</span></dt>", "</span></dt>", html)
+    html = html.replace('</dl></div><div class="variablelist"><dl class="variablelist">', "")  # one list, not two
+    return pandoc_markdown(html.replace('<br class="example-break" />', ""))
+
+
 # The first three rounds of unseen documents (eval/unseen/README.md), taken into the fit once each had
 # been measured as unseen; from
 #     sudo apt-get install libxml2-doc python-click-doc python-setuptools-doc python-werkzeug-doc pandoc \
@@ -586,6 +647,17 @@ UNSEEN = [
     ("bup-restore.md", "manual-page", "bup-doc", Path("/usr/share/doc/bup/bup-restore.1.html"), "bup_man_page"),
     ("brz-3.0-release-notes.md", "release-notes", "brz-doc",
      Path("/usr/share/doc/brz/html/en/release-notes/brz-3.0.html"), "brz_release_notes_3_0"),
+    # The twelfth round (gnu-standards, wireshark-doc, aptitude-doc-en, rsyslog-doc), made while the eleventh was
+    # unseen: a hard-wrapped plain-text policy, a user guide's page with four tables (DocBook HTML), a manual page
+    # with a long definition list of options (DocBook HTML), a troubleshooting how-to in reStructuredText.
+    ("gnu-maintainer-information.txt", "policy", "gnu-standards",
+     Path("/usr/share/doc/gnu-standards/maintain.text.gz"), "gnu_maintainers_information_chapters_1_to_11"),
+    ("wireshark-display-filters.md", "user-guide", "wireshark-doc",
+     Path("/usr/share/doc/wireshark/wsug_html_chunked/ChWorkBuildDisplayFilterSection.html"), "wireshark_guide_page"),
+    ("aptitude-command-line.md", "manual-page", "aptitude-doc-en",
+     Path("/usr/share/doc/aptitude/html/en/rn01re01.html"), "aptitude_man_page_options"),
+    ("rsyslog-troubleshooting.rst", "how-to", "rsyslog-doc",
+     Path("/usr/share/doc/rsyslog-doc/html/_sources/troubleshooting/troubleshoot.rst.txt"), "copy"),
 ]
 
 
