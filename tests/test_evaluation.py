@@ -190,6 +190,10 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     earlier = [o.abstained for o in unanswerable if joined_with(o.doc) in ("earlier", "sixteen")]
     assert sum(earlier) / len(earlier) >= 0.50, f"held out: unanswerable refused {sum(earlier)}/{len(earlier)}"
     assert sum(twelve) / len(twelve) >= 0.30
+    # The eighth to tenth rounds, joined at 86 documents: .567 (34 of 60) held out, the earlier ones .514 and the
+    # twelve .367 in the same run (eval/EXPERIMENTS.md, "The eighth to tenth rounds join the fit").
+    latest = [o.abstained for o in unanswerable if joined_with(o.doc) == "latest"]
+    assert sum(latest) / len(latest) >= 0.50
     assert summary["answerable"]["abstained_answerable"] <= 0.10
     # Off-topic questions are refused. On the earlier documents: 90 of 90 held out at f7baa70 and with 58 documents;
     # once the sixteen of the fourth to seventh rounds joined (74 documents), 84 of 90: a regression of two distinct
@@ -202,7 +206,7 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # of 24: near-topic for the index, not off it. The sixteen refuse 31 of 32. Each floor is under what was
     # measured (eval/EXPERIMENTS.md, "The fourth to seventh rounds join the fit").
     off_topic = [o for o in result.report.outcomes if o.topic == "off"]
-    for group, floor in (("earlier", 0.90), ("twelve", 0.65), ("sixteen", 0.90)):
+    for group, floor in (("earlier", 0.90), ("twelve", 0.65), ("sixteen", 0.90), ("latest", 0.90)):  # latest: 24/24
         refused = [o.abstained for o in off_topic if joined_with(o.doc) == group]
         assert sum(refused) / len(refused) >= floor, f"off-topic refused, {group}"
     assert result.calibration["auroc"] >= 0.80
