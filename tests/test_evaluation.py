@@ -62,7 +62,7 @@ def test_gold_sets_are_exact() -> None:
     assert len(load_gold(ROOT / "eval" / "own.jsonl")) >= 40
 
 
-@pytest.mark.parametrize(("folder", "least_questions", "least_documents"), [("corpus", 250, 10), ("unseen", 264, 12)])
+@pytest.mark.parametrize(("folder", "least_questions", "least_documents"), [("corpus", 250, 10), ("unseen", 176, 8)])
 def test_the_multi_genre_gold_sets_are_exact_and_large_enough(folder: str, least_questions: int,
                                                                least_documents: int) -> None:  # fmt: skip
     docs = ROOT / "eval" / folder / "docs"
@@ -148,11 +148,17 @@ SIXTEEN_JOINED = ("aiohttp-deployment.rst", "babel-installation.rst", "bind9-his
                   "cryptography-faq.rst", "cryptography-glossary.rst", "curl-security-process.md",
                   "debian-history-releases.md", "highlightjs-readme.md", "jinja2-switching.rst",
                   "libjxl-changelog.md", "markdown-3.4-release-notes.md", "requests-authentication.rst", "s6-svc.md")
+# The twelve documents of the eighth to tenth unseen rounds, which joined the fit after the model of aaec812
+# was measured on them (eval/NEW_DOCUMENTS_aaec812_round10.md).
+LATEST_JOINED = ("sendmail-tuning.txt", "leveldb-implementation.md", "knot-kdig.md", "docutils-policies.rst",
+                 "backup-manager-user-guide.txt", "ffmpeg-faq.md", "gpsbabel-skytraq.md", "slurm-scancel.md",
+                 "linux-pam-admin-guide.txt", "ntpsec-ntpdig.md", "krb5-enctypes.md", "icinga2-upgrading.md")
 
 
 def joined_with(document: str) -> str:
-    """Which documents ``document`` joined the fit with: the earlier ones, the twelve or the sixteen."""
-    return "twelve" if document in TWELVE_JOINED else "sixteen" if document in SIXTEEN_JOINED else "earlier"
+    """Which documents ``document`` joined the fit with: the earlier ones, the twelve, the sixteen or the latest."""
+    groups = {"twelve": TWELVE_JOINED, "sixteen": SIXTEEN_JOINED, "latest": LATEST_JOINED}
+    return next((group for group, documents in groups.items() if document in documents), "earlier")
 
 
 @pytest.mark.model
@@ -181,9 +187,13 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # counted as earlier here: .529), .383 on the twelve.
     unanswerable = [o for o in result.report.outcomes if not o.answerable]
     twelve = [o.abstained for o in unanswerable if joined_with(o.doc) == "twelve"]
-    earlier = [o.abstained for o in unanswerable if joined_with(o.doc) != "twelve"]
+    earlier = [o.abstained for o in unanswerable if joined_with(o.doc) in ("earlier", "sixteen")]
     assert sum(earlier) / len(earlier) >= 0.50, f"held out: unanswerable refused {sum(earlier)}/{len(earlier)}"
     assert sum(twelve) / len(twelve) >= 0.30
+    # The eighth to tenth rounds, joined at 86 documents: .567 (34 of 60) held out, the earlier ones .514 and the
+    # twelve .367 in the same run (eval/EXPERIMENTS.md, "The eighth to tenth rounds join the fit").
+    latest = [o.abstained for o in unanswerable if joined_with(o.doc) == "latest"]
+    assert sum(latest) / len(latest) >= 0.50
     assert summary["answerable"]["abstained_answerable"] <= 0.10
     # Off-topic questions are refused. On the earlier documents: 90 of 90 held out at f7baa70 and with 58 documents;
     # once the sixteen of the fourth to seventh rounds joined (74 documents), 84 of 90: a regression of two distinct
@@ -196,7 +206,7 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # of 24: near-topic for the index, not off it. The sixteen refuse 31 of 32. Each floor is under what was
     # measured (eval/EXPERIMENTS.md, "The fourth to seventh rounds join the fit").
     off_topic = [o for o in result.report.outcomes if o.topic == "off"]
-    for group, floor in (("earlier", 0.90), ("twelve", 0.65), ("sixteen", 0.90)):
+    for group, floor in (("earlier", 0.90), ("twelve", 0.65), ("sixteen", 0.90), ("latest", 0.90)):  # latest: 24/24
         refused = [o.abstained for o in off_topic if joined_with(o.doc) == group]
         assert sum(refused) / len(refused) >= floor, f"off-topic refused, {group}"
     assert result.calibration["auroc"] >= 0.80
