@@ -154,11 +154,12 @@ LATEST_JOINED = ("sendmail-tuning.txt", "leveldb-implementation.md", "knot-kdig.
                  "backup-manager-user-guide.txt", "ffmpeg-faq.md", "gpsbabel-skytraq.md", "slurm-scancel.md",
                  "linux-pam-admin-guide.txt", "ntpsec-ntpdig.md", "krb5-enctypes.md", "icinga2-upgrading.md")
 
+JOINED_GROUPS = {"twelve": TWELVE_JOINED, "sixteen": SIXTEEN_JOINED, "latest": LATEST_JOINED}
+
 
 def joined_with(document: str) -> str:
     """Which documents ``document`` joined the fit with: the earlier ones, the twelve, the sixteen or the latest."""
-    groups = {"twelve": TWELVE_JOINED, "sixteen": SIXTEEN_JOINED, "latest": LATEST_JOINED}
-    return next((group for group, documents in groups.items() if document in documents), "earlier")
+    return next((group for group, documents in JOINED_GROUPS.items() if document in documents), "earlier")
 
 
 @pytest.mark.model

@@ -161,6 +161,23 @@ def pandoc_markdown(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
 
 
+def without_headerlinks(html: str) -> str:
+    """A Sphinx page without the pilcrow links that follow each heading."""
+    return re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S)
+
+
+def html_text(html: str) -> str:
+    """The text of preformatted HTML: tags dropped (links unwrapped), entities decoded."""
+    return html_entities.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def agogo_body(path: Path) -> str:
+    """The main body of a page in Sphinx's agogo theme, without the header and footer bars, the sidebar
+    and the heading anchors' pilcrows."""
+    html = path.read_text(encoding="utf-8")
+    return without_headerlinks(html[html.index('<div class="body" role="main">') : html.index('<div class="sidebar">')])
+
+
 def docbook_page(path: Path) -> str:
     """A DocBook-made HTML page (PostgreSQL, the New Maintainers' Guide) without its navigation bars."""
     html = path.read_text(encoding="utf-8")
@@ -193,7 +210,7 @@ def sphinx_body(path: Path) -> str:
     main body only, without the navigation bars, the sidebar and the footer; the heading anchors' pilcrows go."""
     html = path.read_text(encoding="utf-8")
     html = html[html.index('<div class="body" role="main">') : html.index('<div class="sphinxsidebar"')]
-    return pandoc_markdown(re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S))
+    return pandoc_markdown(without_headerlinks(html))
 
 
 def sendmail_tuning(path: Path) -> str:
@@ -239,7 +256,7 @@ def vim_help(path: Path) -> str:
     """A Vim help file as plain text: the preformatted body of vim-doc's HTML rendering, links unwrapped."""
     html = path.read_text(encoding="latin-1")
     body = html[html.index("<PRE>") + len("<PRE>") : html.rindex('<A HREF="#top">top</A>')]
-    return html_entities.unescape(re.sub(r"<[^>]+>", "", body)).strip("\n") + "\n"
+    return html_text(body).strip("\n") + "\n"
 
 
 def constitution_sections_5_6(path: Path) -> str:
@@ -286,7 +303,7 @@ def django_page(path: Path) -> str:
     without the pilcrow links that follow each heading."""
     html = path.read_text(encoding="utf-8")
     html = html[html.find('<div class="yui-g"') : html.find('<div class="yui-b" id="sidebar">')]
-    html = re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S)
+    html = without_headerlinks(html)
     return pandoc_markdown(html)
 
 
@@ -295,7 +312,7 @@ def sphinx_rtd_page(path: Path) -> str:
     the sidebar, the top bar, the footer buttons and the pilcrow links after each heading."""
     html = path.read_text(encoding="utf-8")
     html = html[html.index('<div itemprop="articleBody">') : html.index("<footer>")]
-    html = re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S)
+    html = without_headerlinks(html)
     return pandoc_markdown(html)
 
 
@@ -415,9 +432,7 @@ def krb5_page(path: Path) -> str:
     """A page of MIT Kerberos's Sphinx-made HTML documentation (krb5-doc, the agogo theme) as Markdown: the
     main body only, without the header and footer bars and the sidebar's table of contents; the heading
     anchors' pilcrows go."""
-    html = path.read_text(encoding="utf-8")
-    html = html[html.index('<div class="body" role="main">') : html.index('<div class="sidebar">')]
-    return pandoc_markdown(re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S))
+    return pandoc_markdown(agogo_body(path))
 
 
 def icinga2_upgrading_2_11_to_2_13(path: Path) -> str:
@@ -445,10 +460,10 @@ def haproxy_starter_guide_chapter_3_to_3_3(path: Path) -> str:
     for heading, pre in re.findall(r'<h[1-3] id="chapter-[^"]*"[^>]*>(.*?)</h[1-3]>|<pre class="text">(.*?)</pre>',
                                    html, flags=re.S):  # fmt: skip
         if heading:
-            title = html_entities.unescape(re.sub(r"<[^>]+>", "", heading)).strip()
+            title = html_text(heading).strip()
             parts.append(f"{title}\n{'-' * len(title)}\n")
         else:
-            parts.append(html_entities.unescape(re.sub(r"<[^>]+>", "", pre)).strip("\n") + "\n")
+            parts.append(html_text(pre).strip("\n") + "\n")
     return "\n".join(parts)
 
 
@@ -467,11 +482,9 @@ def brz_release_notes_3_0(path: Path) -> str:
     heading anchors' pilcrows, and without the section for 3.0.3, a template whose headings are all empty
     ("NOT RELEASED YET"). The block quotes that the change lists' indentation makes in reStructuredText are
     unwrapped, or pandoc writes every list as a quotation."""
-    html = path.read_text(encoding="utf-8")
-    html = html[html.index('<div class="body" role="main">') : html.index('<div class="sidebar">')]
+    html = agogo_body(path)
     html = html[: html.index('<section id="brz-3-0-3">')] + html[html.index('<section id="brz-3-0-2">') :]
-    html = re.sub(r"<blockquote>\s*<div>(.*?)</div>\s*</blockquote>", r"\1", html, flags=re.S)
-    return pandoc_markdown(re.sub(r'<a class="headerlink"[^>]*>.*?</a>', "", html, flags=re.S))
+    return pandoc_markdown(re.sub(r"<blockquote>\s*<div>(.*?)</div>\s*</blockquote>", r"\1", html, flags=re.S))
 
 
 def docbook_admonitions(html: str) -> str:
