@@ -46,6 +46,13 @@ CORPUS = LexicalIndex(["Moscow continues to insist that Ukraine must cede territ
         ("If I restore into a full folder, does borg clean it out?", "yes_no"),
         ("I run Ubuntu and hit a kernel bug; should I file it with Debian?", "yes_no"),
         ("What is the string, which ends up in __doc__, called?", "thing"),
+        # a degree word or a bound before the wh-word, and a count of some kind of number
+        ("In HAProxy, up to how many sources can be learned?", "count"),
+        ("Roughly how long does the reorganisation take?", "duration"),
+        ("At most how many days before the release is the list told?", "count"),
+        ("Up to which version was it maintained there?", "time"),
+        ("At roughly what size, by default, is the log converted?", "thing"),
+        ("What is the maximum number of columns in a table?", "count"),
     ],
 )
 def test_the_asking_wh_phrase_gives_the_answer_kind(question: str, kind: str) -> None:

@@ -148,3 +148,37 @@ def test_an_interactive_session_is_code_up_to_the_next_blank_line() -> None:
         ("code", ">>> headers.getlist('Set-Cookie')\n   ['name=value']"),
         ("paragraph", "Indented prose after it."),
     ]
+
+
+def test_a_line_of_inline_code_in_triple_backticks_opens_no_fence() -> None:
+    # CommonMark: the info string after a backtick fence holds no backtick, so this line is prose.
+    # Taken for a fence, it made the rest of an rST troubleshooting guide one 6 KB code block.
+    text = "Run it like this:\n```rsyslogd -c5 -dn > logfile```\n\nThen read the log.\n\nIt holds the debug output.\n"
+    assert kinds(text) == [
+        ("paragraph", "Run it like this:\n```rsyslogd -c5 -dn > logfile```"),
+        ("paragraph", "Then read the log."),
+        ("paragraph", "It holds the debug output."),
+    ]
+
+
+def test_a_fence_is_closed_only_by_a_fence_as_long_alone_on_its_line() -> None:
+    text = "````md\n```python\nx = 1\n```\n````\n\nAfter the code.\n"
+    assert kinds(text) == [("code", "```python\nx = 1\n```"), ("paragraph", "After the code.")]
+
+
+def test_a_fence_never_closed_is_prose_not_the_rest_of_the_document_as_code() -> None:
+    text = "```\n\nFirst paragraph.\n\nSecond paragraph.\n"
+    assert ("paragraph", "First paragraph.") in kinds(text) and ("paragraph", "Second paragraph.") in kinds(text)
+
+
+def test_a_line_after_a_markdown_line_break_is_no_title() -> None:
+    # Release notes converted to Markdown: "Codename:" and its value, with a hard line break between.
+    # In text of one paragraph a line (the long one below) each line is a paragraph, and the value
+    # was taken for a title; hard-wrapped, the two lines are one paragraph.
+    notes = "## brz 3.0.0\n\nCodename:  \nPelican\n\n3.0.0:  \n2019-03-06\n\n"
+    long_line = "The first release of Breezy, " + "a fork of Bazaar that moves the code base to Python 3, " * 3 + "."
+    assert kinds(notes + long_line) == [
+        ("heading", "brz 3.0.0"), ("paragraph", "Codename:"), ("paragraph", "Pelican"), ("paragraph", "3.0.0:"),
+        ("paragraph", "2019-03-06"), ("paragraph", long_line),
+    ]  # fmt: skip
+    assert ("paragraph", "Codename:  \nPelican") in kinds(notes + "Short.")

@@ -17,7 +17,7 @@ it was made and can remake it:
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 
 The unseen documents (``UNSEEN``) come from haproxy-doc python-celery-doc bup-doc brz-doc gnu-standards
-wireshark-doc aptitude-doc-en rsyslog-doc; ``--unseen`` writes them to eval/unseen/docs/ and
+wireshark-doc aptitude-doc-en rsyslog-doc live-manual-txt bash-doc python-flask-security-doc diceware-doc; ``--unseen`` writes them to eval/unseen/docs/ and
 eval/unseen/SOURCES.tsv. The documents of the earlier unseen rounds (python-markdown-doc python-jinja2-doc
 python-babel-doc python-aiohttp-doc bind9-doc debian-history python-cryptography-doc highlight.js-doc
 jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc docutils-doc backup-manager-doc ffmpeg-doc
@@ -671,7 +671,85 @@ UNSEEN = [
      Path("/usr/share/doc/aptitude/html/en/rn01re01.html"), "aptitude_man_page_options"),
     ("rsyslog-troubleshooting.rst", "how-to", "rsyslog-doc",
      Path("/usr/share/doc/rsyslog-doc/html/_sources/troubleshooting/troubleshoot.rst.txt"), "copy"),
+    # The thirteenth round (live-manual-txt, bash-doc, python-flask-security-doc, diceware-doc), made while the
+    # eleventh and twelfth were unseen: a hard-wrapped plain-text user guide (SiSU's text edition), a manual
+    # page (man2html's HTML), a security guide in reStructuredText, a README (Sphinx HTML).
+    ("live-manual-run-time-customization.txt", "user-guide", "live-manual-txt",
+     Path("/usr/share/doc/live-manual/txt/live-manual.en.txt.gz"), "live_manual_chapter_10"),
+    ("bash-invocation.md", "manual-page", "bash-doc", Path("/usr/share/doc/bash/bash.html"),
+     "bash_man_page_invocation"),
+    ("flask-security-patterns.rst", "security-guide", "python-flask-security-doc",
+     Path("/usr/share/doc/python-flask-security-doc/html/_sources/patterns.rst.txt"), "copy"),
+    ("diceware-readme.md", "readme", "diceware-doc", Path("/usr/share/doc/diceware-doc/html/readme.html"),
+     "diceware_readme"),
 ]
+
+
+def live_manual_chapter_10(path: Path) -> str:
+    """Chapter 10 (Customizing run time behaviours: the live user, locale and language, persistence with its
+    persistence.conf file, several persistence stores and encryption with LUKS) of the Live Systems Manual's
+    plain-text edition (live-manual-txt, made by SiSU), hard-wrapped as shipped, under the manual's title. SiSU puts each paragraph's
+    object number on a line of its own before it ("「531」"); those lines go, and the runs of blank lines that
+    they leave around the examples become one blank line. The rest of the manual (about the project,
+    installation, the basics, customizing contents and the binary image, examples, style guides) makes the
+    whole longer than the corpus's documents."""
+    manual = gunzip(path)
+    title = excerpt(manual, "LIVE SYSTEMS MANUAL\n===", "「1」")
+    text = excerpt(manual, "10. CUSTOMIZING RUN TIME BEHAVIOURS\n---", "CUSTOMIZING THE BINARY IMAGE\n***")
+    text = title + "\n" + re.sub(r"^「\d+」\n", "", text, flags=re.M)
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def bash_man_page_invocation(path: Path) -> str:
+    """bash's manual page, bash(1), in the HTML that man2html makes of it (bash-doc's bash.html), as Markdown:
+    the title with its section and date, then the sections about starting the shell (Name, Synopsis,
+    Description, Options, Arguments, Invocation) and, from the end of the page, Restricted Shell, See also and
+    Files. Left out are the one-line Copyright section, the links to the index and to man2html's contents, the
+    shell language itself (Definitions to Shell Compatibility Mode: grammar, quoting, parameters, expansion,
+    redirection, readline, history, the builtins, which make the page about 330 KB of text) and Authors, Bug
+    reports and Bugs. The links to files (file:~/.bashrc) and to other manual pages are unwrapped, the anchors
+    before each heading (a non-breaking space each) go, and a "[" that man2html sets in bold with an option's
+    name ("[-+]O [shopt_option]") is moved out of the bold. man2html writes lists as definition lists: the
+    list of what a restricted shell disallows (a "•" for each term) and the See also list (the titles as terms,
+    their descriptions empty) become bulleted lists, and the indented example with no term a code block."""
+    html = path.read_text(encoding="utf-8")
+    heading = re.compile(r'<A NAME="[^"]*">&nbsp;</A>\s*<H2>([^<]*)</H2>')
+    starts = {match.group(1): match.start() for match in heading.finditer(html)}
+    names = list(starts)
+
+    def sections(first: str, last: str) -> str:
+        """The HTML from section ``first`` up to the section after ``last``."""
+        return html[starts[first] : starts[names[names.index(last) + 1]]]
+
+    title = html[html.index("<H1>") : html.index('<A HREF="#index">')]
+    body = sections("NAME", "SYNOPSIS") + sections("DESCRIPTION", "INVOCATION")
+    body += sections("RESTRICTED SHELL", "SEE ALSO") + sections("FILES", "FILES")
+    html = re.sub(r'<A NAME="[^"]*">&nbsp;</A>', "", title + body)
+    html = re.sub(r'<A HREF="[^"]*">(.*?)</A>', r"\1", html, flags=re.S)
+    html = re.sub(r"<B>([^<]*?) \[</B>", r"<B>\1</B> [", html)
+    html = re.sub(r"<DL COMPACT><DT><DD>\s*([^<]*?)\s*</DL>", r"<PRE>\1</PRE>", html)  # an indented example
+    html = re.sub(r"<DL COMPACT>(\s*<DT>&bull;<DD>.*?)</DL>",
+                  lambda dl: "<UL>" + dl.group(1).replace("<DT>&bull;<DD>", "<LI>") + "</UL>", html, flags=re.S)
+    see_also = re.search(r"<H2>SEE ALSO</H2>\s*<DL COMPACT>(.*?)</DL>", html, flags=re.S)
+    items = see_also.group(1).replace("<DT>", "<LI>").replace("<DD>", " ")
+    html = html[: see_also.start()] + "<H2>SEE ALSO</H2><UL>" + items + "</UL>" + html[see_also.end() :]
+    return pandoc_markdown(html)
+
+
+def diceware_readme(path: Path) -> str:
+    """diceware's README (diceware-doc ships it as a page of its Sphinx-made HTML documentation, in the Read
+    the Docs theme) as Markdown: the article body only, without the sidebar, the top bar, the footer buttons
+    and the pilcrow links after each heading. The local table of contents goes; the headings' links back to it
+    and the other links within the page ("see Security Traps below") are unwrapped, and so is the block quote
+    that the reStructuredText source's indentation makes of the Credits list (pandoc would write the list as a
+    quotation). Left out is the closing License section (copyright and trademark notices)."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<div itemprop="articleBody">') : html.index('<section id="license">')]
+    html = re.sub(r'<div class="contents topic" id="contents">.*?</ul>\s*</li>\s*</ul>\s*</div>', "", html,
+                  flags=re.S)  # fmt: skip
+    html = re.sub(r'<a class="[^"]*" href="#[^"]*">(.*?)</a>', r"\1", html, flags=re.S)
+    html = re.sub(r"<blockquote>\s*<div>(.*?)</div>\s*</blockquote>", r"\1", html, flags=re.S)
+    return pandoc_markdown(without_headerlinks(html))
 
 
 def main() -> int:

@@ -19,12 +19,17 @@ from functools import cached_property
 from rag.index.lexical import LexicalIndex
 from rag.text.normalize import STOPWORDS, content_terms, fold, stem
 
-_OPENING = r"^(?:(?:and|so|but|then|in|on|at|from|by|since|until|of|to|for|during|under|with)\s+)?"
+# What may precede the wh-word of a clause that asks: a conjunction or a preposition ("In which file
+# ...?"), and a degree word or a bound ("Roughly how many ...?", "Up to which version ...?", "At most
+# how many days ...?"): closed classes of English, so a question that opens with one is still read
+# for its kind.
+_OPENING = (r"^(?:(?:and|so|but|then|in|on|at|from|by|since|until|of|to|for|during|under|with|after|before|within"
+            r"|up to|about|around|approximately|roughly|nearly|almost|exactly|precisely|at (?:most|least))\s+){0,2}")
 # (answer kind, opening pattern, entity labels that fit). Order matters: specific before general.
 ANSWER_TYPES: tuple[tuple[str, str, frozenset[str]], ...] = tuple(
     (kind, _OPENING + "(?:" + pattern + ")", frozenset(labels.split()))
     for kind, pattern, labels in (
-        ("count", r"(?:how many|what number of|what is the number of)\b", "CARDINAL QUANTITY"),
+        ("count", r"(?:how many|(?:what|which) (?:is |was |are )?(?:the )?(?:\w+ )?number of)\b", "CARDINAL QUANTITY"),
         ("amount", r"how much\b", "MONEY QUANTITY PERCENT CARDINAL"),
         ("duration", r"how (?:long|often)\b|for how long\b", "DATE TIME QUANTITY CARDINAL"),
         ("measure", r"how (?:old|far|big|large|fast|high|tall|wide|deep|heavy|small)\b", "QUANTITY CARDINAL DATE"),

@@ -25,7 +25,7 @@ from rag.text.structure import PROSE_KINDS, blocks
 _SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]*_`]*(?=\s+["'“‘(\[*_`]*[A-Z0-9])""")
 _INITIALS = re.compile(r"(?:\b[A-Z]\.)+$")
 _CLAUSE_BREAK = re.compile(r"\s*(?:;|:(?=\s)|\s[—–-]\s|—)\s*|,\s+(?:and|but|yet|while|whereas)\s+")
-SEGMENTATION_VERSION = 11
+SEGMENTATION_VERSION = 12
 ABBREVIATIONS = frozenset("e.g i.e etc vs cf al approx fig no mr mrs ms dr prof st jr sr inc ltd co corp".split())
 _WORD_BEFORE = re.compile(r"(\w+)\.$")
 

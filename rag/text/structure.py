@@ -30,7 +30,12 @@ _LIST_MARKER = re.compile(r"(?:[-*+•▪◦]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}
 _NUMBERED_HEADING = re.compile(r"(?:(?:chapter|section|part|appendix)[\s\u00a0]+)?\d+(?:\.\d+)*\.?[\s\u00a0]+\S", re.I)
 _TABLE_ROW = re.compile(r"\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"[|+]?[\s:=|+-]*-{3,}[\s:=|+-]*$|\+[=+-]+\+\s*$|=+(?:\s+=+)+\s*$")
-_FENCE = re.compile(r"(```|~~~)")
+# CommonMark's fences: three or more backticks or tildes; after backticks, an info string without
+# one ("```python"), so that a line of inline code ("```rsyslogd -dn```", as rST files written by
+# Markdown users have) opens nothing. The closing fence is the same character, at least as long,
+# alone on its line.
+_FENCE = re.compile(r"(`{3,})[^`]*$|(~{3,})")
+_CLOSING_FENCE = re.compile(r"(`{3,}|~{3,})\s*$")
 _DIRECTIVE = re.compile(r"\.\.\s+(?:[\w:-]+::|_[^:]+:|\[[^\]]+\]|\|[^|]+\|)")
 _CODE_DIRECTIVE = re.compile(r"\.\.\s+(?:code-block|code|sourcecode|doctest|testcode|literalinclude|highlight)::")
 _BOLD = re.compile(r"(\*\*|__)[^*_].*\1", re.S)
@@ -72,6 +77,14 @@ class _Line:
         return self.text.strip(" \t\u00a0\r")
 
 
+def closes(body: str, fence: str) -> bool:
+    """Whether a line (its ``body``) closes the code that ``fence`` opened. A fence never closed is
+    not one (CommonMark would make the rest of the document code): a stray one in an rST file
+    turned a troubleshooting guide's last 6 KB into one code block."""
+    match = _CLOSING_FENCE.match(body)
+    return match is not None and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
+
+
 def _lines(text: str) -> list[_Line]:
     lines: list[_Line] = []
     start = 0
@@ -107,6 +120,13 @@ def _looks_like_title(line: _Line, following: _Line | None, wrapped: bool = True
     if following is None or following.blank:
         return True
     return not wrapped and len(following.body) > len(body)
+
+
+def _after_line_break(above: _Line | None) -> bool:
+    """Whether the line above ends in Markdown's hard line break (two spaces, or a backslash): the
+    line continues its paragraph, as a field's value does ("Codename:  " over "Pelican"), and is
+    no title of its own."""
+    return above is not None and not above.blank and above.text.rstrip("\r").endswith(("  ", "\\"))
 
 
 def hard_wrapped(lines: list[_Line]) -> bool:
@@ -186,6 +206,7 @@ def blocks(text: str) -> list[Block]:
             heading = len(found) - 1
 
     wrapped = hard_wrapped(lines)
+    closers = [n for n, line in enumerate(lines) if _CLOSING_FENCE.match(line.body)]
     underline = -1  # the line found to underline a heading: markup, even when it looks like a fence (~~~)
     for i, line in enumerate(lines):
         if i == underline:
@@ -198,7 +219,7 @@ def blocks(text: str) -> list[Block]:
         ):
             close()  # one paragraph a line: a line break ends the paragraph
         if fence is not None:  # inside fenced code: one code block up to the closing fence
-            if body.startswith(fence):
+            if closes(body, fence):
                 close()
                 fence = None
             elif current is None:
@@ -228,9 +249,11 @@ def blocks(text: str) -> list[Block]:
         if _BARE_FIELD.fullmatch(body):  # a field with no value (":orphan:"): document metadata
             close()
             continue
-        if (fence_match := _FENCE.match(body)) is not None:
+        if (fence_match := _FENCE.match(body)) is not None and any(
+            n > i and closes(lines[n].body, fence_match.group(1) or fence_match.group(2)) for n in closers
+        ):
             close()
-            fence = fence_match.group(1)
+            fence = fence_match.group(1) or fence_match.group(2)
             continue
         # A title stands on its own line: a rule under a paragraph's last line does not make it one.
         if following is not None and _is_underline(following, line) and (
@@ -265,7 +288,7 @@ def blocks(text: str) -> list[Block]:
         starts_item = _LIST_MARKER.match(body) is not None
         if current is None and not starts_item and (above is None or above.blank or not wrapped) and _looks_like_title(
             line, following, wrapped
-        ) and following is not None and not _FIELD.match(body):
+        ) and following is not None and not _FIELD.match(body) and not _after_line_break(above):
             add_heading(line, 0)
             continue
         if starts_item:
