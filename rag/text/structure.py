@@ -77,7 +77,7 @@ class _Line:
         return self.text.strip(" \t\u00a0\r")
 
 
-def closes(body: str, fence: str) -> bool:
+def _closes_fence(body: str, fence: str) -> bool:
     """Whether a line (its ``body``) closes the code that ``fence`` opened. A fence never closed is
     not one (CommonMark would make the rest of the document code): a stray one in an rST file
     turned a troubleshooting guide's last 6 KB into one code block."""
@@ -219,7 +219,7 @@ def blocks(text: str) -> list[Block]:
         ):
             close()  # one paragraph a line: a line break ends the paragraph
         if fence is not None:  # inside fenced code: one code block up to the closing fence
-            if closes(body, fence):
+            if _closes_fence(body, fence):
                 close()
                 fence = None
             elif current is None:
@@ -250,7 +250,7 @@ def blocks(text: str) -> list[Block]:
             close()
             continue
         if (fence_match := _FENCE.match(body)) is not None and any(
-            n > i and closes(lines[n].body, fence_match.group(1) or fence_match.group(2)) for n in closers
+            n > i and _closes_fence(lines[n].body, fence_match.group(1) or fence_match.group(2)) for n in closers
         ):
             close()
             fence = fence_match.group(1) or fence_match.group(2)
