@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.text.fences import Fences, closes
 from rag.text.markup import strip_markup
 from rag.text.segment import segments
 from rag.text.structure import blocks
@@ -182,3 +183,10 @@ def test_a_line_after_a_markdown_line_break_is_no_title() -> None:
         ("paragraph", "2019-03-06"), ("paragraph", long_line),
     ]  # fmt: skip
     assert ("paragraph", "Codename:  \nPelican") in kinds(notes + "Short.")
+
+
+def test_a_fence_opens_only_where_a_matching_fence_closes_it() -> None:
+    # Asked of each line alone: "```" on line 3 would open too, were it not closing line 0's fence.
+    fences = Fences(["```python", "x = 1", "~~~", "```", "```text", "````", "``` a ```"])
+    assert [fences.opened_at(n) for n in range(7)] == ["```", None, None, "```", "```", None, None]
+    assert closes("````", "```") and not closes("```", "````") and not closes("~~~", "```")

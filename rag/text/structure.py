@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.text.fences import Fences, closes
+
 HEADING, PARAGRAPH, LIST_ITEM, TABLE_ROW, TERM, DEFINITION, CODE = (
     "heading", "paragraph", "list_item", "table_row", "term", "definition", "code",
 )  # fmt: skip
@@ -30,12 +32,6 @@ _LIST_MARKER = re.compile(r"(?:[-*+•▪◦]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}
 _NUMBERED_HEADING = re.compile(r"(?:(?:chapter|section|part|appendix)[\s\u00a0]+)?\d+(?:\.\d+)*\.?[\s\u00a0]+\S", re.I)
 _TABLE_ROW = re.compile(r"\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"[|+]?[\s:=|+-]*-{3,}[\s:=|+-]*$|\+[=+-]+\+\s*$|=+(?:\s+=+)+\s*$")
-# CommonMark's fences: three or more backticks or tildes; after backticks, an info string without
-# one ("```python"), so that a line of inline code ("```rsyslogd -dn```", as rST files written by
-# Markdown users have) opens nothing. The closing fence is the same character, at least as long,
-# alone on its line.
-_FENCE = re.compile(r"(`{3,})[^`]*$|(~{3,})")
-_CLOSING_FENCE = re.compile(r"(`{3,}|~{3,})\s*$")
 _DIRECTIVE = re.compile(r"\.\.\s+(?:[\w:-]+::|_[^:]+:|\[[^\]]+\]|\|[^|]+\|)")
 _CODE_DIRECTIVE = re.compile(r"\.\.\s+(?:code-block|code|sourcecode|doctest|testcode|literalinclude|highlight)::")
 _BOLD = re.compile(r"(\*\*|__)[^*_].*\1", re.S)
@@ -75,14 +71,6 @@ class _Line:
     @property
     def body(self) -> str:
         return self.text.strip(" \t\u00a0\r")
-
-
-def _closes_fence(body: str, fence: str) -> bool:
-    """Whether a line (its ``body``) closes the code that ``fence`` opened. A fence never closed is
-    not one (CommonMark would make the rest of the document code): a stray one in an rST file
-    turned a troubleshooting guide's last 6 KB into one code block."""
-    match = _CLOSING_FENCE.match(body)
-    return match is not None and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
 
 
 def _lines(text: str) -> list[_Line]:
@@ -206,7 +194,7 @@ def blocks(text: str) -> list[Block]:
             heading = len(found) - 1
 
     wrapped = hard_wrapped(lines)
-    closers = [n for n, line in enumerate(lines) if _CLOSING_FENCE.match(line.body)]
+    fences = Fences([line.body for line in lines])
     underline = -1  # the line found to underline a heading: markup, even when it looks like a fence (~~~)
     for i, line in enumerate(lines):
         if i == underline:
@@ -219,7 +207,7 @@ def blocks(text: str) -> list[Block]:
         ):
             close()  # one paragraph a line: a line break ends the paragraph
         if fence is not None:  # inside fenced code: one code block up to the closing fence
-            if _closes_fence(body, fence):
+            if closes(body, fence):
                 close()
                 fence = None
             elif current is None:
@@ -249,11 +237,9 @@ def blocks(text: str) -> list[Block]:
         if _BARE_FIELD.fullmatch(body):  # a field with no value (":orphan:"): document metadata
             close()
             continue
-        if (fence_match := _FENCE.match(body)) is not None and any(
-            n > i and _closes_fence(lines[n].body, fence_match.group(1) or fence_match.group(2)) for n in closers
-        ):
+        if (opened := fences.opened_at(i)) is not None:
             close()
-            fence = fence_match.group(1) or fence_match.group(2)
+            fence = opened
             continue
         # A title stands on its own line: a rule under a paragraph's last line does not make it one.
         if following is not None and _is_underline(following, line) and (
