@@ -17,7 +17,8 @@ it was made and can remake it:
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 
 The unseen documents (``UNSEEN``) come from haproxy-doc python-celery-doc bup-doc brz-doc gnu-standards
-wireshark-doc aptitude-doc-en rsyslog-doc live-manual-txt bash-doc python-flask-security-doc diceware-doc; ``--unseen`` writes them to eval/unseen/docs/ and
+wireshark-doc aptitude-doc-en rsyslog-doc live-manual-txt bash-doc python-flask-security-doc diceware-doc
+lighttpd-doc varnish-doc python-psycopg2-doc xapian-doc; ``--unseen`` writes them to eval/unseen/docs/ and
 eval/unseen/SOURCES.tsv. The documents of the earlier unseen rounds (python-markdown-doc python-jinja2-doc
 python-babel-doc python-aiohttp-doc bind9-doc debian-history python-cryptography-doc highlight.js-doc
 jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc docutils-doc backup-manager-doc ffmpeg-doc
@@ -682,6 +683,17 @@ UNSEEN = [
      Path("/usr/share/doc/python-flask-security-doc/html/_sources/patterns.rst.txt"), "copy"),
     ("diceware-readme.md", "readme", "diceware-doc", Path("/usr/share/doc/diceware-doc/html/readme.html"),
      "diceware_readme"),
+    # The fourteenth round (lighttpd-doc, varnish-doc, python-psycopg2-doc, xapian-doc), made while the eleventh to
+    # thirteenth were unseen: a hard-wrapped plain-text how-to, a command's manual page with options and format
+    # specifiers (Sphinx HTML), a FAQ in reStructuredText, a deprecation and compatibility policy (docutils HTML).
+    ("lighttpd-performance-tuning.txt", "how-to", "lighttpd-doc", Path("/usr/share/doc/lighttpd/performance.txt.gz"),
+     "lighttpd_doc_text"),
+    ("varnish-varnishncsa.md", "manual-page", "varnish-doc",
+     Path("/usr/share/doc/varnish/html/reference/varnishncsa.html"), "varnish_man_page"),
+    ("psycopg2-faq.rst", "faq", "python-psycopg2-doc",
+     Path("/usr/share/doc/python-psycopg2-doc/html/_sources/faq.rst.txt"), "copy"),
+    ("xapian-deprecation-policy.md", "policy", "xapian-doc", Path("/usr/share/doc/xapian-doc/deprecation.html"),
+     "xapian_deprecation_policy"),
 ]
 
 
@@ -750,6 +762,75 @@ def diceware_readme(path: Path) -> str:
     html = re.sub(r'<a class="[^"]*" href="#[^"]*">(.*?)</a>', r"\1", html, flags=re.S)
     html = re.sub(r"<blockquote>\s*<div>(.*?)</div>\s*</blockquote>", r"\1", html, flags=re.S)
     return pandoc_markdown(without_headerlinks(html))
+
+
+def varnish_man_page(path: Path) -> str:
+    """A manual page of Varnish's Sphinx-made HTML documentation (varnish-doc, the classic theme) as Markdown: the
+    main body only (the title, the one-line summary and the sections SYNOPSIS to HISTORY), without the navigation
+    bars, the sidebar, the footer and the heading anchors' pilcrows. The HTML is used rather than the page's
+    reStructuredText source because the source only includes the options and the synopsis from files that
+    varnish-doc does not ship. Changed: the "Manual section: 1" field list becomes one paragraph (pandoc would
+    write it as a definition list); the links to other manual pages are unwrapped and written as the source
+    names them ("varnishd(1)"), and the SEE ALSO list, one paragraph in the HTML, becomes a bulleted list; the
+    external links are unwrapped (a stray "http:/" link that docutils made inside the %r formatter's definition,
+    and the mail address of the page's first author). Dropped: the closing COPYRIGHT section (licence pointer and
+    copyright lines)."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<div class="body" role="main">') : html.index('<div class="section" id="copyright">')]
+    html = without_headerlinks(html)
+    html = re.sub(r'<dl class="field-list simple">\s*<dt class="field-odd">(.*?)</dt>\s*'
+                  r'<dd class="field-odd"><p>(.*?)</p>\s*</dd>\s*</dl>', r"<p>\1: \2</p>", html, flags=re.S)  # fmt: skip
+    html = re.sub(r'<a class="reference internal" href="[^"#]*\.html#([\w.]+)-(\d)">.*?</a>', r"\1(\2)", html,
+                  flags=re.S)  # fmt: skip
+    see_also = re.search(r'(<div class="section" id="see-also">\s*<h3>SEE ALSO</h3>\s*)<p>(.*?)</p>', html, flags=re.S)
+    items = "".join(f"<li>{name}</li>" for name in see_also.group(2).split())
+    html = html[: see_also.start()] + see_also.group(1) + f"<ul>{items}</ul>" + html[see_also.end() :]
+    html = re.sub(r'<a class="reference external" href="[^"]*">(.*?)</a>', r"\1", html, flags=re.S)
+    return pandoc_markdown(html)
+
+
+def xapian_deprecation_policy(path: Path) -> str:
+    """Xapian's deprecation policy (xapian-doc's deprecation.html, a page that docutils made of the reStructuredText
+    in Xapian's source tree) as Markdown: the title and the sections Introduction, Deprecation Procedure
+    (deprecation markers, API and ABI compatibility, experimental features, deprecation in the bindings), Support
+    for Other Software and How to avoid using deprecated features. Dropped: the style sheet, the source's comments
+    (author and copyright lines), the table of contents, and the two closing sections, "Features currently marked
+    for deprecation" and "Features removed from Xapian", which are long tables of C++ and bindings API names with
+    their versions and upgrade notes (about 40 KB of the page). Changed: the headings' links back to the table of
+    contents are unwrapped; the section headings go one level down under the title (docutils writes both the
+    title and the top sections as <h1>); the block quote that the source's indentation makes around the last
+    section's bulleted list is unwrapped (pandoc would write the list as a quotation); the highlighting spans and
+    the classes of the one shell example go, so it stays a plain code block; the title's "title" class goes (pandoc
+    would write the title as a plain paragraph); docutils' <tt> literals become inline code (pandoc would drop
+    their markup) and its <cite> (the source's `X.Y.a` interpreted text) emphasis, as docutils' style sheet shows
+    them. The text still mentions "the list at the end of this file", which is left out."""
+    html = path.read_text(encoding="utf-8")
+    html = html[html.index('<div class="document" id="deprecation">') :
+                html.index('<div class="section" id="features-currently-marked-for-deprecation">')]  # fmt: skip
+    html = re.sub(r"<!--.*?-->", "", html, flags=re.S)
+    html = re.sub(r'<div class="contents topic" id="table-of-contents">.*?</ul>\s*</div>', "", html, flags=re.S)
+    html = re.sub(r'<a class="toc-backref" href="[^"]*">(.*?)</a>', r"\1", html, flags=re.S)
+    title = re.search(r'<h1 class="title">(.*?)</h1>', html)
+    html = html[title.end() :]
+    html = re.sub(r"<(/?)h2>", r"<\1h3>", html)
+    html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
+    html = f"<h1>{title.group(1)}</h1>" + html  # without its class, which makes pandoc write it as a plain paragraph
+    html = re.sub(r"<blockquote>\s*(<ul.*?</ul>)\s*</blockquote>", r"\1", html, flags=re.S)
+    html = re.sub(r"<tt\b[^>]*>(.*?)</tt>", lambda tt: "<code>" + re.sub(r"</?span[^>]*>", "", tt.group(1)) + "</code>",
+                  html, flags=re.S)  # fmt: skip
+    html = re.sub(r"<(/?)cite>", r"<\1em>", html)
+    html = re.sub(r"<pre class=\"code sh literal-block\">(.*?)</pre>",
+                  lambda pre: "<pre>" + re.sub(r"</?span[^>]*>", "", pre.group(1)) + "</pre>", html, flags=re.S)  # fmt: skip
+    return pandoc_markdown(html)
+
+
+def lighttpd_doc_text(path: Path) -> str:
+    """A page of lighttpd's documentation as lighttpd-doc ships it (gzip-compressed, hard-wrapped plain text with
+    reStructuredText-like headings, written for the lighttpd wiki): copied as it is, the whole file, with its two
+    "[[ Note: ... ]]" lines pointing to the wiki's newer version, its configuration snippets and its old
+    platform-specific notes (Linux, FreeBSD). Only the blank line after the last line goes, so that the file
+    ends with one newline."""
+    return gunzip(path).rstrip("\n") + "\n"
 
 
 def main() -> int:
