@@ -63,7 +63,9 @@ NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NE
                  ROOT / "eval" / "NEW_DOCUMENTS_6de0f19_round11_12.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_0bbed16_round13.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_84d8915_round13.md",
-                 ROOT / "eval" / "NEW_DOCUMENTS_7064868_round14.md")  # fmt: skip
+                 ROOT / "eval" / "NEW_DOCUMENTS_7064868_round14.md",
+                 ROOT / "eval" / "NEW_DOCUMENTS_44352b9_round13.md",
+                 ROOT / "eval" / "NEW_DOCUMENTS_44352b9_round14.md")  # fmt: skip
 SETS = ROOT / "eval" / "sets.toml"
 
 Row = dict[str, str]

@@ -62,7 +62,7 @@ def test_gold_sets_are_exact() -> None:
     assert len(load_gold(ROOT / "eval" / "own.jsonl")) >= 40
 
 
-@pytest.mark.parametrize(("folder", "least_questions", "least_documents"), [("corpus", 250, 10), ("unseen", 352, 16)])
+@pytest.mark.parametrize(("folder", "least_questions", "least_documents"), [("corpus", 250, 10), ("unseen", 176, 8)])
 def test_the_multi_genre_gold_sets_are_exact_and_large_enough(folder: str, least_questions: int,
                                                                least_documents: int) -> None:  # fmt: skip
     docs = ROOT / "eval" / folder / "docs"
@@ -153,8 +153,13 @@ SIXTEEN_JOINED = ("aiohttp-deployment.rst", "babel-installation.rst", "bind9-his
 LATEST_JOINED = ("sendmail-tuning.txt", "leveldb-implementation.md", "knot-kdig.md", "docutils-policies.rst",
                  "backup-manager-user-guide.txt", "ffmpeg-faq.md", "gpsbabel-skytraq.md", "slurm-scancel.md",
                  "linux-pam-admin-guide.txt", "ntpsec-ntpdig.md", "krb5-enctypes.md", "icinga2-upgrading.md")
+# The eight documents of the eleventh and twelfth unseen rounds, which joined the fit after the model of 6de0f19
+# was measured on them (eval/NEW_DOCUMENTS_6de0f19_round11_12.md).
+EIGHT_JOINED = ("haproxy-starter-guide.txt", "celery-periodic-tasks.rst", "bup-restore.md", "brz-3.0-release-notes.md",
+                "gnu-maintainer-information.txt", "wireshark-display-filters.md", "aptitude-command-line.md",
+                "rsyslog-troubleshooting.rst")
 
-JOINED_GROUPS = {"twelve": TWELVE_JOINED, "sixteen": SIXTEEN_JOINED, "latest": LATEST_JOINED}
+JOINED_GROUPS = {"twelve": TWELVE_JOINED, "sixteen": SIXTEEN_JOINED, "latest": LATEST_JOINED, "eight": EIGHT_JOINED}
 
 
 def joined_with(document: str) -> str:
