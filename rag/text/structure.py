@@ -11,7 +11,8 @@ Recognised: Markdown (ATX and setext headings, ``-``/``*``/``+``/numbered lists,
 fenced code), reStructuredText (underlined and overlined headings, ``::`` literal blocks,
 ``.. directive::`` lines, grid-table rows, definition lists), and plain text (numbered section
 headings such as ``4.1. Title``, short title lines before a paragraph, indented definitions).
-Rules are data (the patterns below); every block's ``[start, end)`` is trimmed of white space.
+Rules are data (the patterns below and in ``rag.text.lines``); every block's ``[start, end)`` is
+trimmed of white space.
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ import re
 from dataclasses import dataclass
 
 from rag.text.fences import Fences, closes
+from rag.text.lines import (
+    DIRECTIVE,
+    LINK_DEFINITION,
+    LIST_MARKER,
+    UNDERLINE,
+    Line,
+    after_line_break,
+    hard_wrapped,
+    is_underline,
+    looks_like_title,
+    split_lines,
+    title_block,
+)
 
 HEADING, PARAGRAPH, LIST_ITEM, TABLE_ROW, TERM, DEFINITION, CODE = (
     "heading", "paragraph", "list_item", "table_row", "term", "definition", "code",
@@ -27,20 +41,13 @@ HEADING, PARAGRAPH, LIST_ITEM, TABLE_ROW, TERM, DEFINITION, CODE = (
 PROSE_KINDS = frozenset({PARAGRAPH, LIST_ITEM, DEFINITION})  # blocks that hold running sentences
 
 _ATX = re.compile(r"#{1,6}\s+\S")
-_UNDERLINE = re.compile(r"([=\-~^*#\"'`+:._])\1{2,}\s*")
-_LIST_MARKER = re.compile(r"(?:[-*+•▪◦]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}\)|#\.)[ \t\u00a0]+(?=\S)")
-_NUMBERED_HEADING = re.compile(r"(?:(?:chapter|section|part|appendix)[\s\u00a0]+)?\d+(?:\.\d+)*\.?[\s\u00a0]+\S", re.I)
 _TABLE_ROW = re.compile(r"\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"[|+]?[\s:=|+-]*-{3,}[\s:=|+-]*$|\+[=+-]+\+\s*$|=+(?:\s+=+)+\s*$")
-_DIRECTIVE = re.compile(r"\.\.\s+(?:[\w:-]+::|_[^:]+:|\[[^\]]+\]|\|[^|]+\|)")
 _CODE_DIRECTIVE = re.compile(r"\.\.\s+(?:code-block|code|sourcecode|doctest|testcode|literalinclude|highlight)::")
-_BOLD = re.compile(r"(\*\*|__)[^*_].*\1", re.S)
 _FIELD = re.compile(r":[\w -]+:(?:\s|$)")
 _BARE_FIELD = re.compile(r":[\w-]+:")
-_LINK_DEFINITION = re.compile(r"\[[^\]]+\]:\s")  # a Markdown link reference: "[95565]: https://..."
-# ... the whole line of one, which Markdown does not show: markup, like an rST target
-_LINK_REFERENCE = re.compile(_LINK_DEFINITION.pattern + r"\s*<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*")
-_END_PUNCT = ".!?:;,"
+# A Markdown link reference's whole line, which Markdown does not show: markup, like an rST target
+_LINK_REFERENCE = re.compile(LINK_DEFINITION.pattern + r"\s*<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*")
 
 
 @dataclass(frozen=True)
@@ -53,36 +60,6 @@ class Block:
     level: int = 0  # heading depth when known (1 = top), else 0
 
 
-@dataclass(frozen=True)
-class _Line:
-    start: int
-    end: int  # without the line break
-    text: str
-
-    @property
-    def blank(self) -> bool:
-        return not self.text.strip(" \t\r\u00a0>")  # a lone ">" is a blank line inside a Markdown quote
-
-    @property
-    def indent(self) -> int:
-        stripped = self.text.lstrip(" \t\u00a0")
-        return len(self.text) - len(stripped)
-
-    @property
-    def body(self) -> str:
-        return self.text.strip(" \t\u00a0\r")
-
-
-def _lines(text: str) -> list[_Line]:
-    lines: list[_Line] = []
-    start = 0
-    for piece in text.splitlines(keepends=True):
-        body = piece.rstrip("\r\n")
-        lines.append(_Line(start, start + len(body), body))
-        start += len(piece)
-    return lines
-
-
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -91,69 +68,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _is_underline(line: _Line, above: _Line | None) -> bool:
-    if above is None or above.blank or not _UNDERLINE.fullmatch(line.body):
-        return False
-    return len(line.body) >= max(3, int(0.6 * len(above.body))) and line.indent <= above.indent
-
-
-def _looks_like_title(line: _Line, following: _Line | None, wrapped: bool = True) -> bool:
-    """A short line of its own before a paragraph, with no final punctuation: a plain-text title.
-    In text with one paragraph a line, the next line need not be blank but must be longer."""
-    body = line.body
-    if not body or body[-1] in _END_PUNCT or len(body.split()) > 12 or _LIST_MARKER.match(body):
-        return False
-    if body.startswith("-"):  # a command-line option with its description ("-t     sort by time")
-        return False
-    if following is None or following.blank:
-        return True
-    return not wrapped and len(following.body) > len(body)
-
-
-def _after_line_break(above: _Line | None) -> bool:
-    """Whether the line above ends in Markdown's hard line break (two spaces, or a backslash): the
-    line continues its paragraph, as a field's value does ("Codename:  " over "Pelican"), and is
-    no title of its own."""
-    return above is not None and not above.blank and above.text.rstrip("\r").endswith(("  ", "\\"))
-
-
-def hard_wrapped(lines: list[_Line]) -> bool:
-    """Whether the text is wrapped at a fixed width (a line break is then only white space), as
-    opposed to one paragraph per line: nearly all lines of prose are short (<= 100 characters).
-    Decoration (heading underlines, rules), table rows, link definitions (Markdown's, and rST's
-    ``.. _name: URL`` targets like every directive line) and lone words (URLs) are as long as they
-    need to be, wrapped or not."""
-    lengths = [len(line.text) for line in lines if _prose_line(line.body)]
-    if not lengths:
-        return True
-    return sum(length > 100 for length in lengths) <= 0.05 * len(lengths)
-
-
-def _prose_line(body: str) -> bool:
-    return (" " in body and any(c.isalnum() for c in body) and not body.startswith(("|", "+"))
-            and not _LINK_DEFINITION.match(body) and not _DIRECTIVE.match(body))  # fmt: skip
-
-
-def _numbered_heading(body: str) -> bool:
-    """``4.1. What kernels does Debian run?`` (possibly wrapped): a numbered title, one sentence."""
-    if not _NUMBERED_HEADING.match(body) or len(body.split()) > 25 or body.count("\n") > 2:
-        return False
-    title = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""
-    return not re.search(r"[.!?]\s+\S", title) and not title.endswith((".", ":", ";", ","))
-
-
-def _title_block(body: str) -> bool:
-    """A paragraph that is really a title: numbered, all bold, or a short question of its own
-    (an FAQ's entries are titled by their questions, which must not be cited as answers)."""
-    bare = body.strip("*_ \t")
-    if _numbered_heading(body) or (_BOLD.fullmatch(body) and len(body.split()) <= 30):
-        return True
-    return bare.endswith("?") and len(bare.split()) <= 30 and body.count("\n") <= 2
-
-
 def blocks(text: str) -> list[Block]:
     """The document's blocks in order, each a trimmed span of ``text``; markup lines are skipped."""
-    lines = _lines(text)
+    lines = split_lines(text)
     found: list[Block] = []
     current: tuple[int, int, str, int] | None = None  # start, end, kind, indent of the open block
     fence: str | None = None
@@ -168,7 +85,7 @@ def blocks(text: str) -> list[Block]:
         nonlocal current, heading, term
         if current is not None:
             start, end = _trim(text, current[0], current[1])
-            if start < end and current[2] == PARAGRAPH and _title_block(text[start:end]):
+            if start < end and current[2] == PARAGRAPH and title_block(text[start:end]):
                 level = text[start:end].split()[0].rstrip(".").count(".") + 1
                 found.append(Block(start, end, HEADING, current[3], heading, level))
                 heading = len(found) - 1
@@ -182,7 +99,7 @@ def blocks(text: str) -> list[Block]:
                     term = -1
             current = None
 
-    def add_heading(line: _Line, level: int) -> None:
+    def add_heading(line: Line, level: int) -> None:
         nonlocal heading, term
         close()
         term = -1
@@ -242,16 +159,16 @@ def blocks(text: str) -> list[Block]:
             fence = opened
             continue
         # A title stands on its own line: a rule under a paragraph's last line does not make it one.
-        if following is not None and _is_underline(following, line) and (
-            above is None or above.blank or _UNDERLINE.fullmatch(above.body)
+        if following is not None and is_underline(following, line) and (
+            above is None or above.blank or UNDERLINE.fullmatch(above.body)
         ):
             add_heading(line, 0)
             underline = i + 1
             continue
-        if _UNDERLINE.fullmatch(body) or _TABLE_RULE.match(body):
+        if UNDERLINE.fullmatch(body) or _TABLE_RULE.match(body):
             close()  # a heading's underline or overline, or a table's rule: markup, not content
             continue
-        if _DIRECTIVE.match(body) or (_LINK_REFERENCE.fullmatch(body) and not line.indent):
+        if DIRECTIVE.match(body) or (_LINK_REFERENCE.fullmatch(body) and not line.indent):
             close()
             options_under = line.indent
             if _CODE_DIRECTIVE.match(body):
@@ -271,10 +188,10 @@ def blocks(text: str) -> list[Block]:
             current = (line.start, line.end, TABLE_ROW, line.indent)
             close()
             continue
-        starts_item = _LIST_MARKER.match(body) is not None
-        if current is None and not starts_item and (above is None or above.blank or not wrapped) and _looks_like_title(
+        starts_item = LIST_MARKER.match(body) is not None
+        if current is None and not starts_item and (above is None or above.blank or not wrapped) and looks_like_title(
             line, following, wrapped
-        ) and following is not None and not _FIELD.match(body) and not _after_line_break(above):
+        ) and following is not None and not _FIELD.match(body) and not after_line_break(above):
             add_heading(line, 0)
             continue
         if starts_item:
