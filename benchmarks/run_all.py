@@ -100,6 +100,7 @@ def targets() -> str:
             f"req/s, {int(c32.get('errors', 0))} errors")
     # Issue 13's targets for the default model (onnx-int8): new questions (cache off) and repeated ones.
     for key, label in (("int8-nocache", "1 worker"), ("int8-nocache-2w", "2 workers"),
+                       ("int8-nocache-noahead", "1 worker, read ahead off"),
                        ("int8-nocache-nohead", "1 worker, span head off")):
         c1, c32 = serving.get(key, {}).get("c1", {}), serving.get(key, {}).get("c32", {})
         if c1:

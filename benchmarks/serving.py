@@ -60,6 +60,11 @@ CONFIGS = {
         "onnx-int8 (default), cache off",
         {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE},
     ),
+    "int8-nocache-noahead": Config(
+        "onnx-int8 (default), cache off, read ahead off",
+        {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE,
+         "RAG_ANSWERING__SPAN_HEAD_READ_AHEAD": "false"},
+    ),
     "int8-nocache-nohead": Config(
         "onnx-int8 (default), cache off, span head off",
         {**NO_LIMIT, "RAG_EMBEDDING__BACKEND": "onnx-int8", **common.NO_CACHE,

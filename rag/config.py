@@ -151,6 +151,7 @@ class AnsweringSettings(msgspec.Struct, forbid_unknown_fields=True):
     span_head_weight: float = 0.2
     span_head_vote: float = 0.2
     span_head: str = ""  # its fine-tuned weights (rag fit writes them); empty = the shipped ones
+    span_head_read_ahead: bool = True  # a lone question's second read runs on the spare core during the first
     max_question_chars: Positive = 2000
     answer_cache_size: NonNegative = 1024  # answers kept (LRU by index version, question, options); 0 = off
     # Stage switches (`rag fit --ablations` turns each off in turn): candidate generators besides the

@@ -8,6 +8,7 @@ word's end, and map back to exact offsets of the document.
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +257,8 @@ def test_a_sentence_that_cannot_win_is_not_read(service: QAService, weight: floa
             return super().logits(question, context)
 
     reader = service.answerer
-    reader.settings = msgspec.structs.replace(reader.settings, abstain=False, span_head_weight=weight)
+    reader.settings = msgspec.structs.replace(reader.settings, abstain=False, span_head_weight=weight,
+                                              span_head_read_ahead=False)  # fmt: skip
     question = "Who is the U.S. special envoy?"
     vector, passages, reading = reading_of(service, question)
     best = best_sentences(reading.proposals, reader.scores(reading), 3)
@@ -264,6 +266,35 @@ def test_a_sentence_that_cannot_win_is_not_read(service: QAService, weight: floa
     reader.answer(question, vector, passages)
     # with weight 0 the head's margin cannot move the choice, so only the best sentence is read
     assert calls == [p.sentence.text for p in best][:reads]
+
+
+@pytest.mark.parametrize("weight", [0.0, 100.0])
+def test_reading_ahead_changes_no_answer_and_reads_at_most_the_second_sentence_more(
+    service: QAService, weight: float
+) -> None:
+    calls: list[tuple[str, str]] = []
+
+    class Counting(ScriptedHead):
+        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+            calls.append((context, threading.current_thread().name))
+            return super().logits(question, context)
+
+    reader = service.answerer
+    question = "Who is the U.S. special envoy?"
+    vector, passages, reading = reading_of(service, question)
+    best = [p.sentence.text for p in best_sentences(reading.proposals, reader.scores(reading), 3)]
+    reader.span_head, reader.head_sentences = Counting("Witkoff"), 3
+    answers, reads = [], []
+    for ahead in (False, True):
+        reader.settings = msgspec.structs.replace(reader.settings, abstain=False, span_head_weight=weight,
+                                                  span_head_read_ahead=ahead)  # fmt: skip
+        calls.clear()
+        answers.append(reader.answer(question, vector, passages, explain=True))
+        reads.append(list(calls))
+    assert answers[0] == answers[1]
+    alone, ahead = reads
+    assert sorted(c for c, _ in ahead) == sorted({c for c, _ in alone} | {best[1]})
+    assert next(t for c, t in ahead if c == best[1]).startswith("rag-read-ahead")  # read on the spare thread
 
 
 def test_a_head_is_fine_tuned_once_per_set_of_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

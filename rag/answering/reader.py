@@ -280,7 +280,8 @@ class Reader:
     def head_reading(self, head: SpanHead, question: str, reading: Reading,
                      logits: npt.NDArray[np.float64]) -> HeadReading | None:  # fmt: skip
         return read_with_head(head, question, reading.proposals, logits, self.head_sentences,
-                              self.settings.span_head_weight, self.settings.span_head_vote)  # fmt: skip
+                              self.settings.span_head_weight, self.settings.span_head_vote,
+                              self.settings.span_head_read_ahead)  # fmt: skip
 
     def cite(self, proposal: Proposal, score: float) -> tuple[str, list[Citation]]:
         return cite_proposal(self.data.documents[proposal.sentence.doc_id], proposal, score)

@@ -20,13 +20,14 @@ items and clauses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
+from rag.answering.read_ahead import READ_AHEAD
 from rag.answering.span_head import HeadSpan, PieceScores, SpanHead
 
 # Margins (best span against "no answer") are capped at MAX_MARGIN, so that a sentence that could
@@ -90,14 +91,24 @@ class HeadReading:
 
 
 def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal], logits: npt.NDArray[np.float64],
-                   sentences_read: int, weight: float, vote: float) -> HeadReading | None:  # fmt: skip
+                   sentences_read: int, weight: float, vote: float,
+                   read_ahead: bool = False) -> HeadReading | None:  # fmt: skip
     """The head reads each of the reader's ``sentences_read`` best sentences on its own. The sentence
     chosen is the one whose reader score plus ``weight`` times the head's margin (its best span
     against its "no answer") is highest; the answer is the candidate of that sentence whose reader
     score plus ``vote`` times the head's score for its boundaries is highest. None when the head
-    read nothing."""
+    read nothing. With ``read_ahead``, the second sentence's read starts on a spare core while the
+    first is read, if the process has nothing else running (``rag.answering.read_ahead``)."""
     chosen = best_of_sentences(logits, proposals, sentences_read)
-    first = head.read(question, [proposals[chosen[0]].sentence.text]) if chosen else None
+    if not chosen:
+        return None
+
+    def reader(k: int) -> Callable[[], tuple[HeadSpan, PieceScores] | None]:
+        return lambda: head.read(question, [proposals[chosen[k]].sentence.text])
+
+    second = READ_AHEAD.start(reader(1)) if read_ahead and len(chosen) > 1 else None
+    with READ_AHEAD.reading():
+        first = reader(0)()
     if first is None:
         return None
     # A sentence is read only if it could win with the capped margin: each read is a MiniLM pass
@@ -106,7 +117,7 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
     found = {0: first}
     for k, i in enumerate(chosen[1:], start=1):
         if logits[i] + weight * MAX_MARGIN > bar:
-            read = head.read(question, [proposals[i].sentence.text])
+            read = second() if k == 1 and second is not None else READ_AHEAD.counted(reader(k))
             if read is None:
                 return None
             found[k] = read

@@ -1,0 +1,52 @@
+"""Reading ahead: a read starts on the spare thread only when no other read runs, else waits to be asked for."""
+
+from __future__ import annotations
+
+import threading
+
+from rag.answering.read_ahead import ReadAhead
+
+
+def where() -> str:
+    return threading.current_thread().name
+
+
+def test_a_lone_read_runs_on_the_spare_thread_and_is_counted_until_it_ends() -> None:
+    ahead = ReadAhead()
+    release = threading.Event()
+
+    def read() -> str:
+        release.wait(5)
+        return where()
+
+    result = ahead.start(read)
+    assert ahead.running == 1  # counted from the start, so that another question stays on its own thread
+    release.set()
+    assert result().startswith("rag-read-ahead")
+    assert ahead.running == 0
+
+
+def test_a_busy_process_defers_the_read_to_the_calling_thread() -> None:
+    ahead = ReadAhead()
+    done: list[str] = []
+    with ahead.reading():  # another question's read is running
+        deferred = ahead.start(lambda: done.append(where()) or "read")
+        assert done == [] and ahead.running == 1  # nothing runs until the read is asked for
+    assert deferred() == "read" and done == [where()]
+    assert ahead.running == 0
+
+
+def test_a_read_that_fails_ahead_fails_when_asked_for_and_is_no_longer_counted() -> None:
+    ahead = ReadAhead()
+
+    def broken() -> str:
+        raise RuntimeError("no model")
+
+    result = ahead.start(broken)
+    try:
+        result()
+    except RuntimeError as error:
+        assert str(error) == "no model"
+    else:
+        raise AssertionError("the failure was lost")
+    assert ahead.running == 0
