@@ -17,12 +17,13 @@ it was made and can remake it:
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 
 The unseen documents (``UNSEEN``) come from live-manual-txt bash-doc python-flask-security-doc diceware-doc
-lighttpd-doc varnish-doc python-psycopg2-doc xapian-doc; ``--unseen`` writes them to eval/unseen/docs/ and
-eval/unseen/SOURCES.tsv. The documents of the earlier unseen rounds (python-markdown-doc python-jinja2-doc
-python-babel-doc python-aiohttp-doc bind9-doc debian-history python-cryptography-doc highlight.js-doc
-jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc docutils-doc backup-manager-doc ffmpeg-doc
-gpsbabel-doc slurm-wlm-doc libpam-doc ntpsec-doc krb5-doc icinga2-doc haproxy-doc python-celery-doc bup-doc
-brz-doc gnu-standards wireshark-doc aptitude-doc-en rsyslog-doc) have joined ``SOURCES``.
+lighttpd-doc varnish-doc python-psycopg2-doc xapian-doc nut-doc libvirt-doc python-pymongo-doc glance-doc;
+``--unseen`` writes them to eval/unseen/docs/ and eval/unseen/SOURCES.tsv. The documents of the earlier unseen
+rounds (python-markdown-doc python-jinja2-doc python-babel-doc python-aiohttp-doc bind9-doc debian-history
+python-cryptography-doc highlight.js-doc jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc
+docutils-doc backup-manager-doc ffmpeg-doc gpsbabel-doc slurm-wlm-doc libpam-doc ntpsec-doc krb5-doc icinga2-doc
+haproxy-doc python-celery-doc bup-doc brz-doc gnu-standards wireshark-doc aptitude-doc-en rsyslog-doc) have
+joined ``SOURCES``.
 """
 
 from __future__ import annotations
@@ -694,6 +695,16 @@ UNSEEN = [
      Path("/usr/share/doc/python-psycopg2-doc/html/_sources/faq.rst.txt"), "copy"),
     ("xapian-deprecation-policy.md", "policy", "xapian-doc", Path("/usr/share/doc/xapian-doc/deprecation.html"),
      "xapian_deprecation_policy"),
+    # The fifteenth round (nut-doc, libvirt-doc, python-pymongo-doc, glance-doc), made while the eleventh to
+    # fourteenth were unseen: a project's README in hard-wrapped AsciiDoc text with a compatibility table, a
+    # security guide (docutils HTML), a tutorial in reStructuredText, a glossary in reStructuredText.
+    ("nut-readme.txt", "readme", "nut-doc", Path("/usr/share/doc/nut-doc/README.gz"), "nut_readme"),
+    ("libvirt-qemu-driver-security.md", "security-guide", "libvirt-doc",
+     Path("/usr/share/doc/libvirt-doc/html/drvqemu.html"), "libvirt_qemu_driver_security"),
+    ("pymongo-tutorial.rst", "tutorial", "python-pymongo-doc",
+     Path("/usr/share/doc/python-pymongo-doc/html/_sources/tutorial.rst.txt"), "copy"),
+    ("openstack-glossary.rst", "glossary", "glance-doc",
+     Path("/usr/share/doc/glance-doc/html/_sources/glossary.rst.txt"), "openstack_glossary_0_9_to_b"),
 ]
 
 
@@ -831,6 +842,50 @@ def lighttpd_doc_text(path: Path) -> str:
     platform-specific notes (Linux, FreeBSD). Only the blank line after the last line goes, so that the file
     ends with one newline."""
     return gunzip(path).rstrip("\n") + "\n"
+
+
+def nut_readme(path: Path) -> str:
+    """The README of Network UPS Tools as nut-doc ships it (gzip-compressed, hard-wrapped AsciiDoc source, the
+    "Network UPS Tools Overview", also chapter 2 of NUT's user manual), kept as plain text: every section but one,
+    as shipped, with its AsciiDoc markup (the `<<anchor,text>>` cross references into the user manual, the
+    `linkman:` and `link:` macros, the `+` list continuations, the tab-indented command examples and the
+    `|===` table of client and server version compatibility). Dropped: the "CGI Programs" section with its four
+    subsections (Access Restrictions, upsstats, upsimage, upsset; about 2,300 characters), so that the file
+    stays under 20,000 characters; the sections before and after it are whole."""
+    text = gunzip(path)
+    start, stop = text.index("\nCGI Programs\n------------\n"), text.index("\nVersion Numbering\n-----------------\n")
+    return (text[:start] + text[stop:]).rstrip("\n") + "\n"
+
+
+def libvirt_qemu_driver_security(path: Path) -> str:
+    """The "Driver security architecture" section of the page on libvirt's QEMU/KVM/HVF hypervisor driver
+    (libvirt-doc's drvqemu.html; docutils made it from the reStructuredText in libvirt's source tree and wrapped
+    it in the site's template) as Markdown: the page's title and that whole section (its introduction and the
+    subsections Driver instances, POSIX users/groups, Linux process capabilities, SELinux basic confinement,
+    SELinux sVirt confinement, AppArmor sVirt confinement, Cgroups device ACLs). Dropped: the site's header,
+    menus, search form and footer, the page's table of contents and its other sections (project links,
+    deployment pre-requisites, connections to the driver, configuration files, live migration, XML import and
+    export, command passthrough, feature and deprecation controls, device properties, example configurations);
+    the first subsection still says "As explained above" of the connection URIs, which are left out. Changed:
+    the headings' links back to the table of contents are unwrapped; docutils' literal spans (with their inner
+    "pre" spans) become inline code (pandoc would drop their markup); the literal blocks lose their
+    "literal-block" class, so that they stay plain code blocks."""
+    html = path.read_text(encoding="utf-8")
+    title = re.search(r"<h1>.*?</h1>", html).group(0)
+    html = html[html.index('<section id="driver-security-architecture">') :
+                html.index('<section id="live-migration-compatibility">')]  # fmt: skip
+    html = re.sub(r'<a class="toc-backref" [^>]*>(.*?)</a>', r"\1", html, flags=re.S)
+    html = re.sub(r'<span class="docutils literal">((?:<span class="pre">.*?</span>|[^<])*)</span>',
+                  lambda code: "<code>" + re.sub(r"</?span[^>]*>", "", code.group(1)) + "</code>", html)  # fmt: skip
+    html = html.replace('<pre class="literal-block">', "<pre>")
+    return pandoc_markdown(title + html)
+
+
+def openstack_glossary_0_9_to_b(path: Path) -> str:
+    """The OpenStack glossary as glance-doc ships it (reStructuredText in Sphinx's _sources, about 120,000
+    characters, one `.. glossary::` block under a heading for each initial): its title and the entries under
+    "0-9", "A" and "B" (6to4 to byte), copied as they are; the entries from "C" on are left out."""
+    return excerpt(path.read_text(encoding="utf-8"), "========\nGlossary\n========\n", "\nC\n~\n")
 
 
 def main() -> int:
