@@ -86,7 +86,7 @@ class SpanHead:
         if not pieces:
             return None
         first = np.asarray(pieces)
-        offsets = np.asarray([encoding.offsets[i] for i in pieces])
+        offsets = np.asarray(encoding.offsets)[first]  # one copy: each .offsets builds the whole list anew
         segment = np.searchsorted(bounds, offsets[:, 0], side="right") - 1
         # span (i, j) over the context's pieces: j - i < MAX_SPAN_PIECES, both in one sentence
         i, j = np.triu_indices(len(pieces))
