@@ -87,6 +87,35 @@ def test_only_the_changed_document_is_embedded(settings: Settings, service: QASe
     assert removed.service.data.manifest.version == service.data.manifest.version
 
 
+def test_a_restart_over_changed_seeds_embeds_only_what_changed(settings: Settings, service: QAService) -> None:
+    seeds = Path(settings.paths.seeds)
+    (seeds / "rockets.txt").write_text(ROCKETS, encoding="utf-8")  # added while the service was down
+    embedder = CountingEmbedder()
+    reopened = QAService.open(settings, embedder=embedder)
+    assert reopened.rebuilt is not None and "added rockets" in reopened.rebuilt
+    data = reopened.data
+    own = {c.text for c in data.chunks if c.doc_id == "rockets"} | {s.text for s in data.sentences if
+                                                                      s.doc_id == "rockets"}  # fmt: skip
+    own |= {c.text for c in data.clauses if c.doc_id == "rockets"}
+    assert set(embedder.texts) == own  # the article's rows and vectors come from the previous build
+    full = QAService.open(settings, embedder=CountingEmbedder(), force_rebuild=True).data
+    assert data.manifest.version == full.manifest.version  # the same build, file for file
+    np.testing.assert_array_equal(data.sentence_vectors, full.sentence_vectors)
+    (seeds / "rockets.txt").write_text(ROCKETS_V2, encoding="utf-8")  # changed while down
+    embedder.texts.clear()
+    changed = QAService.open(settings, embedder=embedder)
+    assert "changed rockets" in (changed.rebuilt or "") and ROCKETS_V2.split("\n")[2] in embedder.texts
+    assert not set(embedder.texts) & {s.text for s in data.sentences if s.doc_id != "rockets"}
+
+
+def test_a_restart_with_other_settings_builds_every_document_again(settings: Settings, service: QAService) -> None:
+    embedder = CountingEmbedder()
+    reopened = QAService.open(tuned(settings, chunking={"max_tokens": settings.chunking.max_tokens + 16}),
+                              embedder=embedder)  # fmt: skip
+    assert "chunking settings changed" in (reopened.rebuilt or "")
+    assert {s.text for s in service.data.sentences} <= set(embedder.texts)  # nothing reused
+
+
 def test_an_update_builds_on_a_newer_build_saved_by_another_process(settings: Settings, service: QAService) -> None:
     other = QAService(settings, FakeEmbedder(), service.data)  # another worker, loaded at the same time
     first = updates.upload(service, ROCKETS, doc_id="rockets")

@@ -129,7 +129,10 @@ class QAService:
         # process added meanwhile is in this build, never overwritten by it.
         with store.writer_lock():
             documents, skipped = load_documents(seeds)
-            data = build_index(store, settings, embedder, documents, progress)
+            # Seeds that changed while the service was down: only they are chunked and embedded.
+            previous = None if force_rebuild else store.previous_build(
+                fingerprint_for(settings, embedder, documents), settings.index.hnsw_ef_search)  # fmt: skip
+            data = build_index(store, settings, embedder, documents, progress, previous)
         return cls(settings, embedder, data, _logged(skipped), rebuilt=reason)
 
     # -- questions -------------------------------------------------------------------------

@@ -211,7 +211,9 @@ def build_index(
     embedder: Embedder,
     documents: Sequence[Document],
     progress: Progress | None = None,
+    previous: IndexData | None = None,
 ) -> IndexData:
-    """Chunk and embed ``documents`` and atomically replace the index in ``store``."""
-    content = assemble(settings, embedder, documents, progress=progress).content
+    """Chunk and embed ``documents`` (those ``previous`` holds unchanged are reused) and atomically
+    replace the index in ``store``."""
+    content = assemble(settings, embedder, documents, previous, progress).content
     return store.save(fingerprint_for(settings, embedder, documents), content, settings.index)

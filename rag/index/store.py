@@ -167,6 +167,21 @@ class IndexStore:
         except (OSError, msgspec.DecodeError) as error:
             raise UnusableIndex(f"unreadable manifest in {folder}: {error}") from error
 
+    def previous_build(self, expected: Fingerprint, ef_search: int | None = None) -> IndexData | None:
+        """The current build as the start of an incremental one: intact, and made with everything
+        ``expected`` names but its documents (seeds added, changed or removed while the service was
+        down). None when anything else differs or it cannot be read: then every document is built."""
+        try:
+            found = self.read_manifest().fingerprint
+        except UnusableIndex:
+            return None
+        if msgspec.structs.replace(found, documents=expected.documents) != expected:
+            return None
+        try:
+            return self.load(found, ef_search)  # a build swapped in meanwhile fails this check: None
+        except UnusableIndex:
+            return None
+
     def load(self, expected: Fingerprint, ef_search: int | None = None) -> IndexData:
         """The current build, if it is intact and matches ``expected``; else ``UnusableIndex``."""
         folder = self.current_dir()  # resolved once: a concurrent swap cannot mix two builds
