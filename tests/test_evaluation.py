@@ -200,6 +200,10 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # twelve .367 in the same run (eval/EXPERIMENTS.md, "The eighth to tenth rounds join the fit").
     latest = [o.abstained for o in unanswerable if joined_with(o.doc) == "latest"]
     assert sum(latest) / len(latest) >= 0.50
+    # The eleventh and twelfth rounds, joined at 94 documents: .40 (16 of 40) held out, the earlier ones (with the
+    # sixteen) .523, the twelve .417 and the latest .55 in the same run (2026-12-02, eval/EXPERIMENTS.md).
+    eight = [o.abstained for o in unanswerable if joined_with(o.doc) == "eight"]
+    assert sum(eight) / len(eight) >= 0.35
     assert summary["answerable"]["abstained_answerable"] <= 0.10
     # Off-topic questions are refused. On the earlier documents: 90 of 90 held out at f7baa70 and with 58 documents;
     # once the sixteen of the fourth to seventh rounds joined (74 documents), 84 of 90: a regression of two distinct
@@ -212,7 +216,8 @@ def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pyte
     # of 24: near-topic for the index, not off it. The sixteen refuse 31 of 32. Each floor is under what was
     # measured (eval/EXPERIMENTS.md, "The fourth to seventh rounds join the fit").
     off_topic = [o for o in result.report.outcomes if o.topic == "off"]
-    for group, floor in (("earlier", 0.90), ("twelve", 0.65), ("sixteen", 0.90), ("latest", 0.90)):  # latest: 24/24
+    for group, floor in (("earlier", 0.90), ("twelve", 0.65), ("sixteen", 0.90), ("latest", 0.90),
+                         ("eight", 0.90)):  # latest: 24/24, eight: 16/16  # fmt: skip
         refused = [o.abstained for o in off_topic if joined_with(o.doc) == group]
         assert sum(refused) / len(refused) >= floor, f"off-topic refused, {group}"
     assert result.calibration["auroc"] >= 0.80
