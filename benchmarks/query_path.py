@@ -21,6 +21,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 
+def head_reads(service: object, questions: list[str]) -> dict[str, int]:
+    """How many sentences the span head reads for each question (0: refused unread, or no head)."""
+    from rag.answering.span_head import SpanHead
+
+    counts = dict.fromkeys(questions, 0)
+    read = SpanHead.read
+    current = [""]
+
+    def counting(self: SpanHead, question: str, sentences: list[str]) -> object:
+        counts[current[0]] += 1
+        return read(self, question, sentences)
+
+    SpanHead.read = counting  # type: ignore[method-assign,assignment]
+    try:
+        for q in questions:
+            current[0] = q
+            service.ask(q)  # type: ignore[attr-defined]
+    finally:
+        SpanHead.read = read  # type: ignore[method-assign]
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -142,13 +164,30 @@ def main() -> None:
     record("QAService.ask", "question vector cache warm, answer cache off", per_question(vector_cache_only.ask))
     uncached = QAService.open(load_settings(environ={**os.environ, **common.NO_CACHE}),
                               embedder=embedder)
-    record("QAService.ask", f"caches off ({default}, 1 thread; the span head reads 3 sentences)",
-           per_question(uncached.ask))
-    # The second head read starts on the spare core during the first when nothing else runs (same answers).
+    # The second head read starts on the spare core during the first when nothing else runs (same
+    # answers). Both services answer each question in turn, alternating which goes first, so that
+    # the load of the moment falls on both; then split by how many sentences the head read.
     one_core = QAService.open(load_settings(environ={**os.environ, **common.NO_CACHE,
                                                      "RAG_ANSWERING__SPAN_HEAD_READ_AHEAD": "false"}),
                               embedder=embedder)  # fmt: skip
-    record("QAService.ask", f"caches off, read ahead off ({default}, 1 thread)", per_question(one_core.ask))
+    reads = head_reads(one_core, questions)
+    ahead: dict[str, list[float]] = {q: [] for q in questions}
+    alone: dict[str, list[float]] = {q: [] for q in questions}
+    for round_ in range(args.repeat):
+        for q in questions:
+            pair = ((uncached, ahead), (one_core, alone))
+            for svc, into in pair if round_ % 2 == 0 else pair[::-1]:
+                started = time.perf_counter()
+                svc.ask(q)
+                into[q].append(time.perf_counter() - started)
+    variant = f"caches off ({default}, 1 thread; the span head reads up to 3 sentences)"
+    record("QAService.ask", f"{variant}, read ahead on", [t for q in questions for t in ahead[q]])
+    record("QAService.ask", f"{variant}, read ahead off", [t for q in questions for t in alone[q]])
+    for n in sorted(set(reads.values())):
+        asked = [q for q in questions if reads[q] == n]
+        label = f"{n} head read{'s' if n != 1 else ''} ({len(asked)} questions)"
+        record("QAService.ask", f"{label}, read ahead on", [t for q in asked for t in ahead[q]])
+        record("QAService.ask", f"{label}, read ahead off", [t for q in asked for t in alone[q]])
     # The span head is on by default ([answering] span_head_sentences = 3): three int8 MiniLM passes.
     without_head = QAService.open(load_settings(environ={**os.environ, **common.NO_CACHE,
                                                          "RAG_ANSWERING__SPAN_HEAD_SENTENCES": "0"}),
