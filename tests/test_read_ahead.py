@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 from rag.answering.read_ahead import ReadAhead
@@ -50,3 +52,15 @@ def test_a_read_that_fails_ahead_fails_when_asked_for_and_is_no_longer_counted()
     else:
         raise AssertionError("the failure was lost")
     assert ahead.running == 0
+
+
+def test_a_forked_child_reads_ahead_on_a_thread_of_its_own() -> None:
+    ahead = ReadAhead()
+    assert ahead.start(where)().startswith("rag-read-ahead")  # the parent's pool exists now
+    child = os.fork()
+    if child == 0:  # the parent's spare thread is not in the child: a read queued to it would never run
+        signal.alarm(20)  # ... and the child would wait forever: SIGALRM ends it, and the test fails
+        ok = ahead.running == 0 and ahead.start(where)().startswith("rag-read-ahead")
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -13,6 +13,7 @@ whose sentence turns out not to be needed is dropped. Only when the work is done
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +27,11 @@ class ReadAhead:
     """Counts the head reads running in this process and owns the one spare thread."""
 
     def __init__(self) -> None:
+        self.after_fork()
+        # A forked child has none of its parent's threads: it starts with its own pool and count.
+        os.register_at_fork(after_in_child=self.after_fork)
+
+    def after_fork(self) -> None:
         self.lock = threading.Lock()
         self.running = 0  # head reads in progress, on any thread
         self.pool: ThreadPoolExecutor | None = None
