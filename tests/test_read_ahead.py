@@ -38,6 +38,17 @@ def test_a_busy_process_defers_the_read_to_the_calling_thread() -> None:
     assert ahead.running == 0
 
 
+def test_another_question_being_answered_keeps_the_read_on_the_calling_thread() -> None:
+    ahead = ReadAhead()
+    with ahead.asking(), ahead.asking():  # this question, and another one being embedded meanwhile
+        deferred = ahead.start(where)
+        assert ahead.running == 0  # nothing started ahead
+        assert deferred() == where()
+    with ahead.asking():  # alone again
+        assert ahead.start(where)().startswith("rag-read-ahead")
+    assert ahead.asked == 0 and ahead.running == 0
+
+
 def test_a_read_that_fails_ahead_fails_when_asked_for_and_is_no_longer_counted() -> None:
     ahead = ReadAhead()
 

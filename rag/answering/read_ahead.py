@@ -4,8 +4,9 @@ The span head reads the reader's best sentences one at a time, and reads the sec
 first one's margin leaves it a chance (``rag.answering.span``). Each read is a MiniLM pass on one
 ONNX thread, so on a machine with a core to spare, a question alone in the process waits for two
 passes in a row when it could wait for one. ``ReadAhead.start`` begins the second read on a
-spare thread when no other read is running, before the first read starts; when the process is
-busy it only defers the read, so that concurrent questions never pay for reads nobody uses.
+spare thread when no other read is running and no other question is being answered (embedded,
+retrieved or read: ``QAService.ask`` counts them), before the first read starts; when the process
+is busy it only defers the read, so that concurrent questions never pay for reads nobody uses.
 
 Answers do not change: a read gives the same logits on either thread, and a read started ahead
 whose sentence turns out not to be needed is dropped. Only when the work is done differs.
@@ -34,24 +35,37 @@ class ReadAhead:
     def after_fork(self) -> None:
         self.lock = threading.Lock()
         self.running = 0  # head reads in progress, on any thread
+        self.asked = 0  # questions being answered (QAService.ask counts them)
         self.pool: ThreadPoolExecutor | None = None
 
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Around a read done on the calling thread, so that other questions see the process busy."""
+        with self.counting("running"):
+            yield
+
+    @contextmanager
+    def asking(self) -> Iterator[None]:
+        """Around a whole question: while another one is embedded or retrieved, the core is not spare."""
+        with self.counting("asked"):
+            yield
+
+    @contextmanager
+    def counting(self, name: str) -> Iterator[None]:
         with self.lock:
-            self.running += 1
+            setattr(self, name, getattr(self, name) + 1)
         try:
             yield
         finally:
             with self.lock:
-                self.running -= 1
+                setattr(self, name, getattr(self, name) - 1)
 
     def start(self, read: Callable[[], T]) -> Callable[[], T]:
-        """``read``, begun now on the spare thread if no other read is running, else deferred; call
-        the result for its value. The caller is about to read on its own thread in the meantime."""
+        """``read``, begun now on the spare thread if no other read runs and no other question is
+        being answered, else deferred; call the result for its value. The caller is about to read on
+        its own thread in the meantime."""
         with self.lock:
-            idle = self.running == 0
+            idle = self.running == 0 and self.asked <= 1
             if idle:
                 self.running += 1  # counted from now, so that a question arriving meanwhile stays on its own thread
                 if self.pool is None:

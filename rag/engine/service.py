@@ -19,6 +19,7 @@ from filelock import Timeout
 
 from rag.answering.citations import verify
 from rag.answering.model import load_model
+from rag.answering.read_ahead import READ_AHEAD
 from rag.answering.reader import Reader
 from rag.answering.span_model import span_head
 from rag.caching import LruCache
@@ -185,7 +186,8 @@ class QAService:
         if cached is not None:
             took = _ms(started, time.perf_counter())
             return msgspec.structs.replace(cached, timings_ms={"cache": took, "total": took})
-        return self._answer_cache.put(key, self._answer(question, k, filters, explain, started))
+        with READ_AHEAD.asking():  # the span head reads ahead only for a question alone in the process
+            return self._answer_cache.put(key, self._answer(question, k, filters, explain, started))
 
     def _answer(self, question: str, k: int, filters: SearchFilter | None, explain: bool, started: float) -> Answer:
         vector = self.embed_question(question)
