@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 class ReadAhead:
-    """Counts the head reads running in this process and owns the one spare thread."""
+    """Counts the head reads and the questions in flight in this process, and owns the one spare thread."""
 
     def __init__(self) -> None:
         self.after_fork()
