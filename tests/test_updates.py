@@ -108,6 +108,21 @@ def test_a_restart_over_changed_seeds_embeds_only_what_changed(settings: Setting
     assert not set(embedder.texts) & {s.text for s in data.sentences if s.doc_id != "rockets"}
 
 
+def test_a_restart_over_changed_seeds_and_a_damaged_build_builds_everything(settings: Settings,
+                                                                            service: QAService) -> None:  # fmt: skip
+    store = IndexStore(Path(settings.paths.index))
+    current = store.current_dir()
+    assert current is not None
+    vectors = current / "sentences.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-64])  # a damaged build is never the start of another
+    (Path(settings.paths.seeds) / "rockets.txt").write_text(ROCKETS, encoding="utf-8")
+    embedder = CountingEmbedder()
+    reopened = QAService.open(settings, embedder=embedder)
+    assert {s.text for s in service.data.sentences} <= set(embedder.texts)  # the article embedded again
+    full = QAService.open(settings, embedder=FakeEmbedder(), force_rebuild=True).data
+    assert reopened.data.manifest.version == full.manifest.version
+
+
 def test_a_restart_with_other_settings_builds_every_document_again(settings: Settings, service: QAService) -> None:
     embedder = CountingEmbedder()
     reopened = QAService.open(tuned(settings, chunking={"max_tokens": settings.chunking.max_tokens + 16}),
