@@ -247,50 +247,50 @@ def test_the_heads_margin_can_move_the_answer_to_another_sentence(service: QASer
     assert moved.answer in {reader.cite(p, 0.5)[0] for p in reading.proposals if p.sentence == second.sentence}
 
 
+class RecordingHead(ScriptedHead):
+    """A scripted head that records each context it reads and the thread it reads it on."""
+
+    def __init__(self, wanted: str) -> None:
+        super().__init__(wanted)
+        self.calls: list[tuple[str, str]] = []
+
+    def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        self.calls.append((context, threading.current_thread().name))
+        return super().logits(question, context)
+
+
 @pytest.mark.parametrize(("weight", "reads"), [(0.0, 1), (100.0, 3)])
 def test_a_sentence_that_cannot_win_is_not_read(service: QAService, weight: float, reads: int) -> None:
-    calls: list[str] = []
-
-    class Counting(ScriptedHead):
-        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-            calls.append(context)
-            return super().logits(question, context)
-
     reader = service.answerer
     reader.settings = msgspec.structs.replace(reader.settings, abstain=False, span_head_weight=weight,
                                               span_head_read_ahead=False)  # fmt: skip
     question = "Who is the U.S. special envoy?"
     vector, passages, reading = reading_of(service, question)
     best = best_sentences(reading.proposals, reader.scores(reading), 3)
-    reader.span_head, reader.head_sentences = Counting("no such words here"), 3
+    head = RecordingHead("no such words here")
+    reader.span_head, reader.head_sentences = head, 3
     reader.answer(question, vector, passages)
     # with weight 0 the head's margin cannot move the choice, so only the best sentence is read
-    assert calls == [p.sentence.text for p in best][:reads]
+    assert [context for context, _ in head.calls] == [p.sentence.text for p in best][:reads]
 
 
 @pytest.mark.parametrize("weight", [0.0, 100.0])
 def test_reading_ahead_changes_no_answer_and_reads_at_most_the_second_sentence_more(
     service: QAService, weight: float
 ) -> None:
-    calls: list[tuple[str, str]] = []
-
-    class Counting(ScriptedHead):
-        def logits(self, question: str, context: str) -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-            calls.append((context, threading.current_thread().name))
-            return super().logits(question, context)
-
     reader = service.answerer
     question = "Who is the U.S. special envoy?"
     vector, passages, reading = reading_of(service, question)
     best = [p.sentence.text for p in best_sentences(reading.proposals, reader.scores(reading), 3)]
-    reader.span_head, reader.head_sentences = Counting("Witkoff"), 3
+    head = RecordingHead("Witkoff")
+    reader.span_head, reader.head_sentences = head, 3
     answers, reads = [], []
     for ahead in (False, True):
         reader.settings = msgspec.structs.replace(reader.settings, abstain=False, span_head_weight=weight,
                                                   span_head_read_ahead=ahead)  # fmt: skip
-        calls.clear()
+        head.calls.clear()
         answers.append(reader.answer(question, vector, passages, explain=True))
-        reads.append(list(calls))
+        reads.append(list(head.calls))
     assert answers[0] == answers[1]
     alone, ahead = reads
     assert sorted(c for c, _ in ahead) == sorted({c for c, _ in alone} | {best[1]})

@@ -107,8 +107,7 @@ def read_with_head(head: SpanHead, question: str, proposals: Sequence[Proposal],
         return lambda: head.read(question, [proposals[chosen[k]].sentence.text])
 
     second = READ_AHEAD.start(reader(1)) if read_ahead and len(chosen) > 1 else None
-    with READ_AHEAD.reading():
-        first = reader(0)()
+    first = READ_AHEAD.counted(reader(0))
     if first is None:
         return None
     # A sentence is read only if it could win with the capped margin: each read is a MiniLM pass
