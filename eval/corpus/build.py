@@ -17,7 +17,8 @@ it was made and can remake it:
     python eval/corpus/build.py            # writes eval/corpus/docs/ and eval/corpus/SOURCES.tsv
 
 The unseen documents (``UNSEEN``) come from live-manual-txt bash-doc python-flask-security-doc diceware-doc
-lighttpd-doc varnish-doc python-psycopg2-doc xapian-doc nut-doc libvirt-doc python-pymongo-doc glance-doc;
+lighttpd-doc varnish-doc python-psycopg2-doc xapian-doc nut-doc libvirt-doc python-pymongo-doc glance-doc
+linux-doc-6.1 rapidjson-doc python-ipython-doc gnuplot-doc;
 ``--unseen`` writes them to eval/unseen/docs/ and eval/unseen/SOURCES.tsv. The documents of the earlier unseen
 rounds (python-markdown-doc python-jinja2-doc python-babel-doc python-aiohttp-doc bind9-doc debian-history
 python-cryptography-doc highlight.js-doc jpeg-xl-doc s6-doc libcurl4-doc sendmail-doc leveldb-doc knot-doc
@@ -705,6 +706,18 @@ UNSEEN = [
      Path("/usr/share/doc/python-pymongo-doc/html/_sources/tutorial.rst.txt"), "copy"),
     ("openstack-glossary.rst", "glossary", "glance-doc",
      Path("/usr/share/doc/glance-doc/html/_sources/glossary.rst.txt"), "openstack_glossary_0_9_to_b"),
+    # The sixteenth round (linux-doc-6.1, rapidjson-doc, python-ipython-doc, gnuplot-doc), made while the eleventh
+    # to fifteenth were unseen: a legal document (the kernel's licensing rules) and release notes (IPython 8.0.1 to
+    # 8.5.0) in reStructuredText, a README in Markdown, a help file in hard-wrapped plain text (gnuplot.gih).
+    ("linux-kernel-licensing-rules.rst", "legal", "linux-doc-6.1",
+     Path("/usr/share/doc/linux-doc-6.1/html/_sources/process/license-rules.rst.txt"), "linux_kernel_licensing_rules"),
+    ("rapidjson-readme.md", "readme", "rapidjson-doc", Path("/usr/share/doc/rapidjson-doc/readme.md.gz"),
+     "rapidjson_readme"),
+    ("ipython-8.0.1-8.5-release-notes.rst", "release-notes", "python-ipython-doc",
+     Path("/usr/share/doc/python-ipython-doc/html/_sources/whatsnew/version8.rst.txt"),
+     "ipython_release_notes_8_0_1_to_8_5"),
+    ("gnuplot-help-changes-to-datastrings.txt", "help-file", "gnuplot-doc",
+     Path("/usr/share/doc/gnuplot/gnuplot.gih.gz"), "gnuplot_help_changes_to_datastrings"),
 ]
 
 
@@ -886,6 +899,59 @@ def openstack_glossary_0_9_to_b(path: Path) -> str:
     characters, one `.. glossary::` block under a heading for each initial): its title and the entries under
     "0-9", "A" and "B" (6to4 to byte), copied as they are; the entries from "C" on are left out."""
     return excerpt(path.read_text(encoding="utf-8"), "========\nGlossary\n========\n", "\nC\n~\n")
+
+
+def linux_kernel_licensing_rules(path: Path) -> str:
+    """The page "Linux kernel licensing rules" (Documentation/process/license-rules.rst of the kernel tree), the
+    reStructuredText that linux-doc-6.1 ships in Sphinx's _sources: the whole page, copied as it is (its own
+    `.. SPDX-License-Identifier: GPL-2.0` comment line and `.. _kernel_licensing:` label, the `|` line blocks
+    between the numbered points, the tab-indented literal blocks of SPDX comment styles and licence-file
+    metatags, inline targets such as ``_`Metatags`:``, and the `=====` simple table of MODULE_LICENSE() strings).
+    It is the kernel's own rules for how its files state their licences (GPL-2.0 only with the syscall note,
+    SPDX identifiers and their placement and syntax, the preferred, deprecated, dual-only and exception licence
+    directories and their metatags, MODULE_LICENSE strings), not a licence text. Only the three blank lines
+    after the table go, so that the file ends with one newline."""
+    return path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+
+
+def rapidjson_readme(path: Path) -> str:
+    """The README of RapidJSON (Tencent's header-only JSON parser and generator for C++) as rapidjson-doc ships it,
+    gzip-compressed Markdown, copied as it is: the whole file (the logo image line, the links to GitHub and the
+    English and Chinese documentation, Introduction, Highlights in v1.1 (2016-8-25), Compatibility, Installation,
+    Usage at a glance with its `~~~~~~~~~~cpp` code block and diagram, and the list of examples). Its links and
+    image paths stay relative to the source tree (doc/*.md, doc/diagram/simpledom.png), as upstream wrote them;
+    nothing is dropped (the file already ends with one newline)."""
+    return gunzip(path)
+
+
+def ipython_release_notes_8_0_1_to_8_5(path: Path) -> str:
+    """IPython's "8.x Series" release notes (docs/source/whatsnew/version8.rst; python-ipython-doc ships it in
+    Sphinx's _sources, about 45,000 characters, newest release first) as reStructuredText: the title and the notes
+    of IPython 8.5.0 (with its sections "Restore line numbers for Input" and "New setting to silence warning if
+    working inside a virtual environment"), 8.4.0, 8.3.0, 8.2.0, 8.1.1, 8.1.0 and 8.0.1 (CVE-2022-21699), copied
+    as they are (the `.. _version ...:` labels, the `:ghpull:`/`:ghissue:`/`:ref:`/`:kbd:` roles, the traceback
+    literal blocks). Dropped: the long notes of IPython 8.0 itself (from its `.. _version 8.0:` label on: the
+    dependency, deprecation, documentation and type-annotation notes, the featured changes, Python 3.10 and
+    older-Python notes, statistics and the Frappuccino API changes), so that the file stays under 20,000
+    characters; the 8.0.1 notes before it are whole."""
+    return excerpt(path.read_text(encoding="utf-8"), "============\n 8.x Series\n", "\n.. _version 8.0:\n")
+
+
+def gnuplot_help_changes_to_datastrings(path: Path) -> str:
+    """Part of gnuplot's help file, gnuplot.gih (the hard-wrapped plain text that gnuplot's interactive `help`
+    command shows, made from docs/gnuplot.doc; gnuplot-doc ships it gzip-compressed, about 820,000 characters for
+    gnuplot 5.4): the eleven consecutive top-level topics from "changes" to "datastrings", copied as they are,
+    that is changes (version-5 changes that can break older scripts), deprecated syntax (with the old and current
+    forms), demos, batch/interactive with its command-line-options and examples subtopics, canvas size,
+    line-editing (the built-in editor's control keys), comments, coordinates (first, second, graph, screen,
+    character, polar) and datastrings. Kept: the `?topic` lines (one per name under which `help` finds the text
+    that follows, e.g. "?line-editing", "?editing", "?command-line-editing") and the one-space text indent and
+    deeper-indented examples of the format, as shipped. Dropped: everything before (copyright and licence,
+    introduction, seeking-assistance, the "new in 5.4" topics) and from "?enhanced text" on (the rest of the
+    syntax topics, then the commands, plotting styles, terminals and so on), since the whole file is far over
+    20,000 characters; the two blank lines at the end of the line-editing topic stay, the blank line before
+    "?enhanced text" goes so that the file ends with one newline."""
+    return excerpt(gunzip(path), "\n?changes\n?differences\n", "\n?enhanced text\n")
 
 
 def main() -> int:
