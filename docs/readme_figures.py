@@ -66,7 +66,8 @@ NEW_DOCUMENTS = (ROOT / "eval" / "NEW_DOCUMENTS_d117e01.md", ROOT / "eval" / "NE
                  ROOT / "eval" / "NEW_DOCUMENTS_7064868_round14.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_44352b9_round13.md",
                  ROOT / "eval" / "NEW_DOCUMENTS_44352b9_round14.md",
-                 ROOT / "eval" / "NEW_DOCUMENTS_c0c7646_round15.md")  # fmt: skip
+                 ROOT / "eval" / "NEW_DOCUMENTS_c0c7646_round15.md",
+                 ROOT / "eval" / "NEW_DOCUMENTS_6d3f0aa_round16.md")  # fmt: skip
 SETS = ROOT / "eval" / "sets.toml"
 
 Row = dict[str, str]
