@@ -711,8 +711,8 @@ UNSEEN = [
     # 8.5.0) in reStructuredText, a README in Markdown, a help file in hard-wrapped plain text (gnuplot.gih).
     ("linux-kernel-licensing-rules.rst", "legal", "linux-doc-6.1",
      Path("/usr/share/doc/linux-doc-6.1/html/_sources/process/license-rules.rst.txt"), "linux_kernel_licensing_rules"),
-    ("rapidjson-readme.md", "readme", "rapidjson-doc", Path("/usr/share/doc/rapidjson-doc/readme.md.gz"),
-     "rapidjson_readme"),
+    # RapidJSON's README as shipped, whole (its links and image paths stay relative to the source tree).
+    ("rapidjson-readme.md", "readme", "rapidjson-doc", Path("/usr/share/doc/rapidjson-doc/readme.md.gz"), "gunzip"),
     ("ipython-8.0.1-8.5-release-notes.rst", "release-notes", "python-ipython-doc",
      Path("/usr/share/doc/python-ipython-doc/html/_sources/whatsnew/version8.rst.txt"),
      "ipython_release_notes_8_0_1_to_8_5"),
@@ -912,16 +912,6 @@ def linux_kernel_licensing_rules(path: Path) -> str:
     directories and their metatags, MODULE_LICENSE strings), not a licence text. Only the three blank lines
     after the table go, so that the file ends with one newline."""
     return path.read_text(encoding="utf-8").rstrip("\n") + "\n"
-
-
-def rapidjson_readme(path: Path) -> str:
-    """The README of RapidJSON (Tencent's header-only JSON parser and generator for C++) as rapidjson-doc ships it,
-    gzip-compressed Markdown, copied as it is: the whole file (the logo image line, the links to GitHub and the
-    English and Chinese documentation, Introduction, Highlights in v1.1 (2016-8-25), Compatibility, Installation,
-    Usage at a glance with its `~~~~~~~~~~cpp` code block and diagram, and the list of examples). Its links and
-    image paths stay relative to the source tree (doc/*.md, doc/diagram/simpledom.png), as upstream wrote them;
-    nothing is dropped (the file already ends with one newline)."""
-    return gunzip(path)
 
 
 def ipython_release_notes_8_0_1_to_8_5(path: Path) -> str:
