@@ -113,14 +113,17 @@ def abstention_rows(reader: Reader, model: ReaderModel, samples: Sequence[Sample
 MAX_WRONGLY_REFUSED = 0.07
 
 
-def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = MAX_WRONGLY_REFUSED) -> ReaderModel:
+def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = MAX_WRONGLY_REFUSED,
+              seed: int = 0) -> ReaderModel:
+    """The reader's scorers, word tagger and abstention rule fitted on ``samples``; ``seed`` seeds the
+    tagger's network and the sampled sentence pairs (held-out figures move with it: eval/EXPERIMENTS.md)."""
     usable = [s for s in samples if len(s.reading.proposals)]
     # The scorers and the abstention rule learn from word columns of taggers that did not see the
     # question's document, as they will be at serving time: in-sample columns are too sure.
-    columns = cross_fitted_word_columns(reader, usable)
+    columns = cross_fitted_word_columns(reader, usable, seed)
     rows = {id(s): reader.span_rows(s.reading, words=columns[id(s)]) for s in usable}
-    sentence, scorer = fit_scorers(usable, rows)
-    unfinished = ReaderModel(sentence, scorer, fit_tagger(usable), LinearModel([], [], [], [], 0.0), 0.5, {})
+    sentence, scorer = fit_scorers(usable, rows, seed=seed)
+    unfinished = ReaderModel(sentence, scorer, fit_tagger(usable, seed), LinearModel([], [], [], [], 0.0), 0.5, {})
     x = abstention_rows(reader, unfinished, usable, rows)
     y = np.array([s.item.answerable for s in usable], dtype=np.int64)
     abstention = logistic(x, y, ABSTENTION_FEATURES, 1.0)
@@ -132,10 +135,10 @@ def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = MAX_
                        fitted_on)  # fmt: skip
 
 
-def held_out_models(reader: Reader, samples: Sequence[Sample]) -> dict[str, ReaderModel]:
+def held_out_models(reader: Reader, samples: Sequence[Sample], seed: int = 0) -> dict[str, ReaderModel]:
     """For each document, the model fitted on every other document's questions."""
     groups = sorted({s.group for s in samples})
-    return {g: fit_model(reader, [s for s in samples if s.group != g]) for g in groups}
+    return {g: fit_model(reader, [s for s in samples if s.group != g], seed=seed) for g in groups}
 
 
 def group_of(gold_set: GoldSet, item: GoldItem) -> str:
@@ -212,16 +215,17 @@ def head_examples(opened: Sequence[OpenedSet], model: ReaderModel, sentences: in
 
 def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool = True,
                      log: Callable[[str], object] = print, head_out: Path | None = None,
-                     pretraining: Path | None = None, extra: Sequence[SpanExample] = ()) -> FitResult:  # fmt: skip
+                     pretraining: Path | None = None, extra: Sequence[SpanExample] = (),
+                     seed: int = 0) -> FitResult:  # fmt: skip
     """Fit on every gold set (and fine-tune the span head into ``head_out``, from a head pretrained
     on the synthetic questions of ``pretraining`` if given, on the gold sets' examples and the
     ``extra`` ones, which no gold document's fold owns); with ``held_out``, also answer every
     question with the models and span head that did not see its document, and measure those
-    answers and the abstention's calibration."""
+    answers and the abstention's calibration. ``seed``: the reader's (``fit_model``)."""
     opened = open_and_collect(settings, sets, log)
     samples = [s for o in opened for s in o.samples]
     reader = opened[0].service.answerer
-    final = fit_model(reader, samples)
+    final = fit_model(reader, samples, seed=seed)
     sentences = settings.answering.span_head_sentences
     examples = head_examples(opened, final, sentences) if sentences else []
     heads_folder = Path(settings.paths.index) / "span-heads"
@@ -232,7 +236,7 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
         log(f"span head written to {head_out}")
     if not held_out and not examples:
         return FitResult(final, None, {})
-    models = held_out_models(reader, samples)
+    models = held_out_models(reader, samples, seed)
     heads = held_out_heads(examples, heads_folder, recipe=recipe, log=log, extra=extra) if examples else {}
     reader_auroc = {}
     if heads:  # the rule that also reads the head's margin, stacked on held-out logits and margins

@@ -52,7 +52,7 @@ def answer_words(sample: Sample, sentence_id: int, table: WordTable) -> npt.NDAr
     return labels if labels.any() else None
 
 
-def fit_tagger(samples: Sequence[Sample]) -> WordTagger:
+def fit_tagger(samples: Sequence[Sample], seed: int = 0) -> WordTagger:
     rows, labels = [], []
     for s in samples:
         if not s.item.answerable:
@@ -68,7 +68,7 @@ def fit_tagger(samples: Sequence[Sample]) -> WordTagger:
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     network = MLPClassifier(hidden_layer_sizes=(HIDDEN_UNITS,), alpha=1e-3, max_iter=300, early_stopping=True,
-                            random_state=0).fit((x - scaler.mean_) / scale, y)  # fmt: skip
+                            random_state=seed).fit((x - scaler.mean_) / scale, y)  # fmt: skip
 
     def rounded(values: npt.NDArray[np.float64]) -> list[float]:
         return [round(float(v), 6) for v in values]
@@ -78,7 +78,8 @@ def fit_tagger(samples: Sequence[Sample]) -> WordTagger:
                       rounded(network.coefs_[1][:, 0]), round(float(network.intercepts_[1][0]), 6))  # fmt: skip
 
 
-def cross_fitted_word_columns(reader: Reader, samples: Sequence[Sample]) -> dict[int, npt.NDArray[np.float32]]:
+def cross_fitted_word_columns(reader: Reader, samples: Sequence[Sample],
+                              seed: int = 0) -> dict[int, npt.NDArray[np.float32]]:  # fmt: skip
     """Each sample's word columns (by ``id``) from a tagger fitted without its document's fold."""
     groups = sorted({s.group for s in samples})
     fold_of = {g: i % CROSS_FIT_FOLDS for i, g in enumerate(groups)}
@@ -87,7 +88,7 @@ def cross_fitted_word_columns(reader: Reader, samples: Sequence[Sample]) -> dict
         by_fold[fold_of[s.group]].append(s)
     columns = {}
     for fold, inside in by_fold.items():
-        tagger = fit_tagger([s for s in samples if fold_of[s.group] != fold])
+        tagger = fit_tagger([s for s in samples if fold_of[s.group] != fold], seed)
         for s in inside:
             columns[id(s)] = reader.word_columns(s.reading, tagger)
     return columns
