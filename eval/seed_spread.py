@@ -2,8 +2,8 @@
 
     python eval/seed_spread.py --seeds 0 1 2 [--work /tmp/rag-seed-spread] [--json out.json]
 
-The same computation as ``tests/test_evaluation.py``'s held-out test (``fit_and_hold_out`` with the
-span head off), once per seed of the reader's fit (``rag fit --reader-seed``). One run takes about
+The same computation as ``tests/test_evaluation.py``'s held-out test (``rag.eval.fit.reader_held_out``),
+once per seed of the reader's fit (``rag fit --reader-seed``). One run takes about
 half an hour on two cores. The word tagger's seed alone moved the held-out F1 by 0.009 and 215
 answerable questions (eval/EXPERIMENTS.md), as much as a small change to the code: compare a
 change with main by the mean and spread of a few seeds, not by one run.
@@ -16,21 +16,14 @@ import json
 import statistics
 from pathlib import Path
 
-import msgspec
-
-from rag.config import load_settings
-from rag.eval.fit import fit_and_hold_out, load_sets
+from rag.eval.fit import reader_held_out
 
 FIGURES = ("token_f1", "citation_precision", "citation_recall", "abstained_answerable")
 
 
 def held_out(root: Path, work: Path, seed: int) -> dict[str, float]:
     """The answerable figures, unanswerable refusals and abstention AUROC of one seed's run."""
-    environ = {"RAG_PATHS__INDEX": str(work), "RAG_ANSWERING__SPAN_HEAD_SENTENCES": "0"}
-    settings = load_settings(root / "config" / "rag.toml", environ=environ)
-    sets = [msgspec.structs.replace(s, seeds=str(root / s.seeds), gold=[str(root / g) for g in s.gold])
-            for s in load_sets(root / "eval" / "sets.toml")]  # fmt: skip
-    result = fit_and_hold_out(settings, sets, log=lambda _: None, seed=seed)
+    result = reader_held_out(root, work, seed)
     assert result.report is not None
     summary = result.report.summary
     figures = {name: float(summary["answerable"][name]) for name in FIGURES}

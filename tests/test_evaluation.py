@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from rag.config import load_settings
@@ -169,18 +168,11 @@ def joined_with(document: str) -> str:
 
 @pytest.mark.model
 def test_quality_holds_on_documents_held_out_from_fitting(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from rag.eval.fit import fit_and_hold_out, load_sets
+    from rag.eval.fit import reader_held_out
 
-    index = tmp_path_factory.mktemp("held-out")
     # The reader alone: with the span head, a held-out run also fine-tunes five heads (about half an
     # hour); `rag fit --report` measures it (eval/HELD_OUT.md).
-    environ = {"RAG_PATHS__INDEX": str(index), "RAG_ANSWERING__SPAN_HEAD_SENTENCES": "0"}
-    settings = load_settings(ROOT / "config" / "rag.toml", environ=environ)
-    sets = [
-        msgspec.structs.replace(s, seeds=str(ROOT / s.seeds), gold=[str(ROOT / g) for g in s.gold])
-        for s in load_sets(ROOT / "eval" / "sets.toml")
-    ]
-    result = fit_and_hold_out(settings, sets, log=lambda _: None)
+    result = reader_held_out(ROOT, tmp_path_factory.mktemp("held-out"))
     assert result.report is not None
     summary = result.report.summary
     for metric, floor in HELD_OUT_FLOORS.items():

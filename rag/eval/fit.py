@@ -35,7 +35,7 @@ from rag.answering.abstention import ABSTENTION_FEATURES
 from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, save_model, sigmoid
 from rag.answering.reader import Reader, neutral_model
-from rag.config import Settings
+from rag.config import Settings, load_settings
 from rag.engine.service import QAService
 from rag.eval.head_abstention import stacked_confidence, stacked_rows, with_stacked_rules
 from rag.eval.linear import calibration, choose_threshold, feature_scale, logistic, pairwise
@@ -256,3 +256,15 @@ def fit_and_hold_out(settings: Settings, sets: Sequence[GoldSet], held_out: bool
         outcomes += evaluate(service, items, partial(genre_of, gold_set), model_for, head_for).outcomes
     report = Report(outcomes=outcomes, summary=summarize(outcomes))
     return FitResult(final, report, calibration(*confidence) | reader_auroc)
+
+
+def reader_held_out(root: Path, index: Path, seed: int = 0) -> FitResult:
+    """The model test's held-out run: every gold set of the repository at ``root`` (its
+    ``eval/sets.toml``, paths made absolute), indexes under ``index``, the reader alone. With the
+    span head on, a run also fine-tunes five heads (about half an hour more); ``rag fit --report``
+    measures that. ``seed``: the reader's fit (``eval/seed_spread.py`` compares several)."""
+    environ = {"RAG_PATHS__INDEX": str(index), "RAG_ANSWERING__SPAN_HEAD_SENTENCES": "0"}
+    settings = load_settings(root / "config" / "rag.toml", environ=environ)
+    sets = [msgspec.structs.replace(s, seeds=str(root / s.seeds), gold=[str(root / g) for g in s.gold])
+            for s in load_sets(root / "eval" / "sets.toml")]  # fmt: skip
+    return fit_and_hold_out(settings, sets, log=lambda _: None, seed=seed)
