@@ -42,8 +42,8 @@ CLOZE = Path("eval/pretraining/cloze.json.gz")
               help="Fine-tune every span head on these question/sentence pairs too (eval/pretraining/faq.json.gz; "
                    "measured, not taken: eval/EXPERIMENTS.md).")  # fmt: skip
 @click.option("--reader-seed", type=int, default=0, show_default=True,
-              help="Seed of the reader's fit (its word tagger's network, the sampled sentence pairs). Held-out "
-                   "figures move with it by about 0.01 F1: compare changes over a few seeds.")  # fmt: skip
+              help="Seed of the reader's fit (its word tagger's networks). Held-out figures moved with it by "
+                   "about 0.01 F1 before the tagger averaged several: compare changes over a few seeds.")  # fmt: skip
 @click.pass_obj
 def fit(settings: Settings, sets_path: Path, out_path: Path, head_path: Path, report_path: Path | None,
         outcomes_path: Path | None, held_out: bool, ablations_path: Path | None,

@@ -72,11 +72,13 @@ def load_sets(path: Path) -> list[GoldSet]:
 
 
 def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.float32]], c: float = 1.0,
-                sample_pairs: int = 40, seed: int = 0) -> tuple[LinearModel, LinearModel]:  # fmt: skip
+                wrong_sentences: int = 40) -> tuple[LinearModel, LinearModel]:  # fmt: skip
     """The sentence scorer (a sentence holding a right answer against one that holds none) and the
     span scorer (a right answer, F1 >= 0.5, against a span of the same sentence ``SPAN_PAIR_MARGIN`` worse).
-    ``rows``: each sample's candidate rows (``Reader.span_rows``) by ``id``."""
-    rng = np.random.default_rng(seed)
+    ``rows``: each sample's candidate rows (``Reader.span_rows``) by ``id``. A question weighs at most
+    ``wrong_sentences`` wrong sentences against each right one: every wrong one is paired, at a weight
+    that shares that total, so a question with many sentences does not outweigh the others. (A random
+    sample of that many gave the same objective on average, but the fit moved with the sample's seed.)"""
     useful = [s for s in samples if s.item.answerable and len(s.quality) and s.quality.max() >= RIGHT_ANSWER_F1]
     span_scale = feature_scale(np.vstack([rows[id(s)] for s in useful]).astype(np.float64))
     sentence_tables = []
@@ -88,6 +90,7 @@ def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.flo
     sentence_scale = feature_scale(np.vstack([t[0] for t in sentence_tables]))
     span_pairs: list[npt.NDArray[np.float64]] = []
     sentence_pairs: list[npt.NDArray[np.float64]] = []
+    sentence_weights: list[float] = []
     for s, (sentence_table, best, sentence_of) in zip(useful, sentence_tables, strict=True):
         x = rows[id(s)].astype(np.float64) / span_scale
         for i in np.flatnonzero(s.quality >= RIGHT_ANSWER_F1):
@@ -95,10 +98,11 @@ def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.flo
             span_pairs += [x[i] - x[j] for j in same]
         z = sentence_table / sentence_scale
         bad = np.flatnonzero(best < RIGHT_ANSWER_F1)
-        if len(bad) > sample_pairs:
-            bad = rng.choice(bad, sample_pairs, replace=False)
-        sentence_pairs += [z[i] - z[j] for i in np.flatnonzero(best >= RIGHT_ANSWER_F1) for j in bad]
-    return pairwise(sentence_pairs, SENTENCE_FEATURES, sentence_scale, c), pairwise(span_pairs, FEATURES, span_scale, c)
+        pairs = [z[i] - z[j] for i in np.flatnonzero(best >= RIGHT_ANSWER_F1) for j in bad]
+        sentence_pairs += pairs
+        sentence_weights += [min(1.0, wrong_sentences / max(len(bad), 1))] * len(pairs)
+    return (pairwise(sentence_pairs, SENTENCE_FEATURES, sentence_scale, c, sentence_weights),
+            pairwise(span_pairs, FEATURES, span_scale, c))  # fmt: skip
 
 
 def abstention_rows(reader: Reader, model: ReaderModel, samples: Sequence[Sample],
@@ -116,13 +120,13 @@ MAX_WRONGLY_REFUSED = 0.07
 def fit_model(reader: Reader, samples: Sequence[Sample], max_wrong: float = MAX_WRONGLY_REFUSED,
               seed: int = 0) -> ReaderModel:
     """The reader's scorers, word tagger and abstention rule fitted on ``samples``; ``seed`` seeds the
-    tagger's network and the sampled sentence pairs (held-out figures move with it: eval/EXPERIMENTS.md)."""
+    tagger's networks (held-out figures move with it: eval/EXPERIMENTS.md); nothing else is random."""
     usable = [s for s in samples if len(s.reading.proposals)]
     # The scorers and the abstention rule learn from word columns of taggers that did not see the
     # question's document, as they will be at serving time: in-sample columns are too sure.
     columns = cross_fitted_word_columns(reader, usable, seed)
     rows = {id(s): reader.span_rows(s.reading, words=columns[id(s)]) for s in usable}
-    sentence, scorer = fit_scorers(usable, rows, seed=seed)
+    sentence, scorer = fit_scorers(usable, rows)
     unfinished = ReaderModel(sentence, scorer, fit_tagger(usable, seed), LinearModel([], [], [], [], 0.0), 0.5, {})
     x = abstention_rows(reader, unfinished, usable, rows)
     y = np.array([s.item.answerable for s in usable], dtype=np.int64)

@@ -24,12 +24,14 @@ def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], names: Sequen
 
 
 def pairwise(pairs: Sequence[npt.NDArray[np.float64]], names: Sequence[str], scale: npt.NDArray[np.float64],
-             c: float) -> LinearModel:  # fmt: skip
+             c: float, weights: Sequence[float] | None = None) -> LinearModel:  # fmt: skip
     """A ranking model (RankSVM-style logistic regression on feature differences of a better and a
-    worse item of the same question), so the weights say what separates competitors."""
+    worse item of the same question), so the weights say what separates competitors. ``weights``:
+    each pair's (1 when not given)."""
     d = np.vstack(pairs)
     y = np.r_[np.ones(len(d)), np.zeros(len(d))]
-    model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(np.vstack([d, -d]), y)
+    w = np.ones(len(d)) if weights is None else np.asarray(weights, dtype=np.float64)
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(np.vstack([d, -d]), y, np.r_[w, w])
     return LinearModel(list(names), [0.0] * len(names), [round(float(v), 6) for v in scale],
                        [round(float(v), 6) for v in model.coef_[0]], 0.0)  # fmt: skip
 
