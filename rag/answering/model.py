@@ -56,7 +56,8 @@ class LinearModel(msgspec.Struct, frozen=True, dict=True):
 
 class WordTagger(msgspec.Struct, frozen=True, dict=True):
     """A network with one hidden layer (ReLU) giving each word the probability of being in the
-    answer (``rag.answering.words``); fitted by scikit-learn's MLPClassifier, applied here."""
+    answer (``rag.answering.words``); fitted by scikit-learn's MLPClassifier (several, whose
+    logits are averaged by laying their hidden units side by side: ``rag.eval.words``), applied here."""
 
     features: list[str]
     mean: list[float]
