@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.answering.candidates import Proposal
-from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
+from rag.answering.features import FEATURES, SENTENCE_FEATURES, candidate_sentence_rows
 from rag.answering.model import LinearModel
 from rag.answering.question import analyse_question
 from rag.answering.reader import Reading
@@ -42,9 +42,7 @@ def question(rng: np.random.Generator, answer_in: int) -> tuple[Sample, npt.NDAr
 def summed(sentence: LinearModel, scorer: LinearModel, sample: Sample,
            rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:  # fmt: skip
     """What ``Reader.scores`` adds up: the sentence's logit and the candidate's own."""
-    sentence_of = np.array([p.sentence.sentence_id for p in sample.reading.proposals], dtype=np.int64)
-    ids, table = sentence_rows(rows, sentence_of)
-    return sentence.logits(table)[np.searchsorted(ids, sentence_of)] + scorer.logits(rows)
+    return sentence.logits(candidate_sentence_rows(rows, sample.reading.proposals)) + scorer.logits(rows)
 
 
 def test_the_two_scorers_split_one_ranking_that_puts_the_answer_first() -> None:

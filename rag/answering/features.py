@@ -89,6 +89,18 @@ def sentence_rows(rows: npt.NDArray[np.float32], sentence_of: npt.NDArray[np.int
     return grouped[starts], np.maximum.reduceat(rows[order][:, _SENTENCE_COLUMNS], starts, axis=0)
 
 
+
+def sentence_of(proposals: list[Proposal]) -> npt.NDArray[np.int64]:
+    """Each candidate's sentence id: what ``sentence_rows`` groups by."""
+    return np.array([p.sentence.sentence_id for p in proposals], dtype=np.int64)
+
+
+def candidate_sentence_rows(rows: npt.NDArray[np.float32], proposals: list[Proposal]) -> npt.NDArray[np.float32]:
+    """Each candidate's sentence's ``SENTENCE_FEATURES`` row (``sentence_rows``, one per candidate)."""
+    ids = sentence_of(proposals)
+    distinct, table = sentence_rows(rows, ids)
+    return table[np.searchsorted(distinct, ids)]
+
 def bigram_share(q: Question, pairs: frozenset[tuple[str, str]]) -> float:
     """The share of the question's adjacent content-word pairs that are adjacent here too (``pairs``:
     ``SentenceWords.content_pairs``)."""

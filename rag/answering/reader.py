@@ -34,6 +34,7 @@ from rag.answering.features import (
     SENTENCE_FEATURES,
     SentenceWords,
     featurise,
+    sentence_of,
     sentence_rows,
 )
 from rag.answering.model import LinearModel, ReaderModel, WordTagger, sigmoid
@@ -210,14 +211,14 @@ class Reader:
         (``rows``: the candidates' ``span_rows``, made here when not given)."""
         model = model or self.model
         rows = self.span_rows(reading, model) if rows is None else rows
-        sentence_of = np.array([p.sentence.sentence_id for p in reading.proposals], dtype=np.int64)
-        sentences, table = sentence_rows(rows, sentence_of)
+        candidates_sentence = sentence_of(reading.proposals)
+        sentences, table = sentence_rows(rows, candidates_sentence)
         sentence_score = model.sentence.logits(table)
         span_score = model.scorer.logits(rows)
         # An answer never only repeats the question ("Where did the Falcon land?" -> not "Falcon").
         echo_only = reading.features[:, COLUMN["echo_share"]] >= 1.0
         penalty = ECHO_PENALTY * echo_only
-        return sentence_score[np.searchsorted(sentences, sentence_of)] + span_score - penalty
+        return sentence_score[np.searchsorted(sentences, candidates_sentence)] + span_score - penalty
 
     def similarities(
         self, sentence_ids: list[int], query_vector: npt.NDArray[np.float32]

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.answering.abstention import ABSTENTION_FEATURES
-from rag.answering.features import FEATURES, SENTENCE_FEATURES, sentence_rows
+from rag.answering.features import FEATURES, SENTENCE_FEATURES, candidate_sentence_rows
 from rag.answering.model import LinearModel, ReaderModel, save_model, sigmoid
 from rag.answering.reader import Reader, neutral_model
 from rag.config import Settings, load_settings
@@ -82,7 +82,8 @@ def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.flo
     evidence less often, citation precision 0.605 against 0.620, at the same F1: eval/EXPERIMENTS.md.)
     ``rows``: each sample's candidate rows (``Reader.span_rows``) by ``id``."""
     useful = [s for s in samples if s.item.answerable and len(s.quality) and s.quality.max() >= RIGHT_ANSWER_F1]
-    joined = [joined_rows(rows[id(s)], s) for s in useful]
+    joined = [np.hstack([rows[id(s)], candidate_sentence_rows(rows[id(s)], s.reading.proposals)]).astype(np.float64)
+              for s in useful]  # each candidate's row, its sentence's after it
     scale = feature_scale(np.vstack(joined))
     pairs: list[npt.NDArray[np.float64]] = []
     weights: list[float] = []
@@ -97,13 +98,6 @@ def fit_scorers(samples: Sequence[Sample], rows: Mapping[int, npt.NDArray[np.flo
     return (LinearModel(list(SENTENCE_FEATURES), [0.0] * len(SENTENCE_FEATURES), joint.scale[split:],
                         joint.coef[split:], 0.0),
             LinearModel(list(FEATURES), [0.0] * split, joint.scale[:split], joint.coef[:split], 0.0))  # fmt: skip
-
-
-def joined_rows(rows: npt.NDArray[np.float32], sample: Sample) -> npt.NDArray[np.float64]:
-    """Each candidate's row with its sentence's ``SENTENCE_FEATURES`` row after it."""
-    sentence_of = np.array([p.sentence.sentence_id for p in sample.reading.proposals], dtype=np.int64)
-    ids, table = sentence_rows(rows, sentence_of)
-    return np.hstack([rows, table[np.searchsorted(ids, sentence_of)]]).astype(np.float64)
 
 
 def abstention_rows(reader: Reader, model: ReaderModel, samples: Sequence[Sample],
